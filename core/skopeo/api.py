@@ -1,0 +1,151 @@
+"""The Python API: what the command line does, for programs that import it.
+
+    >>> from skopeo import api
+    >>> api.copy("oci:/images/layout:v1", "dir:/tmp/v1")
+    >>> api.inspect("dir:/tmp/v1")["Digest"]
+
+Every function raises :class:`skopeo.errors.SkopeoError` subclasses with a
+message and an ``exit_code``; nothing here prints except the copy progress
+written to ``options.report`` when one is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import manifest as mf
+from . import plugins, retry
+from .context import SystemContext
+from .copy import CopyOptions, CopyResult, copy_image
+from .errors import SkopeoError
+from .fsutil import write_atomic
+from .inspect import oci_config, output, read_blob_verified, resolve
+from .policy import Policy, PolicyContext
+from .transport import ImageReference
+
+
+def parse(name: str) -> ImageReference:
+    """Parse ``transport:details`` into a reference (raises with upstream's wording)."""
+    return plugins.parse_image_name(name)
+
+
+def copy(
+    source: str | ImageReference,
+    destination: str | ImageReference,
+    options: CopyOptions | None = None,
+    policy: PolicyContext | None = None,
+    retry_times: int = 0,
+    retry_delay: float = 0.0,
+    digestfile: str | None = None,
+) -> CopyResult:
+    """Copy an image.  *policy* defaults to the system trust policy (policy.json)."""
+    if isinstance(source, str):
+        try:
+            source = parse(source)
+        except SkopeoError as e:
+            raise e.wrap(f"Invalid source name {source}")
+    if isinstance(destination, str):
+        try:
+            destination = parse(destination)
+        except SkopeoError as e:
+            raise e.wrap(f"Invalid destination name {destination}")
+    if policy is None:
+        from .policy import load
+
+        policy = PolicyContext(load())
+    src_ref, dest_ref, pol = source, destination, policy
+
+    def attempt() -> CopyResult:
+        result = copy_image(pol, dest_ref, src_ref, options)
+        if digestfile:
+            write_atomic(digestfile, result.digest.encode())
+        return result
+
+    return retry.if_necessary(attempt, retry_times, retry_delay)
+
+
+def _open_source(name: str, ctx: SystemContext) -> Any:
+    try:
+        return parse(name).new_image_source(ctx)
+    except SkopeoError as e:
+        raise e.wrap(f'Error parsing image name "{name}"')
+
+
+def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = False) -> bytes:
+    """The top-level manifest bytes as stored, or with *config* the raw config blob
+    of the image chosen for this platform."""
+    ctx = ctx or SystemContext()
+    with _open_source(name, ctx) as src:
+        if not config:
+            try:
+                raw, _ = src.get_manifest(None)
+            except SkopeoError as e:
+                raise e.wrap("Error retrieving manifest for image")
+            return bytes(raw)
+        image = resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant)
+        if image.config_raw is None:
+            raise SkopeoError("Error reading configuration blob: the image has no config blob")
+        return image.config_raw
+
+
+def inspect_config(name: str, ctx: SystemContext | None = None) -> dict[str, Any]:
+    """The config of the chosen image as an OCI image structure."""
+    ctx = ctx or SystemContext()
+    with _open_source(name, ctx) as src:
+        return oci_config(resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant))
+
+
+def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False) -> dict[str, Any]:
+    """The ``skopeo inspect`` object (all fields; see :func:`skopeo.inspect.to_json_object`)."""
+    ctx = ctx or SystemContext()
+    with _open_source(name, ctx) as src:
+        image = resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant)
+        dref = src.reference.docker_reference()
+        tags: list[str] = []
+        if not no_tags:
+            try:
+                tags = src.repo_tags() or []
+            except SkopeoError as e:
+                raise e.wrap("Error determining repository tags")
+        return output(image, dref.name if dref is not None else None, tags)
+
+
+def manifest_digest(data: bytes) -> str:
+    """Digest of manifest bytes (the JWS payload for signed schema1)."""
+    try:
+        return mf.manifest_digest(data)
+    except SkopeoError:
+        from .digest import of_bytes
+
+        return of_bytes(data)
+
+
+def list_tags(name: str, ctx: SystemContext | None = None) -> dict[str, Any]:
+    """``{"Repository": …, "Tags": […]}`` (Repository omitted when the transport has none)."""
+    ctx = ctx or SystemContext()
+    transport_name, sep, _ = name.partition(":")
+    if not sep:
+        raise SkopeoError(f'Invalid "{name}": does not specify a transport')
+    ref = parse(name)
+    repo, tags = ref.list_tags(ctx)
+    out: dict[str, Any] = {}
+    if repo:
+        out["Repository"] = repo
+    out["Tags"] = tags
+    return out
+
+
+def delete(name: str, ctx: SystemContext | None = None) -> None:
+    ctx = ctx or SystemContext()
+    try:
+        ref = parse(name)
+    except SkopeoError as e:
+        raise e.wrap(f'Invalid source name {name}')
+    ref.delete_image(ctx)
+
+
+__all__ = [
+    "CopyOptions", "CopyResult", "Policy", "PolicyContext", "SystemContext",
+    "copy", "delete", "inspect", "inspect_config", "inspect_raw", "list_tags", "manifest_digest", "parse",
+    "read_blob_verified",
+]

@@ -1,0 +1,38 @@
+"""Credentials as the auth hook returns them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .context import SystemContext
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str = ""
+    password: str = ""
+    # An OAuth2 refresh token (auth file ``identitytoken``); exchanged at the token server.
+    identity_token: str = ""
+    # Where they came from, for ``login --verbose`` and diagnostics.
+    source: str = ""
+
+    @property
+    def anonymous(self) -> bool:
+        return not (self.username or self.password or self.identity_token)
+
+
+def resolve(ctx: SystemContext, registry: str, repository: str | None = None) -> Credentials:
+    """Credentials for a registry: ``--no-creds`` and explicit ``--creds`` win,
+    then the auth providers (vendor plugins first, the auth files last)."""
+    if ctx.no_creds:
+        return Credentials(source="--no-creds")
+    if ctx.username is not None or ctx.password is not None:
+        return Credentials(ctx.username or "", ctx.password or "", source="command line")
+    if ctx.identity_token:
+        return Credentials(identity_token=ctx.identity_token, source="command line")
+    from . import plugins
+
+    found = plugins.manager().hook.get_credentials(registry=registry, repository=repository, ctx=ctx)
+    return found if found is not None else Credentials()

@@ -1,0 +1,166 @@
+"""The built-in credential provider: containers ``auth.json`` files, Docker's
+``config.json`` / ``.dockercfg`` and ``docker-credential-*`` helpers, in the
+lookup order of containers/image.  Registered like any plugin (see
+``plugins.DEFAULT_PLUGINS``), last, so vendor providers answer first."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+
+from .auth import Credentials
+from .context import SystemContext
+from .errors import SkopeoError
+from .hookspecs import hookimpl
+
+LEGACY_DOCKER_KEYS = (
+    "https://index.docker.io/v1/", "index.docker.io/v1/", "https://index.docker.io/v1",
+    "https://index.docker.io", "index.docker.io", "https://registry-1.docker.io",
+)
+
+
+@dataclass(frozen=True)
+class AuthPath:
+    path: str
+    legacy_format: bool = False  # ~/.dockercfg: top level is the "auths" map
+
+
+def primary_auth_file(ctx: SystemContext | None = None) -> str:
+    """The file ``login`` writes and reads first."""
+    if ctx is not None and ctx.auth_file:
+        return ctx.auth_file
+    env = os.environ.get("REGISTRY_AUTH_FILE")
+    if env:
+        return env
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return os.path.join(runtime, "containers", "auth.json")
+    return f"/run/containers/{os.getuid()}/auth.json"
+
+
+def auth_paths(ctx: SystemContext) -> list[AuthPath]:
+    """Files consulted for reading, in order."""
+    explicit = ctx.auth_file or os.environ.get("REGISTRY_AUTH_FILE")
+    if explicit:
+        return [AuthPath(explicit)]
+    home = os.path.expanduser("~")
+    paths = [AuthPath(primary_auth_file(ctx))]
+    xdg_config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    paths.append(AuthPath(os.path.join(xdg_config, "containers", "auth.json")))
+    docker_config = os.environ.get("DOCKER_CONFIG")
+    paths.append(AuthPath(os.path.join(docker_config or os.path.join(home, ".docker"), "config.json")))
+    paths.append(AuthPath(os.path.join(home, ".dockercfg"), legacy_format=True))
+    return paths
+
+
+def load_auth_file(path: str) -> dict[str, object]:
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise SkopeoError(f"reading JSON file {path!r}: {e}") from None
+    if not isinstance(data, dict):
+        raise SkopeoError(f"reading JSON file {path!r}: not a JSON object")
+    return data
+
+
+def normalize_key(key: str) -> str:
+    """An auths key as a registry (or namespace) key: scheme and legacy forms removed."""
+    if key in LEGACY_DOCKER_KEYS:
+        return "docker.io"
+    for prefix in ("http://", "https://"):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+            key = key.split("/", 1)[0]
+    return key
+
+
+def lookup_keys(registry: str, repository: str | None) -> list[str]:
+    """``host/ns/repo``, ``host/ns``, ``host``: the most specific first."""
+    keys = []
+    if repository and repository.startswith(registry + "/"):
+        parts = repository.split("/")
+        for i in range(len(parts), 1, -1):
+            keys.append("/".join(parts[:i]))
+    keys.append(registry)
+    return keys
+
+
+def decode_auth(entry: object) -> tuple[str, str] | None:
+    if not isinstance(entry, dict):
+        return None
+    auth = entry.get("auth")
+    if not isinstance(auth, str) or not auth:
+        return None
+    try:
+        decoded = base64.b64decode(auth).decode()
+    except ValueError:
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return user, password
+
+
+def run_credential_helper(helper: str, registry: str) -> Credentials | None:
+    """``docker-credential-<helper> get`` with the registry on stdin."""
+    prog = f"docker-credential-{helper}"
+    try:
+        proc = subprocess.run([prog, "get"], input=registry.encode(), capture_output=True, timeout=60)
+    except FileNotFoundError:
+        raise SkopeoError(f'exec: "{prog}": executable file not found in $PATH') from None
+    out = proc.stdout.decode(errors="replace").strip()
+    if proc.returncode != 0:
+        if "credentials not found" in out.lower():
+            return None
+        raise SkopeoError(f"{prog} get: {out or proc.stderr.decode(errors='replace').strip()}")
+    try:
+        data = json.loads(out)
+    except ValueError:
+        raise SkopeoError(f"{prog} get: invalid JSON answer") from None
+    user, secret = data.get("Username", ""), data.get("Secret", "")
+    if user == "<token>":
+        return Credentials(identity_token=secret, source=prog)
+    return Credentials(user, secret, source=prog)
+
+
+def credentials_from_files(ctx: SystemContext, registry: str, repository: str | None) -> Credentials | None:
+    keys = lookup_keys(registry, repository)
+    for ap in auth_paths(ctx):
+        data = load_auth_file(ap.path)
+        if not data:
+            continue
+        helpers = data.get("credHelpers")
+        if not ap.legacy_format and isinstance(helpers, dict) and isinstance(helpers.get(registry), str):
+            return run_credential_helper(helpers[registry], registry)
+        auths = data if ap.legacy_format else data.get("auths")
+        if not isinstance(auths, dict):
+            continue
+        candidates = [registry] if ap.legacy_format else keys
+        for key in candidates:
+            entry = auths.get(key)
+            if entry is None:
+                # Keys written by other tools: scheme, path, legacy docker.io names.
+                for raw_key, raw_entry in auths.items():
+                    if normalize_key(raw_key) == key:
+                        entry = raw_entry
+                        break
+            if entry is None:
+                continue
+            token = entry.get("identitytoken") if isinstance(entry, dict) else None
+            pair = decode_auth(entry)
+            if token:
+                return Credentials(pair[0] if pair else "", identity_token=token, source=ap.path)
+            if pair:
+                return Credentials(pair[0], pair[1], source=ap.path)
+    return None
+
+
+@hookimpl(trylast=True)
+def get_credentials(registry: str, repository: str | None, ctx: SystemContext) -> Credentials | None:
+    return credentials_from_files(ctx, registry, repository)

@@ -1,0 +1,116 @@
+"""The ``skopeo`` command line: a thin layer over :mod:`skopeo.api`.
+
+Errors are reported exactly once, here, as a logrus ``fatal`` line with the
+error's exit status."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+from .. import __version__, log
+from ..errors import SkopeoError, UsageError
+
+
+def _find_command(argv: list[str]) -> int:
+    """Index of the sub-command name in *argv* (-1 if none)."""
+    from .app import GLOBAL_FLAGS, STR, _flag_table
+
+    table = _flag_table(GLOBAL_FLAGS)
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return i + 1 if i + 1 < len(argv) else -1
+        if tok.startswith("-"):
+            flag = table.get(tok.split("=", 1)[0])
+            if flag is not None and flag.kind == STR and "=" not in tok:
+                i += 1
+            i += 1
+            continue
+        return i
+    return -1
+
+
+def _run(argv: list[str]) -> int:
+    from . import app
+
+    idx = _find_command(argv)
+    head = argv[: idx if idx >= 0 else len(argv)]
+    if any(t in ("-h", "--help") for t in head):
+        app.print_stdout(app.root_help())
+        return 0
+    if idx < 0:
+        opts = app.parse_flags(app.GLOBAL_FLAGS, app.normalize_bools(head, app.GLOBAL_FLAGS), "skopeo")
+        if opts.version:
+            app.print_stdout(f"skopeo version {__version__}\n")
+            return 0
+        raise UsageError("Missing command 'skopeo COMMAND'\nTry 'skopeo --help' for more information")
+    name = argv[idx]
+    rest = argv[:idx] + argv[idx + 1 :]
+    if name == "help":
+        target = [a for a in argv[idx + 1 :] if not a.startswith("-")]
+        if target and target[0] in app.COMMAND_MODULES:
+            app.print_stdout(app.command_help(app.load_command(target[0])))
+        else:
+            app.print_stdout(app.root_help())
+        return 0
+    if name not in app.COMMAND_MODULES:
+        raise UsageError(f"Unrecognized command `skopeo {name}`\nTry 'skopeo --help' for more information")
+    cmd = app.load_command(name)
+    before_dashdash = rest[: rest.index("--")] if "--" in rest else rest
+    if any(t in ("-h", "--help") for t in before_dashdash):
+        app.print_stdout(app.command_help(cmd))
+        return 0
+    global_argv, cmd_argv = app.split_global(rest, cmd.flags)
+    gopts = app.parse_flags(app.GLOBAL_FLAGS, app.normalize_bools(global_argv, app.GLOBAL_FLAGS), "skopeo")
+    if gopts.version:
+        app.print_stdout(f"skopeo version {__version__}\n")
+        return 0
+    if gopts.debug:
+        log.level = log.DEBUG
+    opts = app.parse_flags(cmd.flags, app.normalize_bools(cmd_argv, cmd.flags), f"skopeo {name}")
+    opts["globals"] = gopts
+    if cmd.arg_counts is not None and len(opts.args) not in cmd.arg_counts:
+        sys.stderr.write(app.command_help(cmd))
+        raise UsageError(cmd.arg_error)
+    if gopts.command_timeout:
+        from .options import parse_duration
+
+        _arm_timeout(parse_duration(gopts.command_timeout))
+    result = cmd.run(opts)
+    return int(result or 0)
+
+
+def _arm_timeout(seconds: float) -> None:
+    if seconds <= 0:
+        return
+
+    def expired(signum: int, frame: FrameType | None) -> None:
+        raise SkopeoError("context deadline exceeded")
+
+    signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _run(args)
+    except SkopeoError as e:
+        log.fatal(e.message)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return code
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""``skopeo copy``."""
+
+from __future__ import annotations
+
+import sys
+
+from .. import manifest as mf
+from ..errors import UsageError
+from .app import BOOL, INT, STR, STRSLICE, Command, Flag, Options, OPTBOOL
+from .options import (
+    authfile_flag,
+    image_flags,
+    parse_duration,
+    policy_context,
+    registry_flags,
+    retry_flags,
+    retry_settings,
+    system_context,
+)
+
+FORMATS = {"oci": mf.OCI_MANIFEST, "v2s1": mf.DOCKER_V2S1_SIGNED, "v2s2": mf.DOCKER_V2S2}
+
+
+def copy_behaviour_flags() -> list[Flag]:
+    """Group C, shared with sync."""
+    return [
+        Flag("remove-signatures", BOOL, "Do not copy signatures from SOURCE-IMAGE"),
+        Flag("sign-by", STR, "Sign the image using a GPG key with the specified FINGERPRINT", metavar="FINGERPRINT"),
+        Flag("sign-by-sigstore", STR, "Sign the image using a sigstore parameter file at PATH", metavar="PARAM-FILE"),
+        Flag("sign-by-sigstore-private-key", STR, "Sign the image using a sigstore private key at PATH", metavar="PATH"),
+        Flag("sign-passphrase-file", STR, "Read a passphrase for signing an image from PATH"),
+        Flag("format", STR, "MANIFEST TYPE (oci, v2s1, or v2s2) to use in the destination", short="f", metavar="MANIFEST TYPE"),
+        Flag("preserve-digests", BOOL, "Preserve digests of images and lists"),
+    ]
+
+
+FLAGS = [
+    authfile_flag(),
+    *registry_flags("src-"),
+    *registry_flags("dest-"),
+    *image_flags("src-"),
+    *image_flags("dest-"),
+    *retry_flags(),
+    *copy_behaviour_flags(),
+    Flag("additional-tag", STRSLICE, "additional tags (supports docker-archive)"),
+    Flag("quiet", BOOL, "Suppress output information when copying images", short="q"),
+    Flag("all", BOOL, "Copy all images if SOURCE-IMAGE is a list", short="a"),
+    Flag("multi-arch", STR, "How to handle multi-architecture images (system, all, or index-only)", metavar="LIST MODE"),
+    Flag("sign-identity", STR, "Identity of signed image, must be a fully specified docker reference", metavar="IDENTITY"),
+    Flag("digestfile", STR, "Write the digest of the pushed image to the specified file", metavar="PATH"),
+    Flag("dest-compress", BOOL, "Compress tarball image layers when saving to directory using the 'dir' transport. (default is same compression type as source)"),
+    Flag("dest-decompress", BOOL, "Decompress tarball image layers when saving to directory and if the source image is compressed"),
+    Flag("dest-oci-accept-uncompressed-layers", BOOL, "Allow uncompressed image layers when saving to an OCI image using the 'oci' transport. (default is to compress things that aren't compressed)"),
+    Flag("dest-compress-format", STR, "FORMAT to use for the compression", metavar="FORMAT"),
+    Flag("dest-compress-level", INT, "LEVEL to use for the compression", metavar="LEVEL"),
+    Flag("dest-force-compress-format", BOOL, "Enforce the compression format specified by --dest-compress-format"),
+    Flag("dest-precompute-digests", BOOL, "Precompute digests to prevent uploading layers already on the registry using the 'docker' transport."),
+    Flag("image-parallel-copies", INT, "Maximum number of image layers to be copied (pulled/pushed) simultaneously. Not setting this field will fall back to containers/image defaults.", metavar="uint"),
+    Flag("screds", STR, "", hidden=True),
+    Flag("dcreds", STR, "", hidden=True),
+    Flag("tls-verify", OPTBOOL, "", hidden=True),
+]
+
+
+def build_options(opts: Options) -> tuple[object, object]:
+    """(CopyOptions, (retry_times, retry_delay)) from parsed flags."""
+    from .. import compression
+    from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY, MULTI_ARCH_SYSTEM, CopyOptions
+    from ..transport import COMPRESS, DECOMPRESS
+
+    if opts.screds is not None:
+        opts["src_creds"] = opts.screds
+    if opts.dcreds is not None:
+        opts["dest_creds"] = opts.dcreds
+    if opts.get("tls_verify") is not None:
+        from .. import log
+
+        log.warning("'--tls-verify' is deprecated, instead use: --src-tls-verify, --dest-tls-verify")
+        for side in ("src_tls_verify", "dest_tls_verify"):
+            if opts.get(side) is None:
+                opts[side] = opts.tls_verify
+    if opts.all and opts.multi_arch:
+        raise UsageError("Cannot use --all and --multi-arch flags together")
+    multi_arch = MULTI_ARCH_ALL if opts.all else MULTI_ARCH_SYSTEM
+    if opts.multi_arch:
+        if opts.multi_arch not in (MULTI_ARCH_SYSTEM, MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY):
+            raise UsageError(
+                f'unknown multi-arch option "{opts.multi_arch}". '
+                "Choose one of the supported options: 'system', 'all', or 'index-only'"
+            )
+        multi_arch = opts.multi_arch
+    manifest_type = None
+    if opts.format:
+        if opts.format not in FORMATS:
+            raise UsageError(
+                f'unknown format "{opts.format}". Choose one of the supported formats: \'oci\', \'v2s1\', or \'v2s2\''
+            )
+        manifest_type = FORMATS[opts.format]
+    if opts.dest_compress and opts.dest_decompress:
+        raise UsageError("Cannot compress and decompress at the same time")
+    if opts.dest_compress_format:
+        compression.validate_algorithm(opts.dest_compress_format)
+    if opts.dest_force_compress_format and not opts.dest_compress_format:
+        raise UsageError("--dest-force-compress-format can only be used with --dest-compress-format")
+    src_ctx = system_context(opts, "src-")
+    src_ctx.shared_blob_dir = opts.src_shared_blob_dir
+    dest_ctx = system_context(opts, "dest-")
+    dest_ctx.oci_accept_uncompressed_layers = bool(opts.dest_oci_accept_uncompressed_layers)
+    dest_ctx.docker_archive_additional_tags = list(opts.additional_tag)
+    dest_ctx.extra["precompute_digests"] = bool(opts.dest_precompute_digests)
+    force = COMPRESS if opts.dest_compress else DECOMPRESS if opts.dest_decompress else None
+    parallel = opts.image_parallel_copies
+    if parallel is not None and parallel < 0:
+        raise UsageError("--image-parallel-copies must not be negative")
+    options = CopyOptions(
+        source_ctx=src_ctx,
+        dest_ctx=dest_ctx,
+        report=None if opts.quiet else sys.stdout,
+        remove_signatures=bool(opts.remove_signatures),
+        manifest_type=manifest_type,
+        preserve_digests=bool(opts.preserve_digests),
+        multi_arch=multi_arch,
+        force_layer_compression=force,
+        compression_format=opts.dest_compress_format or None,
+        compression_level=opts.dest_compress_level,
+        force_compression_format=bool(opts.dest_force_compress_format),
+    )
+    if parallel:
+        options.parallel_copies = parallel
+    return options, retry_settings(opts)
+
+
+def run(opts: Options) -> int:
+    from .. import api
+    from .signing import signers_from_flags
+
+    source, dest = opts.args
+    policy = policy_context(opts)
+    options, (times, delay) = build_options(opts)
+    try:
+        src_ref = api.parse(source)
+    except Exception as e:
+        from ..errors import SkopeoError
+
+        if isinstance(e, SkopeoError):
+            raise e.wrap(f"Invalid source name {source}") from None
+        raise
+    try:
+        dest_ref = api.parse(dest)
+    except Exception as e:
+        from ..errors import SkopeoError
+
+        if isinstance(e, SkopeoError):
+            raise e.wrap(f"Invalid destination name {dest}") from None
+        raise
+    if opts.dest_compress or opts.dest_decompress:
+        if dest_ref.transport.name != "dir":
+            from .. import log
+
+            log.warning("--dest-compress can only be used if the destination transport is 'dir'")
+            options.force_layer_compression = None  # type: ignore[attr-defined]
+    options.signers = signers_from_flags(opts, dest_ref)  # type: ignore[attr-defined]
+    api.copy(src_ref, dest_ref, options, policy, times, delay, opts.digestfile)  # type: ignore[arg-type]
+    return 0
+
+
+COMMAND = Command(
+    name="copy",
+    short="Copy an IMAGE-NAME from one location to another",
+    long=(
+        'Container "IMAGE-NAME" uses a "transport":"details" format.\n\n'
+        "Supported transports:\n{transports}\n\n"
+        'See skopeo(1) section "IMAGE NAMES" for the expected format\n'
+    ),
+    usage="copy [command options] SOURCE-IMAGE DESTINATION-IMAGE",
+    examples="  skopeo copy docker://quay.io/skopeo/stable:latest docker://registry.example.com/skopeo:latest",
+    flags=FLAGS,
+    run=run,
+    arg_counts=(2,),
+    arg_error="Exactly two arguments expected",
+)

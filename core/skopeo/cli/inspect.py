@@ -1,0 +1,71 @@
+"""``skopeo inspect``."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import UsageError
+from .app import BOOL, STR, Command, Flag, Options, print_stdout
+from .options import authfile_flag, image_flags, registry_flags, retry_flags, retry_settings, system_context
+
+FLAGS = [
+    authfile_flag(),
+    *registry_flags(""),
+    *image_flags(""),
+    *retry_flags(),
+    Flag("raw", BOOL, "output raw manifest or configuration"),
+    Flag("config", BOOL, "output configuration"),
+    Flag("format", STR, "Format the output to a Go template", short="f"),
+    Flag("no-tags", BOOL, "Do not list the available tags from the repository in the output", short="n"),
+]
+
+
+def run(opts: Options) -> int:
+    from .. import api, gojson, retry
+    from ..gotemplate import render
+    from ..inspect import to_json_object
+
+    name = opts.args[0]
+    if opts.raw and opts.format:
+        raise UsageError("raw output does not support format option")
+    ctx = system_context(opts)
+    times, delay = retry_settings(opts)
+    if opts.raw:
+        data = retry.if_necessary(lambda: api.inspect_raw(name, ctx, config=bool(opts.config)), times, delay)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    if opts.config:
+        cfg = retry.if_necessary(lambda: api.inspect_config(name, ctx), times, delay)
+        if opts.format:
+            print_stdout(render(opts.format, cfg, "v1.Image"))
+        else:
+            print_stdout(gojson.marshal_indent(cfg))
+        return 0
+    out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags)), times, delay)
+    if opts.format:
+        print_stdout(render(opts.format, out))
+    else:
+        print_stdout(gojson.marshal_indent(to_json_object(out)))
+    return 0
+
+
+COMMAND = Command(
+    name="inspect",
+    short="Inspect image IMAGE-NAME",
+    long=(
+        'Return low-level information about "IMAGE-NAME" in a registry/transport\n'
+        "Supported transports:\n{transports}\n\n"
+        'See skopeo(1) section "IMAGE NAMES" for the expected format\n'
+    ),
+    usage="inspect [command options] IMAGE-NAME",
+    examples=(
+        "  skopeo inspect docker://registry.fedoraproject.org/fedora\n"
+        "  skopeo inspect --config docker://docker.io/alpine\n"
+        '  skopeo inspect  --format "Name: {{.Name}} Digest: {{.Digest}}" docker://registry.access.redhat.com/ubi8'
+    ),
+    flags=FLAGS,
+    run=run,
+    arg_counts=(1,),
+    arg_error="Exactly one argument expected",
+)

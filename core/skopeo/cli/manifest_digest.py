@@ -1,0 +1,31 @@
+"""``skopeo manifest-digest``."""
+
+from __future__ import annotations
+
+from ..errors import SkopeoError
+from .app import Command, Options, print_stdout
+
+
+def run(opts: Options) -> int:
+    from .. import api
+
+    path = opts.args[0]
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise SkopeoError(f"Error reading manifest from {path}: open {path}: {(e.strerror or str(e)).lower()}") from None
+    print_stdout(api.manifest_digest(data) + "\n")
+    return 0
+
+
+COMMAND = Command(
+    name="manifest-digest",
+    short="Compute a manifest digest of a file",
+    long="Compute a manifest digest of MANIFEST-FILE and write it to standard output.",
+    usage="manifest-digest MANIFEST-FILE",
+    flags=[],
+    run=run,
+    arg_counts=(1,),
+    arg_error="Usage: skopeo manifest-digest manifest",
+)

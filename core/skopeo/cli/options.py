@@ -1,0 +1,162 @@
+"""Flag groups shared by several commands (upstream's Group D, I, R, C) and the
+conversion of parsed flags into :class:`~skopeo.context.SystemContext`,
+policy and retry settings."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ..context import SystemContext
+from ..errors import UsageError
+from .app import BOOL, INT, OPTBOOL, STR, Flag, Options
+
+
+def registry_flags(prefix: str = "") -> list[Flag]:
+    """Group D: registry access, with ``src-``/``dest-`` prefixes for copy/sync."""
+    side = {"": "the registry", "src-": "the source registry", "dest-": "the destination registry"}[prefix]
+    flags = [
+        Flag(f"{prefix}creds", STR, f"Use USERNAME[:PASSWORD] for accessing {side}", metavar="USERNAME[:PASSWORD]"),
+        Flag(f"{prefix}username", STR, f"Username for accessing {side}"),
+        Flag(f"{prefix}password", STR, f"Password for accessing {side}"),
+        Flag(f"{prefix}registry-token", STR, f"Provide a Bearer token for accessing {side}"),
+        Flag(f"{prefix}cert-dir", STR, f"use certificates at PATH (*.crt, *.cert, *.key) to connect to {side} or daemon", metavar="PATH"),
+        Flag(f"{prefix}tls-verify", OPTBOOL, f"require HTTPS and verify certificates when talking to {side} or daemon"),
+        Flag(f"{prefix}no-creds", BOOL, f"Access {side} anonymously"),
+    ]
+    if prefix:
+        flags.append(Flag(f"{prefix}authfile", STR, f"path of the authentication file for {side}. Uses path given by `--authfile`, if not provided"))
+    return flags
+
+
+def authfile_flag() -> Flag:
+    return Flag("authfile", STR, "path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json",
+                default=os.environ.get("REGISTRY_AUTH_FILE") or None)
+
+
+def image_flags(prefix: str = "") -> list[Flag]:
+    """Group I: local image storage options."""
+    return [
+        Flag(f"{prefix}shared-blob-dir", STR, "DIRECTORY to use to share blobs across OCI repositories", metavar="DIRECTORY"),
+        Flag(f"{prefix}daemon-host", STR, "use docker daemon host at HOST (docker-daemon: only)", metavar="HOST"),
+    ]
+
+
+def retry_flags() -> list[Flag]:
+    return [
+        Flag("retry-times", INT, "the number of times to possibly retry", default=0),
+        Flag("retry-delay", STR, "Fixed delay between retries. If not set (or set to 0), exponential backoff is used", metavar="duration"),
+    ]
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Go ``time.ParseDuration`` → seconds."""
+    text = text.strip()
+    if text in ("0", ""):
+        return 0.0
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text.lstrip("+-")
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(body):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(body) or not body:
+        raise UsageError(f'time: invalid duration "{text}"')
+    return sign * total
+
+
+def _credentials(opts: Options, prefix: str) -> tuple[str | None, str | None]:
+    d = prefix.replace("-", "_")
+    creds = opts.get(f"{d}creds")
+    username = opts.get(f"{d}username")
+    password = opts.get(f"{d}password")
+    no_creds = opts.get(f"{d}no_creds")
+    if creds is not None and no_creds:
+        raise UsageError("creds and no-creds cannot be specified at the same time")
+    if username is not None and no_creds:
+        raise UsageError("username and no-creds cannot be specified at the same time")
+    if creds is not None and username is not None:
+        raise UsageError("creds and username cannot be specified at the same time")
+    if username is not None and password is None:
+        raise UsageError("password must be specified when username is specified")
+    if password is not None and username is None:
+        raise UsageError("username must be specified when password is specified")
+    if creds is not None:
+        if creds == "":
+            raise UsageError("credentials can't be empty")
+        user, _, pw = creds.partition(":")
+        if user == "":
+            raise UsageError("username can't be empty")
+        return user, pw
+    return username, password
+
+
+def system_context(opts: Options, prefix: str = "") -> SystemContext:
+    """A SystemContext for one side (prefix ``""``, ``src-`` or ``dest-``)."""
+    d = prefix.replace("-", "_")
+    g = opts.globals
+    username, password = _credentials(opts, prefix)
+    tls_verify = opts.get(f"{d}tls_verify")
+    if tls_verify is None and g.get("tls_verify") is not None:
+        tls_verify = g.tls_verify
+    agent = "skopeo/" + _version()
+    if g.get("user_agent_prefix"):
+        agent = f"{g.user_agent_prefix} {agent}"
+    return SystemContext(
+        auth_file=opts.get(f"{d}authfile") or opts.get("authfile"),
+        username=username,
+        password=password,
+        no_creds=bool(opts.get(f"{d}no_creds")),
+        registry_token=opts.get(f"{d}registry_token"),
+        cert_dir=opts.get(f"{d}cert_dir"),
+        tls_verify=tls_verify,
+        registries_conf=g.get("registries_conf"),
+        registries_d=g.get("registries_d"),
+        user_agent=agent,
+        shared_blob_dir=opts.get(f"{d}shared_blob_dir"),
+        daemon_host=opts.get(f"{d}daemon_host"),
+        tmpdir=g.get("tmpdir"),
+        override_os=g.get("override_os"),
+        override_arch=g.get("override_arch"),
+        override_variant=g.get("override_variant"),
+    )
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def policy_context(opts: Options) -> object:
+    from ..policy import Policy, PolicyContext, load
+
+    g = opts.globals
+    if g.insecure_policy and g.require_signed:
+        raise UsageError("--insecure-policy and --require-signed are mutually exclusive")
+    if g.insecure_policy:
+        policy = Policy.accept_anything()
+    else:
+        try:
+            policy = load(g.policy)
+        except Exception as e:
+            from ..errors import PolicyError, SkopeoError
+
+            if isinstance(e, SkopeoError):
+                raise PolicyError(f"Error loading trust policy: {e.message}") from None
+            raise
+    return PolicyContext(policy, require_signed=bool(g.require_signed))
+
+
+def retry_settings(opts: Options) -> tuple[int, float]:
+    times = opts.get("retry_times") or 0
+    if times < 0:
+        raise UsageError("--retry-times must not be negative")
+    delay = parse_duration(opts.get("retry_delay") or "0")
+    return times, delay

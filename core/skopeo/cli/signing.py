@@ -1,0 +1,57 @@
+"""Turning ``--sign-by*`` flags into signers for the copy engine.  Signature
+kinds are provided by plugins (see ``register_signature_handlers``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import UsageError
+from ..transport import ImageReference
+from .app import Options
+
+# flag → (signature kind, option name passed to the handler)
+SIGNING_FLAGS = {
+    "sign_by": ("simple-signing", "key_fingerprint"),
+    "sign_by_sigstore_private_key": ("sigstore", "private_key_file"),
+    "sign_by_sigstore": ("sigstore", "param_file"),
+}
+
+
+def signers_from_flags(opts: Options, dest_ref: ImageReference) -> list[Callable[[bytes, ImageReference], bytes]]:
+    chosen = [(flag, opts.get(flag)) for flag in SIGNING_FLAGS if opts.get(flag)]
+    if not chosen:
+        return []
+    if opts.get("sign_passphrase_file") and len(chosen) > 1:
+        raise UsageError(
+            "Only one of --sign-by, --sign-by-sq-fingerprint and --sign-by-sigstore-private-key can be used with --sign-passphrase-file"
+        )
+    from .. import plugins
+    from ..reference import parse_normalized_named_strict
+
+    identity = opts.get("sign_identity")
+    if identity:
+        try:
+            parse_normalized_named_strict(identity)
+        except Exception as e:
+            raise UsageError(f"Could not parse --sign-identity: {getattr(e, 'message', e)}") from None
+    else:
+        dref = dest_ref.docker_reference()
+        if dref is None:
+            raise UsageError(f"Cannot determine canonical Docker reference for destination {dest_ref}")
+        identity = str(dref)
+    handlers = plugins.signature_handlers()
+    signers = []
+    for flag, value in chosen:
+        kind, option = SIGNING_FLAGS[flag]
+        handler = handlers.get(kind)
+        if handler is None:
+            raise UsageError(f"--{flag.replace('_', '-')} needs a plugin that creates {kind!r} signatures; none is installed")
+        options: dict[str, Any] = {option: value, "passphrase_file": opts.get("sign_passphrase_file")}
+
+        def sign(manifest: bytes, ref: ImageReference, _h: Any = handler, _o: dict[str, Any] = options) -> bytes:
+            result: bytes = _h.sign(manifest, identity, _o)
+            return result
+
+        signers.append(sign)
+    return signers

@@ -1,0 +1,246 @@
+"""Layer compression: detection by content, and pull-based streams that compress
+or decompress while being read (bounded memory, no threads of our own).
+
+gzip uses python-isal when it is installed (several times faster than zlib here),
+zstd uses the ``zstandard`` package with its own worker threads."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, BinaryIO
+
+from .errors import SkopeoError
+
+GZIP = "gzip"
+ZSTD = "zstd"
+ZSTD_CHUNKED = "zstd:chunked"
+BZIP2 = "bzip2"
+XZ = "xz"
+
+_MAGIC = (
+    (b"\x1f\x8b\x08", GZIP),
+    (b"\x28\xb5\x2f\xfd", ZSTD),
+    (b"\x42\x5a\x68", BZIP2),
+    (b"\xfd\x37\x7a\x58\x5a\x00", XZ),
+)
+SNIFF_SIZE = 6
+CHUNK = 1 << 20
+
+
+def detect(prefix: bytes) -> str | None:
+    """Compression algorithm from the first bytes of a stream (None = uncompressed)."""
+    for magic, name in _MAGIC:
+        if prefix.startswith(magic):
+            return name
+    return None
+
+
+class PeekReader:
+    """A stream whose first bytes can be inspected without consuming them."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buf = b""
+
+    def peek(self, n: int = SNIFF_SIZE) -> bytes:
+        while len(self._buf) < n:
+            more = self._stream.read(n - len(self._buf))
+            if not more:
+                break
+            self._buf += more
+        return self._buf[:n]
+
+    def read(self, n: int = -1) -> bytes:
+        if self._buf:
+            if n is None or n < 0:
+                data, self._buf = self._buf + self._stream.read(), b""
+                return data
+            data, self._buf = self._buf[:n], self._buf[n:]
+            return data
+        return self._stream.read(n)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _gzip_module() -> Any:
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib
+    except ImportError:  # pragma: no cover - isal is a dependency, zlib is the fallback
+        return zlib
+
+
+def _isal_level(level: int | None) -> int:
+    # python-isal offers levels 0-3; spread gzip's 1-9 over them.
+    if level is None:
+        return 2
+    return 0 if level <= 1 else 1 if level <= 3 else 2 if level <= 6 else 3
+
+
+class _GzipCompressor:
+    def __init__(self, level: int | None) -> None:
+        mod = _gzip_module()
+        if mod is zlib:
+            self._obj = zlib.compressobj(level if level is not None else 6, zlib.DEFLATED, 31)
+        else:
+            self._obj = mod.compressobj(_isal_level(level), mod.DEFLATED, 31)
+
+    def compress(self, data: bytes) -> bytes:
+        return bytes(self._obj.compress(data))
+
+    def flush(self) -> bytes:
+        return bytes(self._obj.flush())
+
+
+class _GzipDecompressor:
+    """Handles multi-member gzip streams, as ``gzip -d`` does."""
+
+    def __init__(self) -> None:
+        self._mod = _gzip_module()
+        self._obj = self._mod.decompressobj(31)
+
+    def decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            out.append(self._obj.decompress(data))
+            if self._obj.eof:
+                data = self._obj.unused_data
+                if data and data[:2] == b"\x1f\x8b":
+                    self._obj = self._mod.decompressobj(31)
+                    continue
+                break
+            data = b""
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if not self._obj.eof and not _stream_consumed_ok(self._obj):
+            raise SkopeoError("gzip: unexpected EOF in compressed layer")
+        return b""
+
+
+def _stream_consumed_ok(obj: Any) -> bool:
+    return bool(getattr(obj, "eof", True))
+
+
+class _ZstdCompressor:
+    def __init__(self, level: int | None, threads: int) -> None:
+        import zstandard
+
+        self._obj = zstandard.ZstdCompressor(level=level or 3, threads=threads).compressobj()
+
+    def compress(self, data: bytes) -> bytes:
+        return bytes(self._obj.compress(data))
+
+    def flush(self) -> bytes:
+        return bytes(self._obj.flush())
+
+
+class _ZstdDecompressor:
+    def __init__(self) -> None:
+        import zstandard
+
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+
+    def decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            out.append(self._obj.decompress(data))
+            if self._obj.eof:
+                data = self._obj.unused_data
+                if data:
+                    self._obj = self._dctx.decompressobj()
+                    continue
+                break
+            data = b""
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        if not self._obj.eof:
+            raise SkopeoError("zstd: unexpected EOF in compressed layer")
+        return b""
+
+
+class _StdlibDecompressor:
+    def __init__(self, algo: str) -> None:
+        if algo == BZIP2:
+            import bz2
+
+            self._obj: Any = bz2.BZ2Decompressor()
+        else:
+            import lzma
+
+            self._obj = lzma.LZMADecompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        return bytes(self._obj.decompress(data))
+
+    def flush(self) -> bytes:
+        if not self._obj.eof:
+            raise SkopeoError("unexpected EOF in compressed layer")
+        return b""
+
+
+class TransformReader:
+    """Reads *source* in chunks and returns what *codec* makes of them."""
+
+    def __init__(self, source: BinaryIO, codec: Any) -> None:
+        self._source = source
+        self._codec = codec
+        # Compressors and decompressors both take bytes and return bytes.
+        self._process = getattr(codec, "compress", None) or codec.decompress
+        self._buf = bytearray()
+        self._eof = False
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._eof and (n is None or n < 0 or len(self._buf) < n):
+            chunk = self._source.read(CHUNK)
+            if chunk:
+                self._buf += self._process(chunk)
+            else:
+                self._buf += self._codec.flush()
+                self._eof = True
+        if n is None or n < 0 or n >= len(self._buf):
+            data = bytes(self._buf)
+            self._buf.clear()
+            return data
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def compressor(algo: str, level: int | None = None, threads: int = 2) -> Any:
+    if algo == GZIP:
+        return _GzipCompressor(level)
+    if algo in (ZSTD, ZSTD_CHUNKED):
+        return _ZstdCompressor(level, threads)
+    raise SkopeoError(f'cannot find compressor for "{algo}"')
+
+
+def decompressor(algo: str) -> Any:
+    if algo == GZIP:
+        return _GzipDecompressor()
+    if algo == ZSTD:
+        return _ZstdDecompressor()
+    if algo in (BZIP2, XZ):
+        return _StdlibDecompressor(algo)
+    raise SkopeoError(f"unsupported compression {algo!r}")
+
+
+def compressing_reader(source: BinaryIO, algo: str, level: int | None = None) -> TransformReader:
+    return TransformReader(source, compressor(algo, level))
+
+
+def decompressing_reader(source: BinaryIO, algo: str) -> TransformReader:
+    return TransformReader(source, decompressor(algo))
+
+
+def validate_algorithm(name: str) -> str:
+    if name not in (GZIP, ZSTD, ZSTD_CHUNKED):
+        raise SkopeoError(f'cannot find compressor for "{name}"')
+    return name

@@ -1,0 +1,43 @@
+"""Options that describe *how* to reach an image (credentials, TLS, daemon host,
+temporary directory, platform overrides …), one per side of a copy.  This is the
+analogue of containers/image's ``types.SystemContext``; transports read what they
+need and ignore the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SystemContext:
+    # Credentials and registry access (docker:// and friends).
+    auth_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+    no_creds: bool = False
+    registry_token: str | None = None
+    identity_token: str | None = None
+    cert_dir: str | None = None
+    # None = not given on the command line: defer to registries.conf.
+    tls_verify: bool | None = None
+    registries_conf: str | None = None
+    registries_d: str | None = None
+    user_agent: str | None = None
+    # Local transports.
+    shared_blob_dir: str | None = None
+    daemon_host: str | None = None
+    tmpdir: str | None = None
+    oci_accept_uncompressed_layers: bool = False
+    docker_archive_additional_tags: list[str] = field(default_factory=list)
+    # Choosing an instance from a manifest list.
+    override_os: str | None = None
+    override_arch: str | None = None
+    override_variant: str | None = None
+    # Anything a third-party transport wants to carry (keyed by its own names).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def tmp_directory(self) -> str:
+        import os
+
+        return self.tmpdir or os.environ.get("TMPDIR") or "/var/tmp"

@@ -1,0 +1,463 @@
+"""The copy pipeline: the one place that reads a source, evaluates the trust
+policy, decides compression, conversion, reuse and parallelism, verifies every
+digest while streaming, and writes the manifest last.
+
+Transports never make these decisions; they declare capabilities and move bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, TextIO
+
+from . import compression as comp
+from . import gojson, imageconfig
+from . import manifest as mf
+from .context import SystemContext
+from .digest import VerifyingReader
+from .errors import ManifestError, SkopeoError, UnsupportedError
+from .policy import PolicyContext
+from .transport import (
+    COMPRESS,
+    DECOMPRESS,
+    PRESERVE,
+    BlobInfo,
+    ImageDestination,
+    ImageReference,
+    ImageSource,
+)
+
+MULTI_ARCH_SYSTEM = "system"
+MULTI_ARCH_ALL = "all"
+MULTI_ARCH_INDEX_ONLY = "index-only"
+DEFAULT_PARALLEL_COPIES = 6
+
+
+class ManifestTypeRejectedError(SkopeoError):
+    """Raised by a destination that does not accept a manifest type, so the
+    engine can try the next candidate format."""
+
+
+@dataclass
+class CopyOptions:
+    source_ctx: SystemContext = field(default_factory=SystemContext)
+    dest_ctx: SystemContext = field(default_factory=SystemContext)
+    # Where progress lines go (stdout in the CLI); None is quiet.
+    report: TextIO | None = None
+    remove_signatures: bool = False
+    # Force the destination manifest MIME type (``--format``).
+    manifest_type: str | None = None
+    preserve_digests: bool = False
+    multi_arch: str = MULTI_ARCH_SYSTEM
+    # ``--dest-compress`` / ``--dest-decompress`` (dir: only): COMPRESS or DECOMPRESS.
+    force_layer_compression: str | None = None
+    compression_format: str | None = None
+    compression_level: int | None = None
+    force_compression_format: bool = False
+    parallel_copies: int = DEFAULT_PARALLEL_COPIES
+    # Signatures to add to the copied image: callables given the manifest bytes.
+    signers: list[Callable[[bytes, ImageReference], bytes]] = field(default_factory=list)
+
+
+@dataclass
+class CopyResult:
+    manifest: bytes
+    mime: str
+
+    @property
+    def digest(self) -> str:
+        return mf.manifest_digest(self.manifest)
+
+
+@dataclass
+class _LayerResult:
+    digest: str
+    size: int
+    compression: str | None
+    source: mf.Descriptor
+    changed: bool
+
+
+class _Reporter:
+    def __init__(self, out: TextIO | None) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        if self._out is None:
+            return
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+
+
+def copy_image(
+    policy: PolicyContext,
+    dest_ref: ImageReference,
+    src_ref: ImageReference,
+    options: CopyOptions | None = None,
+) -> CopyResult:
+    """Copy the image *src_ref* to *dest_ref*; return the manifest written."""
+    options = options or CopyOptions()
+    if options.multi_arch not in (MULTI_ARCH_SYSTEM, MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY):
+        raise SkopeoError(f"unknown multi-arch option {options.multi_arch!r}")
+    src = src_ref.new_image_source(options.source_ctx)
+    try:
+        dest = dest_ref.new_image_destination(options.dest_ctx)
+        try:
+            return _Copier(policy, src, dest, options).run()
+        finally:
+            dest.close()
+    finally:
+        src.close()
+
+
+class _Copier:
+    def __init__(self, policy: PolicyContext, src: ImageSource, dest: ImageDestination, options: CopyOptions) -> None:
+        self.policy = policy
+        self.src = src
+        self.dest = dest
+        self.options = options
+        self.report = _Reporter(options.report)
+        dref = dest.reference.docker_reference()
+        self.dest_digest = dref.digest if dref is not None else None
+        self.parallel = (
+            options.parallel_copies > 1
+            and src.capabilities.thread_safe_get_blob
+            and dest.capabilities.thread_safe_put_blob
+        )
+
+    # --- top level -------------------------------------------------------------
+    def run(self) -> CopyResult:
+        raw, mime = self.src.get_manifest(None)
+        mime = mime or mf.guess_mime(raw)
+        if self.dest_digest is not None and not mf.matches_digest(raw, self.dest_digest):
+            if mime not in mf.LISTS or self.options.multi_arch != MULTI_ARCH_SYSTEM:
+                raise SkopeoError("Digest of source image's manifest would not match destination reference")
+        if mime in mf.LISTS:
+            parsed = mf.parse(raw, mime)
+            assert isinstance(parsed, mf.ManifestList)
+            if self.options.multi_arch == MULTI_ARCH_SYSTEM:
+                ctx = self.options.source_ctx
+                instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
+                inst_raw, inst_mime = self.src.get_manifest(instance)
+                self._check_instance_digest(inst_raw, instance)
+                result = self._copy_single(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
+                self.dest.commit(result.manifest, result.mime)
+                return result
+            result = self._copy_list(parsed)
+        else:
+            result = self._copy_single(raw, mime, None, toplevel=True)
+        self.dest.commit(result.manifest, result.mime)
+        return result
+
+    def _check_instance_digest(self, data: bytes, expected: str) -> None:
+        if not mf.matches_digest(data, expected):
+            raise SkopeoError(f"Manifest of instance {expected} does not match its digest")
+
+    def _signatures(self, manifest: bytes, instance: str | None, what: str) -> list[bytes]:
+        if self.options.remove_signatures:
+            return []
+        self.report(f"Getting {what} signatures")
+        sigs = self.src.get_signatures(instance)
+        if sigs:
+            self.report("Checking if image destination supports signatures")
+            reason = self.dest.capabilities.signatures_unsupported_reason
+            if reason:
+                raise UnsupportedError(f"Can not copy signatures to {self.dest.reference}: {reason}")
+        return sigs
+
+    def _may_modify(self, sigs: list[bytes]) -> bool:
+        return not sigs and not self.options.preserve_digests and self.dest_digest is None
+
+    # --- manifest lists -------------------------------------------------------
+    def _copy_list(self, parsed: mf.ManifestList) -> CopyResult:
+        self.policy.check(self.src, parsed.raw, None)
+        sigs = self._signatures(parsed.raw, None, "image list")
+        may_modify = self._may_modify(sigs)
+        list_mime = self._choose_list_type(parsed.mime, may_modify)
+        instances = parsed.instances
+        updated = list(instances)
+        if self.options.multi_arch == MULTI_ARCH_ALL:
+            total = len(instances)
+            self.report(f"Copying {total} images generated from {total} images in list")
+
+            def one(index: int) -> mf.Descriptor:
+                d = instances[index]
+                self.report(f"Copying image {d.digest} ({index + 1}/{total})")
+                inst_raw, inst_mime = self.src.get_manifest(d.digest)
+                self._check_instance_digest(inst_raw, d.digest)
+                res = self._copy_single(inst_raw, inst_mime or d.media_type or mf.guess_mime(inst_raw), d.digest, toplevel=False)
+                return replace(d, digest=res.digest, size=len(res.manifest), media_type=res.mime)
+
+            if self.parallel and total > 1:
+                with ThreadPoolExecutor(max_workers=min(total, 3)) as pool:
+                    updated = list(pool.map(one, range(total)))
+            else:
+                updated = [one(i) for i in range(total)]
+        if updated == instances and list_mime == parsed.mime:
+            out = parsed.raw
+        else:
+            if not may_modify:
+                raise SkopeoError("Instance manifests would change but the manifest list may not be modified")
+            out = parsed.serialize(list_mime, updated)
+        self.report("Writing manifest list to image destination")
+        self.dest.put_manifest(out, list_mime, None)
+        if sigs:
+            self.report("Storing list signatures")
+            self.dest.put_signatures(sigs, None)
+        return CopyResult(out, list_mime)
+
+    def _choose_list_type(self, src_mime: str, may_modify: bool) -> str:
+        supported = self.dest.capabilities.supported_manifest_types
+        forced = self.options.manifest_type
+        if forced is not None and may_modify:
+            return mf.OCI_INDEX if forced == mf.OCI_MANIFEST else mf.DOCKER_LIST
+        if supported is None or src_mime in supported or not may_modify:
+            return src_mime
+        for t in supported:
+            if t in mf.LISTS:
+                return t
+        raise UnsupportedError(f"destination {self.dest.reference} does not support manifest lists")
+
+    # --- single images --------------------------------------------------------
+    def _copy_single(self, raw: bytes, mime: str, instance: str | None, toplevel: bool) -> CopyResult:
+        """Copy one image; *instance* is its digest in the source's list (if any),
+        *toplevel* says whether it becomes the destination's top-level manifest."""
+        if toplevel:
+            self.policy.check(self.src, raw, instance)
+        sigs = self._signatures(raw, instance, "image source")
+        may_modify = self._may_modify(sigs)
+        parsed = mf.parse(raw, mime)
+        if not isinstance(parsed, mf.ImageManifest):
+            raise ManifestError("nested manifest lists are not supported")
+        candidates = self._manifest_candidates(mime, may_modify)
+        config_raw = self._read_config(parsed)
+        self._check_os(config_raw)
+        if mime in mf.SCHEMA1 and candidates[0] not in mf.SCHEMA1:
+            raise UnsupportedError(
+                f"converting {mime} manifests to {candidates[0]} is not supported; use --format v2s1 or keep the source format"
+            )
+        may_change_blobs = may_modify
+        layer_results = self._copy_layers(parsed.layers, may_change_blobs)
+        changed_layers = any(r.changed for r in layer_results)
+        if changed_layers and not may_modify:
+            raise SkopeoError("Layers would change but the manifest may not be modified")
+        errors: list[str] = []
+        for cand in candidates:
+            try:
+                out, out_mime = self._build_manifest(parsed, cand, layer_results, config_raw, may_modify)
+            except ManifestError as e:
+                errors.append(f"{cand}: {e}")
+                continue
+            self.report("Writing manifest to image destination")
+            try:
+                self.dest.put_manifest(out, out_mime, None if toplevel else mf.manifest_digest(out))
+            except ManifestTypeRejectedError as e:
+                errors.append(f"{cand}: {e}")
+                continue
+            break
+        else:
+            if len(candidates) == 1 and errors:
+                raise ManifestError(errors[0].split(": ", 1)[1])
+            raise ManifestError(f"Uploading manifest failed, attempted the following formats: {', '.join(errors)}")
+        new_sigs = list(sigs)
+        for signer in self.options.signers:
+            new_sigs.append(signer(out, self.dest.reference))
+        if new_sigs:
+            self.report("Storing signatures")
+            self.dest.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(out))
+        return CopyResult(out, out_mime)
+
+    def _manifest_candidates(self, src_mime: str, may_modify: bool) -> list[str]:
+        supported = self.dest.capabilities.supported_manifest_types
+        forced = self.options.manifest_type
+        if forced is not None:
+            supported = (forced,)
+        if not may_modify:
+            return [src_mime]
+        if supported is None:
+            return [src_mime]
+        out: list[str] = []
+        if src_mime in supported:
+            out.append(src_mime)
+        for t in (mf.DOCKER_V2S2, mf.DOCKER_V2S1_SIGNED):
+            if t in supported and t not in out:
+                out.append(t)
+        for t in supported:
+            if t not in out and t not in mf.LISTS:
+                out.append(t)
+        if self.options.compression_format in (comp.ZSTD, comp.ZSTD_CHUNKED):
+            # zstd layers can only be described by OCI manifests.
+            restricted = [t for t in out if t == mf.OCI_MANIFEST]
+            if not restricted:
+                raise ManifestError(
+                    f"compression using {self.options.compression_format} required together with format "
+                    f"{out[0] if out else src_mime}, which does not support it"
+                )
+            out = restricted
+        return out
+
+    def _read_config(self, parsed: mf.ImageManifest) -> bytes | None:
+        if parsed.config is None:
+            return None
+        stream, _ = self.src.get_blob(BlobInfo(parsed.config.digest, parsed.config.size, parsed.config.media_type))
+        try:
+            reader = VerifyingReader(stream, parsed.config.digest, parsed.config.size, what="config")
+            data = reader.read(mf.MAX_CONFIG_SIZE + 1)
+            if len(data) > mf.MAX_CONFIG_SIZE:
+                raise SkopeoError(f"config blob {parsed.config.digest} is too large")
+            rest = reader.read()
+            if rest:
+                data += rest
+            if not reader.done:
+                reader.read()
+        finally:
+            stream.close()
+        return data
+
+    def _check_os(self, config_raw: bytes | None) -> None:
+        if not self.dest.capabilities.must_match_runtime_os or config_raw is None:
+            return
+        wanted = mf.runtime_platform()[0]
+        os_name = imageconfig.to_oci_config(config_raw).get("os", "")
+        if os_name and os_name != wanted:
+            raise SkopeoError(f'image operating system "{os_name}" cannot be used on "{wanted}"')
+
+    # --- layers ---------------------------------------------------------------
+    def _desired_compression(self) -> str:
+        return self.options.force_layer_compression or self.dest.capabilities.desired_layer_compression
+
+    def _copy_layers(self, layers: list[mf.Descriptor], may_change: bool) -> list[_LayerResult]:
+        def one(desc: mf.Descriptor) -> _LayerResult:
+            return self._copy_layer(desc, may_change)
+
+        if self.parallel and len(layers) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(layers), self.options.parallel_copies)) as pool:
+                return list(pool.map(one, layers))
+        return [one(d) for d in layers]
+
+    def _operation(self, detected: str | None, may_change: bool) -> tuple[str, str | None]:
+        """(operation, target compression) for a layer whose content is *detected*."""
+        if not may_change:
+            return PRESERVE, detected
+        desired = self._desired_compression()
+        fmt = self.options.compression_format or comp.GZIP
+        if fmt == comp.ZSTD_CHUNKED:
+            fmt = comp.ZSTD
+        if desired == COMPRESS:
+            if detected is None:
+                return COMPRESS, fmt
+            if detected not in (comp.GZIP, comp.ZSTD):
+                return "recompress", fmt
+            if self.options.compression_format and detected != fmt:
+                return "recompress", fmt
+            return PRESERVE, detected
+        if desired == DECOMPRESS and detected is not None:
+            return DECOMPRESS, None
+        if desired == PRESERVE and self.options.force_compression_format and self.options.compression_format:
+            if detected != fmt:
+                return ("recompress" if detected else COMPRESS), fmt
+        return PRESERVE, detected
+
+    def _copy_layer(self, desc: mf.Descriptor, may_change: bool) -> _LayerResult:
+        info = BlobInfo(desc.digest, desc.size, desc.media_type, desc.urls, desc.annotations)
+        hinted = mf.layer_compression(desc.media_type)
+        op_hint, _ = self._operation(hinted, may_change)
+        if op_hint == PRESERVE:
+            reused = self.dest.try_reusing_blob(info)
+            if reused is not None and reused.digest is not None:
+                self.report(f"Copying blob {desc.digest} skipped: already exists")
+                return _LayerResult(reused.digest, reused.size, hinted, desc, changed=False)
+        self.report(f"Copying blob {desc.digest}")
+        stream, size = self.src.get_blob(info)
+        try:
+            expected_size = desc.size if desc.size >= 0 else size
+            verifier = VerifyingReader(stream, desc.digest, expected_size, what="blob")
+            peek = comp.PeekReader(verifier)  # type: ignore[arg-type]
+            detected = comp.detect(peek.peek())
+            op, target = self._operation(detected, may_change)
+            out: BinaryIO
+            if op == PRESERVE:
+                out = peek  # type: ignore[assignment]
+                out_info = replace(info, size=expected_size)
+            else:
+                reader: BinaryIO = peek  # type: ignore[assignment]
+                if op in (DECOMPRESS, "recompress"):
+                    assert detected is not None
+                    reader = comp.decompressing_reader(reader, detected)  # type: ignore[assignment]
+                if op in (COMPRESS, "recompress"):
+                    assert target is not None
+                    reader = comp.compressing_reader(reader, target, self.options.compression_level)  # type: ignore[assignment]
+                out = reader
+                media = desc.media_type
+                out_info = BlobInfo(None, -1, media, (), desc.annotations)
+            stored = self.dest.put_blob(out, out_info)
+            if not verifier.done:
+                # The destination stopped early; finish reading so the digest is checked.
+                while verifier.read(comp.CHUNK):
+                    pass
+        finally:
+            stream.close()
+        assert stored.digest is not None
+        changed = stored.digest != desc.digest
+        return _LayerResult(stored.digest, stored.size, target if op != PRESERVE else detected, desc, changed)
+
+    # --- manifests ------------------------------------------------------------
+    def _build_manifest(
+        self,
+        parsed: mf.ImageManifest,
+        target: str,
+        layers: list[_LayerResult],
+        config_raw: bytes | None,
+        may_modify: bool,
+    ) -> tuple[bytes, str]:
+        changed = any(r.changed for r in layers)
+        if target == parsed.mime and not changed:
+            self._put_config(parsed.config, config_raw)
+            return parsed.raw, parsed.mime
+        if not may_modify:
+            raise ManifestError(f"Unsupported manifest type, need a {target} manifest")
+        if target in mf.SCHEMA1 or parsed.config is None:
+            raise ManifestError(f"conversion to {target} is not supported")
+        fam = mf.family(target)
+        new_layers = []
+        for r in layers:
+            src_desc = r.source
+            if r.changed:
+                media = mf.layer_media_type(fam, r.compression, mf.is_foreign_layer(src_desc.media_type))
+                new_layers.append(replace(src_desc, digest=r.digest, size=r.size, media_type=media, urls=()))
+            else:
+                new_layers.append(replace(src_desc, media_type=mf.convert_layer_type(src_desc.media_type, fam)))
+        config = parsed.config
+        assert config_raw is not None
+        if parsed.mime == target:
+            new_config = config
+            self._put_config(config, config_raw)
+        elif target == mf.DOCKER_V2S2:
+            if config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
+                raise ManifestError(f"cannot convert an artifact with config type {config.media_type!r} to {target}")
+            new_config = replace(config, media_type=mf.DOCKER_CONFIG, annotations=None)
+            self._put_config(config, config_raw)
+        elif target == mf.OCI_MANIFEST:
+            oci_raw = gojson.marshal(imageconfig.to_oci_config(config_raw))
+            from . import digest as digest_mod
+
+            new_config = mf.Descriptor(mf.OCI_CONFIG, digest_mod.of_bytes(oci_raw), len(oci_raw))
+            self._put_config(new_config, oci_raw)
+        else:
+            raise ManifestError(f"conversion to {target} is not supported")
+        return parsed.serialize(target, new_config, new_layers), target
+
+    def _put_config(self, desc: mf.Descriptor | None, data: bytes | None) -> None:
+        if desc is None or data is None:
+            return
+        info = BlobInfo(desc.digest, len(data), desc.media_type)
+        self.report(f"Copying config {desc.digest}")
+        if self.dest.try_reusing_blob(info) is not None:
+            return
+        self.dest.put_blob(io.BytesIO(data), info, is_config=True)

@@ -1,0 +1,62 @@
+"""Error types.  Every failure a user can hit is one of these; the CLI is the only
+place that turns them into text and an exit status."""
+
+from __future__ import annotations
+
+
+class SkopeoError(Exception):
+    """A failure with a message a user can act on and a stable exit status."""
+
+    exit_code = 1
+    # Whether repeating the whole operation may succeed (network trouble, 5xx …).
+    retryable = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def wrap(self, prefix: str) -> SkopeoError:
+        """Return the same kind of error with ``prefix: `` in front of the message,
+        so the exit status survives the context added by each layer."""
+        err = type(self).__new__(type(self))
+        SkopeoError.__init__(err, f"{prefix}: {self.message}")
+        err.__dict__.update({k: v for k, v in self.__dict__.items() if k != "message"})
+        err.message = f"{prefix}: {self.message}"
+        return err
+
+
+class UsageError(SkopeoError):
+    """Wrong arguments or flag combinations."""
+
+
+class InvalidReferenceError(SkopeoError):
+    """An image name or a part of it does not follow its grammar."""
+
+
+class ImageNotFoundError(SkopeoError):
+    """The input image does not exist (upstream exits 2 for these since 1.16)."""
+
+    exit_code = 2
+
+
+class ManifestError(SkopeoError):
+    """A manifest that cannot be parsed or does not fit what is asked of it."""
+
+
+class DigestMismatchError(SkopeoError):
+    """Content whose digest or size is not what its descriptor promised."""
+
+
+class PolicyError(SkopeoError):
+    """A trust policy that cannot be loaded, or that rejects an image."""
+
+
+class UnsupportedError(SkopeoError):
+    """An operation the transport or format does not support."""
+
+
+class PluginError(SkopeoError):
+    """A plugin that is missing, broken or implements hooks we do not know."""

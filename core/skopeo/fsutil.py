@@ -1,0 +1,71 @@
+"""File helpers shared by the local transports: every file appears complete or
+not at all (temporary file + fsync + rename), so an interrupted copy never
+leaves a truncated blob under its final name."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from typing import BinaryIO
+
+from . import digest as digest_mod
+from .transport import BlobInfo
+
+CHUNK = 1 << 20
+
+
+def remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+def store_blob(
+    stream: BinaryIO,
+    info: BlobInfo,
+    tmp_dir: str,
+    final_path: Callable[[str], str],
+    mode: int = 0o644,
+    fsync: bool = True,
+) -> BlobInfo:
+    """Copy *stream* to the file ``final_path(digest)``.  When ``info.digest`` is
+    None the digest is computed here; otherwise the caller's verifying reader
+    raises at EOF on a mismatch, before the file gets its final name."""
+    fd, tmp = tempfile.mkstemp(prefix=".put-blob-", dir=tmp_dir)
+    try:
+        hasher = None if info.digest else digest_mod.hasher(digest_mod.CANONICAL)
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                if hasher is not None:
+                    hasher.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            if fsync:
+                out.flush()
+                os.fsync(out.fileno())
+        digest = info.digest or f"{hasher.name}:{hasher.hexdigest()}"  # type: ignore[union-attr]
+        os.chmod(tmp, mode)
+        os.replace(tmp, final_path(digest))
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    return BlobInfo(digest, size, info.media_type, info.urls, info.annotations)

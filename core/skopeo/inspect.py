@@ -1,0 +1,141 @@
+"""``skopeo inspect``: the output object, its field order and value rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from . import imageconfig
+from . import manifest as mf
+from .digest import VerifyingReader
+from .errors import ManifestError, SkopeoError
+from .gotemplate import GoTime
+from .transport import BlobInfo, ImageSource
+
+
+@dataclass
+class ResolvedImage:
+    """The top-level manifest plus the single image chosen from it."""
+
+    toplevel_raw: bytes
+    toplevel_mime: str
+    manifest: mf.ImageManifest
+    config_raw: bytes | None
+
+
+def read_blob_verified(src: ImageSource, desc: mf.Descriptor, limit: int) -> bytes:
+    stream, _ = src.get_blob(BlobInfo(desc.digest, desc.size, desc.media_type))
+    try:
+        reader = VerifyingReader(stream, desc.digest, desc.size)
+        data = reader.read(limit + 1)
+        if len(data) > limit:
+            raise SkopeoError(f"blob {desc.digest} is too large")
+        while not reader.done:
+            more = reader.read(limit)
+            data += more
+            if len(data) > limit:
+                raise SkopeoError(f"blob {desc.digest} is too large")
+        return data
+    finally:
+        stream.close()
+
+
+def resolve(src: ImageSource, os_: str | None, arch: str | None, variant: str | None) -> ResolvedImage:
+    try:
+        raw, mime = src.get_manifest(None)
+    except SkopeoError as e:
+        raise e.wrap("Error retrieving manifest for image")
+    mime = mime or mf.guess_mime(raw)
+    try:
+        parsed = mf.parse(raw, mime)
+        if isinstance(parsed, mf.ManifestList):
+            instance = parsed.choose_instance(os_, arch, variant)
+            inst_raw, inst_mime = src.get_manifest(instance)
+            if not mf.matches_digest(inst_raw, instance):
+                raise ManifestError(f"manifest of instance {instance} does not match its digest")
+            inner = mf.parse(inst_raw, inst_mime or mf.guess_mime(inst_raw))
+            if not isinstance(inner, mf.ImageManifest):
+                raise ManifestError("nested manifest lists are not supported")
+            parsed_image = inner
+        else:
+            parsed_image = parsed
+    except SkopeoError as e:
+        raise e.wrap("Error parsing manifest for image")
+    config_raw = None
+    if parsed_image.config is not None:
+        try:
+            config_raw = read_blob_verified(src, parsed_image.config, mf.MAX_CONFIG_SIZE)
+        except SkopeoError as e:
+            raise e.wrap("Error reading configuration blob")
+    return ResolvedImage(raw, mime, parsed_image, config_raw)
+
+
+def oci_config(image: ResolvedImage) -> dict[str, Any]:
+    """The config as an OCI image structure (``inspect --config``)."""
+    try:
+        if image.config_raw is not None:
+            return imageconfig.to_oci_config(image.config_raw)
+        return _schema1_config(image.manifest)
+    except SkopeoError as e:
+        raise e.wrap("Error reading OCI-formatted configuration data")
+
+
+def _schema1_config(m: mf.ImageManifest) -> dict[str, Any]:
+    compat = m.schema1_v1_compat()
+    top = compat[0] if compat else {}
+    return imageconfig.to_oci_config(json.dumps(top).encode())
+
+
+def output(image: ResolvedImage, name: str | None, repo_tags: list[str]) -> dict[str, Any]:
+    """The inspect object in upstream's field order (template data: all fields present)."""
+    m = image.manifest
+    tag = ""
+    if m.config is not None and image.config_raw is not None:
+        cfg_obj: dict[str, Any] = json.loads(image.config_raw)
+        docker_version = imageconfig.docker_version(image.config_raw)
+        oci = imageconfig.to_oci_config(image.config_raw)
+    else:
+        compat = m.schema1_v1_compat()
+        cfg_obj = compat[0] if compat else {}
+        docker_version = str(cfg_obj.get("docker_version") or "")
+        oci = imageconfig.to_oci_config(json.dumps(cfg_obj).encode())
+        tag = str(m.obj.get("tag") or "")
+        if not oci.get("architecture"):
+            oci["architecture"] = str(m.obj.get("architecture") or "")
+    created = oci.get("created")
+    config = oci.get("config") or {}
+    layers_data = [
+        {
+            "MIMEType": d.media_type,
+            "Digest": d.digest,
+            "Size": d.size,
+            "Annotations": dict(sorted(d.annotations.items())) if d.annotations else None,
+        }
+        for d in m.layers
+    ]
+    return {
+        "Name": name or "",
+        "Tag": tag,
+        "Digest": mf.manifest_digest(image.toplevel_raw),
+        "RepoTags": list(repo_tags),
+        "Created": GoTime(created) if created else None,
+        "DockerVersion": docker_version,
+        "Labels": config.get("Labels"),
+        "Architecture": oci.get("architecture", ""),
+        "Os": oci.get("os", ""),
+        "Layers": [d.digest for d in m.layers],
+        "LayersData": layers_data,
+        "Env": config.get("Env"),
+    }
+
+
+def to_json_object(out: dict[str, Any]) -> dict[str, Any]:
+    """The object ``inspect`` prints: omitempty fields dropped, times formatted."""
+    obj = dict(out)
+    for key in ("Name", "Tag"):
+        if not obj[key]:
+            del obj[key]
+    if isinstance(obj["Created"], GoTime):
+        obj["Created"] = obj["Created"].json
+    return obj

@@ -1,0 +1,75 @@
+"""Diagnostics on stderr in logrus' format, as the reference tool writes them:
+``time="…" level=warning msg="…"`` when stderr is not a terminal, ``WARN[0000] …``
+when it is."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from datetime import datetime
+
+DEBUG, INFO, WARNING, ERROR, FATAL = 10, 20, 30, 40, 50
+_NAMES = {DEBUG: "debug", INFO: "info", WARNING: "warning", ERROR: "error", FATAL: "fatal"}
+_SHORT = {DEBUG: "DEBU", INFO: "INFO", WARNING: "WARN", ERROR: "ERRO", FATAL: "FATA"}
+
+level = INFO
+_start = time.monotonic()
+_lock = threading.Lock()
+_seen_once: set[str] = set()
+
+
+def _quote(value: str) -> str:
+    if value and all(c.isalnum() or c in "-._/@^+" for c in value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def format_line(lvl: int, msg: str, fields: dict[str, str] | None = None, tty: bool = False) -> str:
+    fields = fields or {}
+    if tty:
+        extra = "".join(f" {k}={_quote(str(v))}" for k, v in fields.items())
+        secs = int(time.monotonic() - _start)
+        return f"{_SHORT[lvl]}[{secs:04d}] {msg}{extra}"
+    now = datetime.now().astimezone().replace(microsecond=0).isoformat()
+    if now.endswith("+00:00"):
+        now = now[:-6] + "Z"
+    line = f'time="{now}" level={_NAMES[lvl]} msg={_quote(msg) if msg else chr(34) * 2}'
+    line += "".join(f" {k}={_quote(str(v))}" for k, v in fields.items())
+    return line
+
+
+def emit(lvl: int, msg: str, **fields: str) -> None:
+    if lvl < level:
+        return
+    stream = sys.stderr
+    line = format_line(lvl, msg, fields, tty=stream.isatty())
+    with _lock:
+        stream.write(line + "\n")
+        stream.flush()
+
+
+def debug(msg: str, **fields: str) -> None:
+    if level <= DEBUG:
+        emit(DEBUG, msg, **fields)
+
+
+def info(msg: str, **fields: str) -> None:
+    emit(INFO, msg, **fields)
+
+
+def warning(msg: str, **fields: str) -> None:
+    emit(WARNING, msg, **fields)
+
+
+def warning_once(msg: str) -> None:
+    with _lock:
+        if msg in _seen_once:
+            return
+        _seen_once.add(msg)
+    emit(WARNING, msg)
+
+
+def fatal(msg: str) -> None:
+    emit(FATAL, msg)

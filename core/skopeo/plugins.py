@@ -1,0 +1,145 @@
+"""Loading plugins: the built-in ones, then every ``skopeo.plugins`` entry point
+(optionally restricted by ``$SKOPEO_PLUGINS``).  A plugin implementing a hook we
+do not define fails loudly here, at start-up."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import InvalidReferenceError, PluginError
+
+if TYPE_CHECKING:
+    from .signature import SignatureHandler
+    from .transport import ImageReference, Transport
+
+ENTRY_POINT_GROUP = "skopeo.plugins"
+# Comma-separated entry-point names to load; unset loads all, empty loads none.
+ENV_PLUGINS = "SKOPEO_PLUGINS"
+# Built-in features, registered exactly as an installed plugin would be.
+DEFAULT_PLUGINS = ("skopeo.authfile",)
+
+# First-party transports and the distribution that provides each.
+FIRST_PARTY_TRANSPORTS = {
+    "dir": "skopeo-dir",
+    "oci": "skopeo-oci",
+    "docker": "skopeo-docker",
+    "docker-archive": "skopeo-archive",
+    "oci-archive": "skopeo-archive",
+    "docker-daemon": "skopeo-daemon",
+    "containers-storage": "skopeo-storage",
+    "ostree": "skopeo-ostree",
+}
+
+_manager: pluggy.PluginManager | None = None
+_transports: dict[str, Transport] | None = None
+_signature_handlers: dict[str, SignatureHandler] | None = None
+
+
+def _entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    eps = list(entry_points(group=ENTRY_POINT_GROUP))
+    wanted = os.environ.get(ENV_PLUGINS)
+    if wanted is not None:
+        names = {n.strip() for n in wanted.split(",") if n.strip()}
+        eps = [ep for ep in eps if ep.name in names]
+    return eps
+
+
+def new_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
+    """A plugin manager with the hook specs, the built-ins and (optionally) every
+    installed plugin.  Tests use ``load_entry_points=False`` and register their own."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for modname in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(modname), name=modname)
+    if load_entry_points:
+        for ep in _entry_points():
+            if pm.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as e:  # a broken plugin must not look like a missing one
+                raise PluginError(f"loading plugin {ep.name!r} ({ep.value}): {e}") from e
+            pm.register(plugin, name=ep.name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as e:
+        raise PluginError(f"plugin {e.plugin!r} implements an unknown hook: {e}") from None
+    return pm
+
+
+def manager() -> pluggy.PluginManager:
+    global _manager
+    if _manager is None:
+        _manager = new_manager()
+    return _manager
+
+
+def set_manager(pm: pluggy.PluginManager | None) -> None:
+    """Replace the process-wide manager (tests); None reloads on next use."""
+    global _manager, _transports, _signature_handlers
+    _manager = pm
+    _transports = None
+    _signature_handlers = None
+
+
+def transports() -> dict[str, Transport]:
+    global _transports
+    if _transports is None:
+        found: dict[str, Transport] = {}
+
+        def register(transport: Transport) -> None:
+            if transport.name in found:
+                raise PluginError(f"transport {transport.name!r} is registered twice")
+            found[transport.name] = transport
+
+        manager().hook.register_transports(register=register)
+        _transports = found
+    return _transports
+
+
+def signature_handlers() -> dict[str, SignatureHandler]:
+    global _signature_handlers
+    if _signature_handlers is None:
+        found: dict[str, SignatureHandler] = {}
+
+        def register(handler: SignatureHandler) -> None:
+            if handler.kind in found:
+                raise PluginError(f"signature kind {handler.kind!r} is registered twice")
+            found[handler.kind] = handler
+
+        manager().hook.register_signature_handlers(register=register)
+        _signature_handlers = found
+    return _signature_handlers
+
+
+def get_transport(name: str) -> Transport:
+    found = transports().get(name)
+    if found is not None:
+        return found
+    package = FIRST_PARTY_TRANSPORTS.get(name)
+    if package:
+        raise InvalidReferenceError(
+            f'unknown transport "{name}" (the {package} plugin is not installed: pip install {package})'
+        )
+    raise InvalidReferenceError(f'unknown transport "{name}"')
+
+
+def parse_image_name(text: str) -> ImageReference:
+    """``transport:details`` → a reference, with upstream's error wording."""
+    name, sep, rest = text.partition(":")
+    if not sep:
+        raise InvalidReferenceError(
+            f'Invalid image name "{text}", expected colon-separated transport:reference'
+        )
+    try:
+        transport = get_transport(name)
+    except InvalidReferenceError as e:
+        raise InvalidReferenceError(f'Invalid image name "{text}", {e.message}') from None
+    return transport.parse_reference(rest)

@@ -1,0 +1,163 @@
+"""The Docker reference grammar (``[DOMAIN/]PATH[:TAG][@DIGEST]``) with the
+normalisation every containers tool applies: ``busybox`` is
+``docker.io/library/busybox``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import digest as digest_mod
+from .errors import InvalidReferenceError
+
+DEFAULT_DOMAIN = "docker.io"
+LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+OFFICIAL_REPO_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+NAME_TOTAL_LENGTH_MAX = 255
+
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
+_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})"
+_DOMAIN = rf"{_HOST}(?::[0-9]+)?"
+TAG_PATTERN = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+
+REFERENCE_RE = re.compile(rf"^({_NAME})(?::({TAG_PATTERN}))?(?:@({_DIGEST}))?$")
+_NAME_RE = re.compile(rf"^(?:({_DOMAIN})/)?({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)$")
+TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
+_IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
+
+
+@dataclass(frozen=True)
+class DockerReference:
+    """A normalised (fully qualified) Docker reference."""
+
+    domain: str
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Repository name with domain, without tag or digest."""
+        return f"{self.domain}/{self.path}"
+
+    def __str__(self) -> str:
+        s = self.name
+        if self.tag is not None:
+            s += ":" + self.tag
+        if self.digest is not None:
+            s += "@" + self.digest
+        return s
+
+    def familiar_name(self) -> str:
+        """The short form users type: ``busybox`` for ``docker.io/library/busybox``."""
+        if self.domain != DEFAULT_DOMAIN:
+            return self.name
+        if self.path.startswith(OFFICIAL_REPO_PREFIX) and "/" not in self.path[len(OFFICIAL_REPO_PREFIX):]:
+            return self.path[len(OFFICIAL_REPO_PREFIX):]
+        return self.path
+
+    def familiar(self) -> str:
+        s = self.familiar_name()
+        if self.tag is not None:
+            s += ":" + self.tag
+        if self.digest is not None:
+            s += "@" + self.digest
+        return s
+
+    @property
+    def is_name_only(self) -> bool:
+        return self.tag is None and self.digest is None
+
+    def with_tag(self, tag: str) -> DockerReference:
+        if not TAG_RE.match(tag):
+            raise InvalidReferenceError(f"invalid tag format {tag!r}")
+        return DockerReference(self.domain, self.path, tag, None)
+
+    def with_digest(self, digest: str) -> DockerReference:
+        digest_mod.validate(digest)
+        return DockerReference(self.domain, self.path, None, digest)
+
+    def tag_name_only(self) -> DockerReference:
+        """``name:latest`` when neither a tag nor a digest is present."""
+        if self.is_name_only:
+            return DockerReference(self.domain, self.path, DEFAULT_TAG, None)
+        return self
+
+
+def _split_domain(name: str) -> tuple[str, str]:
+    first, sep, rest = name.partition("/")
+    if not sep or (
+        "." not in first and ":" not in first and first != "localhost" and first.lower() == first
+    ):
+        domain, remainder = DEFAULT_DOMAIN, name
+    else:
+        domain, remainder = first, rest
+    if domain == LEGACY_DEFAULT_DOMAIN:
+        domain = DEFAULT_DOMAIN
+    if domain == DEFAULT_DOMAIN and "/" not in remainder:
+        remainder = OFFICIAL_REPO_PREFIX + remainder
+    return domain, remainder
+
+
+def _fail(reason: str) -> InvalidReferenceError:
+    return InvalidReferenceError(f"invalid reference format: {reason}" if reason else "invalid reference format")
+
+
+def parse_normalized(text: str) -> DockerReference:
+    """Parse a user-supplied reference, applying docker.io normalisation."""
+    if _IDENTIFIER_RE.match(text):
+        raise InvalidReferenceError(
+            f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
+        )
+    if not text:
+        raise _fail("repository name must have at least one component")
+    domain, remainder = _split_domain(text)
+    # The name part ends before any tag or digest.
+    name_part = remainder
+    at = name_part.find("@")
+    if at >= 0:
+        name_part = name_part[:at]
+    colon = name_part.find(":")
+    if colon >= 0:
+        name_part = name_part[:colon]
+    if name_part.lower() != name_part:
+        raise _fail("repository name must be lowercase")
+    return parse_canonical(f"{domain}/{remainder}")
+
+
+def parse_canonical(text: str) -> DockerReference:
+    """Parse a fully qualified reference (no normalisation beyond validation)."""
+    m = REFERENCE_RE.match(text)
+    if not m:
+        if not text:
+            raise _fail("repository name must have at least one component")
+        if REFERENCE_RE.match(text.lower()):
+            raise _fail("repository name must be lowercase")
+        raise _fail("")
+    name, tag, dgst = m.group(1), m.group(2), m.group(3)
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        raise _fail(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
+    nm = _NAME_RE.match(name)
+    assert nm is not None
+    domain, path = nm.group(1) or "", nm.group(2)
+    if not domain:
+        raise InvalidReferenceError(f"repository name must be canonical: {text!r}")
+    if dgst is not None:
+        digest_mod.validate(dgst)
+    return DockerReference(domain, path, tag, dgst)
+
+
+def parse_normalized_named_strict(text: str) -> DockerReference:
+    """Like :func:`parse_normalized` but the input must already be canonical
+    (as ``--sign-identity`` requires)."""
+    ref = parse_normalized(text)
+    if str(ref) != text:
+        raise InvalidReferenceError("repository name must be canonical")
+    return ref

@@ -1,0 +1,212 @@
+"""The contract between the core and every transport.
+
+A :class:`Transport` parses the part of an image name after ``transport:`` into an
+:class:`ImageReference`; a reference opens an :class:`ImageSource` (read) or an
+:class:`ImageDestination` (write).  Capabilities are declared as data so the copy
+engine decides parallelism, compression and conversion in one place; transports
+only move bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import BinaryIO, ClassVar
+
+from .context import SystemContext
+from .errors import InvalidReferenceError, UnsupportedError
+from .reference import DockerReference
+
+PRESERVE = "preserve"
+COMPRESS = "compress"
+DECOMPRESS = "decompress"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What is known about a blob. ``digest`` may be None and ``size`` -1 when the
+    content is produced on the fly (e.g. recompressed) and not yet hashed."""
+
+    digest: str | None
+    size: int = -1
+    media_type: str = ""
+    urls: tuple[str, ...] = ()
+    annotations: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class SourceCapabilities:
+    # get_blob may be called from several threads at once.
+    thread_safe_get_blob: bool = True
+
+
+@dataclass(frozen=True)
+class DestinationCapabilities:
+    # Manifest MIME types accepted, most preferred first; None accepts anything.
+    supported_manifest_types: tuple[str, ...] | None = None
+    # What the destination wants done to layers: PRESERVE, COMPRESS or DECOMPRESS.
+    desired_layer_compression: str = PRESERVE
+    # put_blob may be called from several threads at once.
+    thread_safe_put_blob: bool = True
+    # None when signatures can be stored, else the reason they cannot.
+    signatures_unsupported_reason: str | None = None
+    # Only images for the running OS may be written (daemons, local storage).
+    must_match_runtime_os: bool = False
+    accepts_foreign_layer_urls: bool = False
+    # Blobs may be given without a known digest (the destination computes it).
+    accepts_unknown_digests: bool = True
+
+
+class ImageSource(ABC):
+    capabilities: ClassVar[SourceCapabilities] = SourceCapabilities()
+
+    def __init__(self, reference: ImageReference) -> None:
+        self.reference = reference
+
+    @abstractmethod
+    def get_manifest(self, instance_digest: str | None = None) -> tuple[bytes, str]:
+        """Manifest bytes and MIME type ('' if unknown); with *instance_digest*, that
+        instance of the list this source holds."""
+
+    @abstractmethod
+    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+        """A stream of the blob and its size (-1 if unknown).  The caller verifies
+        the digest while reading and closes the stream."""
+
+    def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:
+        return []
+
+    def repo_tags(self) -> list[str] | None:
+        """Tags of the repository, for ``inspect``'s RepoTags (registries only)."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def __enter__(self) -> ImageSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ImageDestination(ABC):
+    capabilities: DestinationCapabilities = DestinationCapabilities()
+
+    def __init__(self, reference: ImageReference) -> None:
+        self.reference = reference
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        """The stored blob's info if the destination already has *info*, else None."""
+        return None
+
+    @abstractmethod
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+        """Store a blob read from *stream* (already verified by the caller when
+        ``info.digest`` is set) and return what was stored."""
+
+    @abstractmethod
+    def put_manifest(self, data: bytes, mime: str, instance_digest: str | None = None) -> None:
+        """Store a manifest; *instance_digest* is set for instances of a list."""
+
+    def put_signatures(self, signatures: list[bytes], instance_digest: str | None = None) -> None:
+        if signatures and self.capabilities.signatures_unsupported_reason:
+            raise UnsupportedError(self.capabilities.signatures_unsupported_reason)
+
+    def commit(self, toplevel_manifest: bytes, toplevel_mime: str) -> None:  # noqa: B027
+        """Make everything written visible; until this returns nothing counts as written."""
+
+    def close(self) -> None:  # noqa: B027
+        pass
+
+    def __enter__(self) -> ImageDestination:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ImageReference(ABC):
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @abstractmethod
+    def string_within_transport(self) -> str: ...
+
+    def __str__(self) -> str:
+        return f"{self.transport.name}:{self.string_within_transport()}"
+
+    def docker_reference(self) -> DockerReference | None:
+        return None
+
+    @abstractmethod
+    def policy_configuration_identity(self) -> str: ...
+
+    @abstractmethod
+    def policy_configuration_namespaces(self) -> list[str]: ...
+
+    @abstractmethod
+    def new_image_source(self, ctx: SystemContext) -> ImageSource: ...
+
+    @abstractmethod
+    def new_image_destination(self, ctx: SystemContext) -> ImageDestination: ...
+
+    def delete_image(self, ctx: SystemContext) -> None:
+        raise UnsupportedError(f"Deleting images not implemented for {self.transport.name}: images")
+
+    def list_tags(self, ctx: SystemContext) -> tuple[str | None, list[str]]:
+        """(repository name or None, tags) for ``list-tags``."""
+        raise UnsupportedError(
+            f"Unsupported transport '{self.transport.name}' for tag listing. "
+            "Only supported: docker, docker-archive"
+        )
+
+
+class Transport(ABC):
+    name: ClassVar[str]
+    # Shown in help; deprecated transports set this to False.
+    listed: ClassVar[bool] = True
+
+    @abstractmethod
+    def parse_reference(self, text: str) -> ImageReference: ...
+
+    def validate_policy_configuration_scope(self, scope: str) -> None:
+        """Raise InvalidReferenceError if *scope* is not valid in policy.json."""
+
+
+# --- helpers shared by path-based transports (dir:, oci:, oci-archive:) ---------
+def resolve_path_for_policy(path: str) -> str:
+    """Absolute, symlink-free path; for a missing leaf, its resolved parent + name."""
+    absolute = os.path.abspath(path)
+    if os.path.exists(absolute):
+        return os.path.realpath(absolute)
+    parent, leaf = os.path.split(absolute)
+    return os.path.join(os.path.realpath(parent), leaf)
+
+
+def path_policy_namespaces(resolved: str) -> list[str]:
+    """Parent directories of *resolved*, most specific first, ``/`` excluded."""
+    out = []
+    cur = os.path.dirname(resolved)
+    while cur and cur != "/":
+        out.append(cur)
+        cur = os.path.dirname(cur)
+    return out
+
+
+def validate_path_scope(scope: str) -> None:
+    if not scope.startswith("/"):
+        raise InvalidReferenceError(f"Invalid scope {scope}: Must be an absolute path")
+    if scope == "/":
+        raise InvalidReferenceError('Invalid scope "/": Use the generic default scope ""')
+    if os.path.normpath(scope) != scope:
+        raise InvalidReferenceError(f"Invalid scope {scope}: Uses non-canonical format, perhaps try {os.path.normpath(scope)}")
+
+
+@dataclass
+class Registry:
+    """What plugins add through the ``register_*`` hooks."""
+
+    transports: dict[str, Transport] = field(default_factory=dict)
+    signature_handlers: dict[str, object] = field(default_factory=dict)

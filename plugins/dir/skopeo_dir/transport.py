@@ -1,0 +1,192 @@
+"""``dir:PATH``: manifest.json, a version file, blobs named by digest hex and
+signature-N files.  A debugging format, but users script against its exact
+layout, so we write precisely what the reference tool writes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from typing import BinaryIO
+
+from skopeo import digest as digest_mod
+from skopeo.context import SystemContext
+from skopeo.errors import ImageNotFoundError, SkopeoError
+from skopeo.fsutil import store_blob, write_atomic
+from skopeo.transport import (
+    BlobInfo,
+    DestinationCapabilities,
+    ImageDestination,
+    ImageReference,
+    ImageSource,
+    Transport,
+    path_policy_namespaces,
+    resolve_path_for_policy,
+    validate_path_scope,
+)
+
+VERSION_1_1 = "Directory Transport Version: 1.1\n"
+VERSION_1_2 = "Directory Transport Version: 1.2\n"
+_VERSION_RE = re.compile(r"^Directory Transport Version: 1\.(\d+)\n$")
+
+
+def blob_name(digest: str) -> str:
+    """``sha256:abc`` → ``abc``; other algorithms keep a prefix: ``sha512-abc``."""
+    algo, hexpart = digest_mod.split(digest)
+    return hexpart if algo == "sha256" else f"{algo}-{hexpart}"
+
+
+class DirTransport(Transport):
+    name = "dir"
+
+    def parse_reference(self, text: str) -> DirReference:
+        if not text:
+            raise SkopeoError("dir: path must not be empty")
+        return DirReference(self, text)
+
+    def validate_policy_configuration_scope(self, scope: str) -> None:
+        validate_path_scope(scope)
+
+
+class DirReference(ImageReference):
+    def __init__(self, transport: DirTransport, path: str) -> None:
+        super().__init__(transport)
+        self.path = path
+        self.resolved = resolve_path_for_policy(path)
+
+    def string_within_transport(self) -> str:
+        return self.path
+
+    def policy_configuration_identity(self) -> str:
+        return self.resolved
+
+    def policy_configuration_namespaces(self) -> list[str]:
+        return path_policy_namespaces(self.resolved)
+
+    def manifest_path(self, instance: str | None = None) -> str:
+        if instance is None:
+            return os.path.join(self.path, "manifest.json")
+        return os.path.join(self.path, blob_name(instance) + ".manifest.json")
+
+    def blob_path(self, digest: str) -> str:
+        return os.path.join(self.path, blob_name(digest))
+
+    def signature_path(self, index: int, instance: str | None = None) -> str:
+        name = f"signature-{index + 1}"
+        if instance is not None:
+            name = f"{blob_name(instance)}.{name}"
+        return os.path.join(self.path, name)
+
+    def new_image_source(self, ctx: SystemContext) -> DirSource:
+        return DirSource(self)
+
+    def new_image_destination(self, ctx: SystemContext) -> DirDestination:
+        return DirDestination(self)
+
+
+class DirSource(ImageSource):
+    reference: DirReference
+
+    def get_manifest(self, instance_digest: str | None = None) -> tuple[bytes, str]:
+        path = self.reference.manifest_path(instance_digest)
+        try:
+            with open(path, "rb") as f:
+                return f.read(), ""
+        except FileNotFoundError:
+            raise ImageNotFoundError(f"open {path}: no such file or directory") from None
+        except OSError as e:
+            raise SkopeoError(f"open {path}: {e.strerror}") from None
+
+    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+        assert info.digest is not None
+        path = self.reference.blob_path(info.digest)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - the caller closes it
+        except OSError as e:
+            raise SkopeoError(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
+        return f, os.fstat(f.fileno()).st_size
+
+    def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:
+        sigs = []
+        while True:
+            path = self.reference.signature_path(len(sigs), instance_digest)
+            try:
+                with open(path, "rb") as f:
+                    sigs.append(f.read())
+            except FileNotFoundError:
+                return sigs
+
+
+class DirDestination(ImageDestination):
+    reference: DirReference
+    capabilities = DestinationCapabilities(supported_manifest_types=None)
+
+    def __init__(self, reference: DirReference) -> None:
+        super().__init__(reference)
+        self._prepare(reference.path)
+        self._uses_non_sha256 = False
+
+    @staticmethod
+    def _prepare(path: str) -> None:
+        """Create the directory, or empty an existing image directory.  Anything
+        else that is not empty is refused: it may be someone's important data."""
+        if os.path.isdir(path):
+            entries = os.listdir(path)
+            if entries:
+                try:
+                    with open(os.path.join(path, "version")) as f:
+                        version = f.read()
+                except OSError:
+                    version = None
+                m = _VERSION_RE.match(version or "")
+                if version is None or not m:
+                    raise SkopeoError(
+                        f"initializing destination dir:{path}: not a containers image directory, "
+                        "don't want to overwrite important data"
+                    )
+                if int(m.group(1)) > 2:
+                    raise SkopeoError(f'unsupported directory transport version "{version.strip()}" at {path}')
+                for entry in entries:
+                    full = os.path.join(path, entry)
+                    if os.path.isdir(full) and not os.path.islink(full):
+                        shutil.rmtree(full)
+                    else:
+                        os.remove(full)
+        else:
+            try:
+                os.makedirs(path, 0o755)
+            except OSError as e:
+                raise SkopeoError(f"initializing destination dir:{path}: {e}") from None
+        write_atomic(os.path.join(path, "version"), VERSION_1_1.encode())
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        if info.digest is None:
+            return None
+        try:
+            size = os.stat(self.reference.blob_path(info.digest)).st_size
+        except FileNotFoundError:
+            return None
+        return BlobInfo(info.digest, size, info.media_type)
+
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+        stored = store_blob(stream, info, self.reference.path, self.reference.blob_path)
+        if stored.digest is not None and not stored.digest.startswith("sha256:"):
+            self._uses_non_sha256 = True
+        return stored
+
+    def put_manifest(self, data: bytes, mime: str, instance_digest: str | None = None) -> None:
+        write_atomic(self.reference.manifest_path(instance_digest), data)
+
+    def put_signatures(self, signatures: list[bytes], instance_digest: str | None = None) -> None:
+        for i, sig in enumerate(signatures):
+            write_atomic(self.reference.signature_path(i, instance_digest), sig)
+        # Remove stale signatures beyond the new ones.
+        i = len(signatures)
+        while os.path.exists(self.reference.signature_path(i, instance_digest)):
+            os.remove(self.reference.signature_path(i, instance_digest))
+            i += 1
+
+    def commit(self, toplevel_manifest: bytes, toplevel_mime: str) -> None:
+        if self._uses_non_sha256:
+            write_atomic(os.path.join(self.reference.path, "version"), VERSION_1_2.encode())
+
