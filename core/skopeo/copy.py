@@ -19,7 +19,7 @@ from . import gojson, imageconfig
 from . import manifest as mf
 from .context import SystemContext
 from .digest import VerifyingReader
-from .errors import ManifestError, SkopeoError, UnsupportedError
+from .errors import ManifestError, PolicyError, SkopeoError, UnsupportedError
 from .policy import PolicyContext
 from .transport import (
     COMPRESS,
@@ -155,6 +155,12 @@ class _Copier:
         self.dest.commit(result.manifest, result.mime)
         return result
 
+    def _check_policy(self, manifest: bytes, instance: str | None) -> None:
+        try:
+            self.policy.check(self.src, manifest, instance)
+        except PolicyError as e:
+            raise e.wrap("Source image rejected") from None
+
     def _check_instance_digest(self, data: bytes, expected: str) -> None:
         if not mf.matches_digest(data, expected):
             raise SkopeoError(f"Manifest of instance {expected} does not match its digest")
@@ -176,7 +182,7 @@ class _Copier:
 
     # --- manifest lists -------------------------------------------------------
     def _copy_list(self, parsed: mf.ManifestList) -> CopyResult:
-        self.policy.check(self.src, parsed.raw, None)
+        self._check_policy(parsed.raw, None)
         sigs = self._signatures(parsed.raw, None, "image list")
         may_modify = self._may_modify(sigs)
         list_mime = self._choose_list_type(parsed.mime, may_modify)
@@ -229,7 +235,7 @@ class _Copier:
         """Copy one image; *instance* is its digest in the source's list (if any),
         *toplevel* says whether it becomes the destination's top-level manifest."""
         if toplevel:
-            self.policy.check(self.src, raw, instance)
+            self._check_policy(raw, instance)
         sigs = self._signatures(raw, instance, "image source")
         may_modify = self._may_modify(sigs)
         parsed = mf.parse(raw, mime)

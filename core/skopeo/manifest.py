@@ -287,7 +287,11 @@ class ImageManifest:
         if config is None:
             raise ManifestError("cannot serialise a manifest without a config")
         if mime == OCI_MANIFEST:
-            out: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
+            out: dict[str, Any] = {"schemaVersion": 2}
+            # An edited OCI manifest keeps the (optional) mediaType only if it had one;
+            # conversions from Docker formats always set it.
+            if self.mime != OCI_MANIFEST or self.obj.get("mediaType"):
+                out["mediaType"] = OCI_MANIFEST
             if self.mime == OCI_MANIFEST and self.obj.get("artifactType"):
                 out["artifactType"] = self.obj["artifactType"]
             out["config"] = config.to_oci_json()
@@ -332,7 +336,9 @@ class ManifestList:
         mime = mime or self.mime
         instances = self.instances if instances is None else instances
         if mime == OCI_INDEX:
-            out: dict[str, Any] = {"schemaVersion": 2, "mediaType": OCI_INDEX}
+            out: dict[str, Any] = {"schemaVersion": 2}
+            if self.mime != OCI_INDEX or self.obj.get("mediaType"):
+                out["mediaType"] = OCI_INDEX
             if self.mime == OCI_INDEX and self.obj.get("artifactType"):
                 out["artifactType"] = self.obj["artifactType"]
             out["manifests"] = [d.to_oci_json() for d in instances]

@@ -159,6 +159,7 @@ class OCIReference(ImageReference):
 
     def delete_image(self, ctx: SystemContext) -> None:
         layout = self.layout(ctx)
+        layout.read_index()  # a missing layout reports the missing index.json, as upstream
         with layout.locked():
             _delete(layout, self.image, self.source_index)
 
@@ -285,6 +286,9 @@ class OCIDestination(ImageDestination):
         except OSError as e:
             raise os_error("mkdir", e.filename or layout.path, e) from None
         self._entry: Desc | None = None
+        # Every blob this image uses that is already in place (written or reused);
+        # checked again at commit, see there.
+        self._used: set[str] = set()
 
     def _ensure_parent(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
@@ -296,6 +300,7 @@ class OCIDestination(ImageDestination):
             size = os.stat(self.layout.blob_path(info.digest)).st_size
         except FileNotFoundError:
             return None
+        self._used.add(info.digest)
         return BlobInfo(info.digest, size, info.media_type, info.urls, info.annotations)
 
     def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
@@ -313,6 +318,7 @@ class OCIDestination(ImageDestination):
         if info.size >= 0 and stored.size != info.size:
             os.remove(self.layout.blob_path(str(stored.digest)))
             raise SkopeoError(f"Size mismatch when copying {stored.digest}, expected {info.size}, got {stored.size}")
+        self._used.add(str(stored.digest))
         return stored
 
     def put_manifest(self, data: bytes, mime: str, instance_digest: str | None = None) -> None:
@@ -320,6 +326,7 @@ class OCIDestination(ImageDestination):
         path = self.layout.blob_path(digest)
         self._ensure_parent(path)
         write_atomic(path, data)
+        self._used.add(digest)
         if instance_digest is not None:
             return
         entry: Desc = {
@@ -338,14 +345,15 @@ class OCIDestination(ImageDestination):
             raise SkopeoError("internal error: commit called before the manifest was written")
         layout = self.layout
         with layout.locked():
-            # A concurrent delete may have collected a blob we reused; refuse to
-            # record an entry that points at nothing.
-            missing = layout.missing_blobs(entry)
-            if missing:
-                raise SkopeoError(
-                    f"writing {self.reference}: blob {missing[0]} disappeared from the layout while the image "
-                    "was being written (concurrent delete?); try again"
-                )
+            # A concurrent delete may have collected a blob we reused or wrote
+            # (it only removes blobs of the entry it deletes, but those can be
+            # ours too); refuse to record an entry that points at nothing.
+            for digest in sorted(self._used):
+                if not os.path.exists(layout.blob_path(digest)):
+                    raise SkopeoError(
+                        f"writing {self.reference}: blob {digest} disappeared from the layout while the image "
+                        "was being written (concurrent delete?); try again"
+                    )
             if layout.index_exists():
                 index = layout.read_index()
             else:

@@ -1,5 +1,6 @@
-"""Helpers for the oci: tests (a uniquely named module: several plugins have tests/): synthetic images written by hand (not by the code
-under test), a one-call copy, and index.json readers."""
+"""Helpers for the oci: tests: synthetic images written by hand (not by the code
+under test), a one-call copy, and index.json readers.  A uniquely named module,
+not conftest, because several plugins have a tests/ directory."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from skopeo import plugins
 from skopeo.context import SystemContext
 from skopeo.copy import CopyOptions, CopyResult, copy_image
@@ -78,7 +77,11 @@ def image_blobs(layout: Path, payload: bytes, compressed: bool = True, arch: str
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
             "layers": [
                 {
                     "mediaType": "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compressed else ""),
@@ -114,7 +117,12 @@ def make_multiarch(layout: Path, tag: str | None = None, payload: bytes = b"mult
         manifest, digest = image_blobs(layout, payload + arch.encode(), True, arch)
         instances.append(digest)
         descs.append(
-            {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(manifest), "platform": {"architecture": arch, "os": "linux"}}
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": digest,
+                "size": len(manifest),
+                "platform": {"architecture": arch, "os": "linux"},
+            }
         )
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}, separators=(",", ":")).encode()
     index_digest = _put(layout, index)
@@ -139,9 +147,17 @@ def make_dir_image(path: Path, signature: bytes | None = None) -> str:
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": len(config), "digest": sha256(config)},
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": sha256(config),
+            },
             "layers": [
-                {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": len(layer), "digest": sha256(layer)}
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(layer),
+                    "digest": sha256(layer),
+                }
             ],
         }
     ).encode()

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from skopeo import plugins
 from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo_oci.transport import OCIReference, OCITransport
@@ -30,7 +29,7 @@ def test_registered_through_entry_point() -> None:
         ("oci:/tmp:tag", "/tmp", "tag", -1),
         # PATH ends at the first ":"; the rest, colons included, is the reference.
         ("oci:/tmp:example.com/ns/img:v1.2", "/tmp", "example.com/ns/img:v1.2", -1),
-        ("oci:/tmp:a--b__c+d@e", "/tmp", "a--b__c+d@e", -1),
+        ("oci:/tmp:a--b_c+d@e.f:g", "/tmp", "a--b_c+d@e.f:g", -1),
         ("oci:/tmp:@0", "/tmp", "", 0),
         ("oci:/tmp:@12", "/tmp", "", 12),
         ("oci:/tmp:@+3", "/tmp", "", 3),
@@ -48,7 +47,7 @@ def test_parse(text: str, path: str, image: str, index: int) -> None:
         ("oci:/tmp:-lead", "Invalid image -lead"),
         ("oci:/tmp:a/", "Invalid image a/"),
         ("oci:/tmp:a//b", "Invalid image a//b"),
-        ("oci:/tmp:a___b", "Invalid image a___b"),
+        ("oci:/tmp:a__b", "Invalid image a__b"),
         ("oci:/tmp:@x", 'Invalid source index @x: not an integer: strconv.Atoi: parsing "x": invalid syntax'),
         ("oci:/tmp:@", 'Invalid source index @: not an integer: strconv.Atoi: parsing "": invalid syntax'),
         ("oci:/tmp:@-1", "Invalid source index @-1: must not be negative"),

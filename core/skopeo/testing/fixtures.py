@@ -1,0 +1,69 @@
+"""pytest fixtures for the core's and plugins' tests (the ``skopeo`` pytest plugin)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SAMPLE_LAYOUT = REPO_ROOT / "samples" / "hello-oci"
+ORACLE = "/usr/bin/skopeo"
+
+
+def skopeo_command() -> list[str]:
+    """Our CLI, run through the interpreter of this test session."""
+    return [sys.executable, "-m", "skopeo"]
+
+
+@pytest.fixture
+def sample_layout(tmp_path: Path) -> Path:
+    """A private copy of the bundled sample OCI layout (tag ``hello``)."""
+    dest = tmp_path / "sample-oci"
+    shutil.copytree(SAMPLE_LAYOUT, dest)
+    return dest
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.json"
+    path.write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
+    return path
+
+
+@pytest.fixture
+def run_skopeo(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run our ``skopeo`` with a permissive policy; returns the CompletedProcess."""
+
+    def run(*args: str, check: bool = False, input: str | None = None, env: dict[str, str] | None = None,
+            policy: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = skopeo_command() + (["--policy", str(policy_file)] if policy else []) + list(args)
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        proc = subprocess.run(argv, capture_output=True, text=True, input=input, env=full_env, timeout=600)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    return run
+
+
+@pytest.fixture
+def oracle(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run Debian's skopeo 1.9.3, the reference implementation (skips when absent)."""
+    if not os.path.exists(ORACLE):
+        pytest.skip("the reference skopeo is not installed")
+
+    def run(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([ORACLE, "--policy", str(policy_file), *args], capture_output=True, text=True, timeout=600)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"reference skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    return run

@@ -1,0 +1,155 @@
+"""The CLI on local transports, compared byte for byte with the reference skopeo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from skopeo.testing import images
+
+pytestmark = pytest.mark.oracle
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+
+
+def test_copy_oci_to_dir_matches_reference(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    ours = run_skopeo("copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/ours", check=True)
+    theirs = oracle("copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/theirs", check=True)
+    assert _files(tmp_path / "ours") == _files(tmp_path / "theirs")
+    assert (tmp_path / "ours" / "version").read_bytes() == b"Directory Transport Version: 1.1\n"
+    # Same progress lines, except that upstream no longer prints "Storing signatures" without signatures.
+    assert ours.stdout == theirs.stdout.replace("Storing signatures\n", "")
+    for p in (tmp_path / "ours").iterdir():
+        assert oct(p.stat().st_mode & 0o777) == "0o644"
+
+
+@pytest.mark.parametrize("args", [[], ["--config"], ["--raw"], ["--config", "--raw"],
+                                  ["--format", "{{.Name}}|{{.RepoTags}}|{{.Created}}|{{.Architecture}}"]])
+def test_inspect_matches_reference(sample_layout: Path, run_skopeo, oracle, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for name in (f"oci:{sample_layout}:hello",):
+        ours = run_skopeo("inspect", *args, name, check=True).stdout
+        theirs = oracle("inspect", *args, name, check=True).stdout
+        if not args:
+            obj = json.loads(ours)
+            assert obj.pop("LayersData")[0]["MIMEType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+            # Upstream adds LayersData after Layers; 1.9.3 does not have it.
+            assert json.dumps(obj, indent=4) == json.dumps(json.loads(theirs), indent=4)
+            assert ours.replace(ours[ours.index('    "LayersData"'):ours.index('    "Env"')], "") == theirs
+        else:
+            assert ours == theirs
+
+
+def test_inspect_dir_and_manifest_digest(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    run_skopeo("copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/d", check=True)
+    ours = run_skopeo("manifest-digest", f"{tmp_path}/d/manifest.json", check=True).stdout
+    assert ours == oracle("manifest-digest", f"{tmp_path}/d/manifest.json", check=True).stdout
+    (tmp_path / "garbage").write_bytes(b"\x00not json")
+    assert run_skopeo("manifest-digest", str(tmp_path / "garbage"), check=True).stdout == \
+        oracle("manifest-digest", str(tmp_path / "garbage"), check=True).stdout
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--dest-decompress"], ["--format", "v2s2"], ["--format", "oci"], ["--dest-compress"]],
+)
+def test_conversions_match_reference(tmp_path: Path, sample_layout: Path, run_skopeo, oracle, flags: list[str]) -> None:  # type: ignore[no-untyped-def]
+    run_skopeo("copy", *flags, f"oci:{sample_layout}:hello", f"dir:{tmp_path}/ours", check=True)
+    oracle("copy", *flags, f"oci:{sample_layout}:hello", f"dir:{tmp_path}/theirs", check=True)
+    assert _files(tmp_path / "ours") == _files(tmp_path / "theirs")
+
+
+def test_decompressed_dir_back_to_oci(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """An uncompressed layer is compressed again for oci:; the result is valid for
+    the reference tool and umoci, with the same diff_ids."""
+    run_skopeo("copy", "--dest-decompress", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/plain", check=True)
+    run_skopeo("copy", f"dir:{tmp_path}/plain", f"oci:{tmp_path}/layout:again", check=True)
+    images.validate(f"oci:{tmp_path}/layout:again")
+    theirs = json.loads(oracle("inspect", "--raw", f"oci:{tmp_path}/layout:again", check=True).stdout)
+    assert theirs["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    oracle("copy", f"oci:{tmp_path}/layout:again", f"dir:{tmp_path}/check", check=True)
+    ours_cfg = run_skopeo("inspect", "--config", f"oci:{tmp_path}/layout:again", check=True).stdout
+    assert ours_cfg == oracle("inspect", "--config", f"oci:{sample_layout}:hello", check=True).stdout
+
+
+def test_reference_dir_is_read_by_us(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    oracle("copy", "--format", "v2s2", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/theirs", check=True)
+    run_skopeo("copy", f"dir:{tmp_path}/theirs", f"dir:{tmp_path}/ours", check=True)
+    assert _files(tmp_path / "ours") == _files(tmp_path / "theirs")
+    images.validate(f"dir:{tmp_path}/ours")
+
+
+def test_dir_destination_rules(tmp_path: Path, sample_layout: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    proc = run_skopeo("copy", f"oci:{sample_layout}:hello", f"dir:{precious}")
+    assert proc.returncode == 1
+    assert f"initializing destination dir:{precious}: not a containers image directory, don't want to overwrite important data" in proc.stderr
+    assert (precious / "thesis.txt").read_text() == "do not delete"
+    # An existing image directory is emptied first: no stale files survive.
+    img = tmp_path / "img"
+    run_skopeo("copy", f"oci:{sample_layout}:hello", f"dir:{img}", check=True)
+    (img / "stale").write_text("x")
+    run_skopeo("copy", f"oci:{sample_layout}:hello", f"dir:{img}", check=True)
+    assert not (img / "stale").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["inspect", "nocolon"], 'Error parsing image name "nocolon": Invalid image name "nocolon", expected colon-separated transport:reference'),
+        (["inspect", "foo:bar"], 'Error parsing image name \\"foo:bar\\": Invalid image name \\"foo:bar\\", unknown transport \\"foo\\"'),
+        (["copy", "foo:bar", "dir:x"], "Invalid source name foo:bar: Invalid image name"),
+        (["inspect"], "Exactly one argument expected"),
+        (["copy", "a"], "Exactly two arguments expected"),
+        (["copy", "--bogus", "a", "b"], "unknown flag: --bogus"),
+        ([], "Missing command 'skopeo COMMAND'"),
+        (["bogus"], "Unrecognized command `skopeo bogus`"),
+        (["copy", "--all", "--multi-arch", "all", "a:b", "c:d"], "Cannot use --all and --multi-arch flags together"),
+        (["copy", "--multi-arch", "x", "a:b", "c:d"], 'unknown multi-arch option \\"x\\"'),
+        (["copy", "--format", "x", "a:b", "c:d"], 'unknown format \\"x\\"'),
+        (["copy", "--dest-compress", "--dest-decompress", "a:b", "c:d"], "Cannot compress and decompress at the same time"),
+        (["copy", "--src-creds", "", "a:b", "c:d"], "credentials can't be empty"),
+        (["copy", "--src-creds", ":x", "a:b", "c:d"], "username can't be empty"),
+        (["copy", "--src-username", "u", "a:b", "c:d"], "password must be specified when username is specified"),
+        (["copy", "--dest-compress-format", "lz4", "a:b", "c:d"], 'cannot find compressor for \\"lz4\\"'),
+        (["inspect", "--raw", "--format", "x", "dir:/nonexistent"], "raw output does not support format option"),
+        (["manifest-digest", "/nonexistent/m.json"], "Error reading manifest from /nonexistent/m.json: open /nonexistent/m.json: no such file or directory"),
+        (["inspect", "--tls-verify", "false", "dir:x"], "Exactly one argument expected"),
+    ],
+)
+def test_usage_errors(run_skopeo, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    proc = run_skopeo(*args)
+    assert proc.returncode == 1, proc.stderr
+    assert message.replace('\\"', '"') in proc.stderr.replace('\\"', '"')
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("level=fatal") == 1
+
+
+def test_missing_dir_image(tmp_path: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    proc = run_skopeo("inspect", f"dir:{tmp_path}/none")
+    assert proc.returncode == 2
+    assert f"open {tmp_path}/none/manifest.json: no such file or directory" in proc.stderr
+
+
+def test_global_flags_after_command_and_bool_values(tmp_path: Path, sample_layout: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    proc = run_skopeo("inspect", f"oci:{sample_layout}:hello", "--debug", "--no-tags=true", "--format", "{{.Os}}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "linux\n"
+    proc = run_skopeo("--version")
+    assert proc.stdout.startswith("skopeo version ")
+    proc = run_skopeo("inspect", "--help")
+    assert "Usage:\n  skopeo inspect [command options] IMAGE-NAME" in proc.stdout and proc.returncode == 0
+
+
+def test_digestfile_and_quiet(tmp_path: Path, sample_layout: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    proc = run_skopeo("copy", "-q", "--digestfile", f"{tmp_path}/digest", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/d", check=True)
+    assert proc.stdout == ""
+    digest = (tmp_path / "digest").read_text()
+    assert digest == run_skopeo("manifest-digest", f"{tmp_path}/d/manifest.json", check=True).stdout.strip()
+    assert oct(os.stat(tmp_path / "digest").st_mode & 0o777) == "0o644"

@@ -1,0 +1,83 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from skopeo import api, policy
+from skopeo.errors import PolicyError
+
+
+def _load(tmp_path: Path, obj: object | str) -> policy.Policy:
+    p = tmp_path / "policy.json"
+    p.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return policy.load(str(p))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({}, "Default policy is missing"),
+        ({"default": []}, "List of verification policy requirements must not be empty"),
+        ({"default": [{"type": "bogus"}]}, 'Unknown policy requirement type "bogus"'),
+        ({"default": [{"type": "reject", "extra": 1}]}, 'Unknown key "extra"'),
+        ({"default": [{"type": "reject"}], "other": 1}, 'Unknown key "other"'),
+        ('{"default":[{"type":"reject"}],"default":[]}', 'Duplicate key "default"'),
+        ("{not json", "invalid policy"),
+        ({"default": [{"type": "reject"}], "transports": {"dir": {"relative/path": [{"type": "reject"}]}}}, "Must be an absolute path"),
+    ],
+)
+def test_invalid_policies(tmp_path: Path, content: object, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        _load(tmp_path, content)
+    with pytest.raises(PolicyError, match=f'invalid policy in "{tmp_path}/policy.json"'):
+        _load(tmp_path, content)
+
+
+def test_missing_policy_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="no such file or directory"):
+        policy.load(str(tmp_path / "nope.json"))
+
+
+def test_scope_precedence(tmp_path: Path) -> None:
+    base = tmp_path / "images"
+    (base / "ns").mkdir(parents=True)
+    pol = _load(tmp_path, {
+        "default": [{"type": "reject"}],
+        "transports": {"dir": {
+            "": [{"type": "reject"}],
+            str(base): [{"type": "insecureAcceptAnything"}],
+            str(base / "ns" / "exact"): [{"type": "reject"}],
+        }},
+    })
+    section, reqs = pol.requirements_for(api.parse(f"dir:{base}/ns/other"))
+    assert reqs == [{"type": "insecureAcceptAnything"}] and str(base) in section
+    _, reqs = pol.requirements_for(api.parse(f"dir:{base}/ns/exact"))
+    assert reqs == [{"type": "reject"}]
+    _, reqs = pol.requirements_for(api.parse(f"dir:{tmp_path}/elsewhere"))
+    assert reqs == [{"type": "reject"}]
+    section, _ = pol.requirements_for(api.parse(f"oci:{tmp_path}/x"))
+    assert section == "default policy section"
+
+
+def test_reject_blocks_copy_before_writing(tmp_path: Path, sample_layout: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    pol = tmp_path / "reject.json"
+    pol.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}],
+                               "transports": {"oci": {"": [{"type": "reject"}]}}}))
+    dest = tmp_path / "out"
+    proc = run_skopeo("--policy", str(pol), "copy", f"oci:{sample_layout}:hello", f"dir:{dest}", policy=False)
+    assert proc.returncode == 1
+    assert f"Source image rejected: Running image oci:{sample_layout}:hello is rejected by policy." in proc.stderr
+    assert not (dest / "manifest.json").exists()
+
+
+def test_insecure_policy_and_require_signed_exclusive(run_skopeo, sample_layout: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = run_skopeo("--insecure-policy", "--require-signed", "copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/x", policy=False)
+    assert proc.returncode == 1
+    assert "--insecure-policy and --require-signed are mutually exclusive" in proc.stderr
+
+
+def test_require_signed_rejects_unsigned(run_skopeo, sample_layout: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = run_skopeo("--require-signed", "copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/x")
+    assert proc.returncode == 1
+    assert "rejected" in proc.stderr
+    assert not (tmp_path / "x" / "manifest.json").exists()
