@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from skopeo.testing import images
 
 pytestmark = pytest.mark.oracle

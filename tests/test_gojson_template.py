@@ -1,5 +1,4 @@
 import pytest
-
 from skopeo import gojson
 from skopeo.gotemplate import GoTime, TemplateError, render
 from skopeo.imageconfig import go_time_json, go_time_string

@@ -2,7 +2,6 @@ import base64
 import json
 
 import pytest
-
 from skopeo import manifest as mf
 from skopeo.errors import ManifestError
 

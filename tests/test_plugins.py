@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from skopeo import plugins
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, PluginError
@@ -32,7 +31,7 @@ def test_unknown_transport_names_package(isolated_manager: Any) -> None:
     with pytest.raises(InvalidReferenceError) as e:
         plugins.parse_image_name("docker://busybox")
     assert "the skopeo-docker plugin is not installed: pip install skopeo-docker" in e.value.message
-    with pytest.raises(InvalidReferenceError, match='unknown transport "nope"$'):
+    with pytest.raises(InvalidReferenceError, match=r'unknown transport "nope"$'):
         plugins.parse_image_name("nope:x")
 
 

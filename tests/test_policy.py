@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from skopeo import api, policy
 from skopeo.errors import PolicyError
 

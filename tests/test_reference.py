@@ -1,5 +1,4 @@
 import pytest
-
 from skopeo.errors import InvalidReferenceError
 from skopeo.reference import parse_normalized, parse_normalized_named_strict
 

@@ -11,17 +11,19 @@ written to ``options.report`` when one is given.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import manifest as mf
 from . import plugins, retry
 from .context import SystemContext
-from .copy import CopyOptions, CopyResult, copy_image
 from .errors import SkopeoError
 from .fsutil import write_atomic
 from .inspect import oci_config, output, read_blob_verified, resolve
-from .policy import Policy, PolicyContext
 from .transport import ImageReference
+
+if TYPE_CHECKING:
+    from .copy import CopyOptions, CopyResult
+    from .policy import PolicyContext
 
 
 def parse(name: str) -> ImageReference:
@@ -43,15 +45,16 @@ def copy(
         try:
             source = parse(source)
         except SkopeoError as e:
-            raise e.wrap(f"Invalid source name {source}")
+            raise e.wrap(f"Invalid source name {source}") from None
     if isinstance(destination, str):
         try:
             destination = parse(destination)
         except SkopeoError as e:
-            raise e.wrap(f"Invalid destination name {destination}")
-    if policy is None:
-        from .policy import load
+            raise e.wrap(f"Invalid destination name {destination}") from None
+    from .copy import copy_image
+    from .policy import PolicyContext, load
 
+    if policy is None:
         policy = PolicyContext(load())
     src_ref, dest_ref, pol = source, destination, policy
 
@@ -68,7 +71,7 @@ def _open_source(name: str, ctx: SystemContext) -> Any:
     try:
         return parse(name).new_image_source(ctx)
     except SkopeoError as e:
-        raise e.wrap(f'Error parsing image name "{name}"')
+        raise e.wrap(f'Error parsing image name "{name}"') from None
 
 
 def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = False) -> bytes:
@@ -80,7 +83,7 @@ def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = Fals
             try:
                 raw, _ = src.get_manifest(None)
             except SkopeoError as e:
-                raise e.wrap("Error retrieving manifest for image")
+                raise e.wrap("Error retrieving manifest for image") from None
             return bytes(raw)
         image = resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant)
         if image.config_raw is None:
@@ -106,7 +109,7 @@ def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False) 
             try:
                 tags = src.repo_tags() or []
             except SkopeoError as e:
-                raise e.wrap("Error determining repository tags")
+                raise e.wrap("Error determining repository tags") from None
         return output(image, dref.name if dref is not None else None, tags)
 
 
@@ -123,7 +126,7 @@ def manifest_digest(data: bytes) -> str:
 def list_tags(name: str, ctx: SystemContext | None = None) -> dict[str, Any]:
     """``{"Repository": …, "Tags": […]}`` (Repository omitted when the transport has none)."""
     ctx = ctx or SystemContext()
-    transport_name, sep, _ = name.partition(":")
+    _, sep, _ = name.partition(":")
     if not sep:
         raise SkopeoError(f'Invalid "{name}": does not specify a transport')
     ref = parse(name)
@@ -140,12 +143,11 @@ def delete(name: str, ctx: SystemContext | None = None) -> None:
     try:
         ref = parse(name)
     except SkopeoError as e:
-        raise e.wrap(f'Invalid source name {name}')
+        raise e.wrap(f'Invalid source name {name}') from None
     ref.delete_image(ctx)
 
 
 __all__ = [
-    "CopyOptions", "CopyResult", "Policy", "PolicyContext", "SystemContext",
-    "copy", "delete", "inspect", "inspect_config", "inspect_raw", "list_tags", "manifest_digest", "parse",
-    "read_blob_verified",
+    "SystemContext", "copy", "delete", "inspect", "inspect_config", "inspect_raw", "list_tags",
+    "manifest_digest", "parse", "read_blob_verified",
 ]

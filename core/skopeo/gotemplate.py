@@ -13,24 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SkopeoError
+from .imageconfig import GoTime
 
 
 class TemplateError(SkopeoError):
     pass
-
-
-class GoTime:
-    """A timestamp that prints like Go's ``time.Time.String()`` and marshals as RFC 3339."""
-
-    def __init__(self, rfc3339: str) -> None:
-        from .imageconfig import go_time_json
-
-        self.json = go_time_json(rfc3339)
-
-    def __str__(self) -> str:
-        from .imageconfig import go_time_string
-
-        return go_time_string(self.json)
 
 
 def go_str(value: Any) -> str:

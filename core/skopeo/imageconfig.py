@@ -39,6 +39,17 @@ def go_time_string(value: str) -> str:
     return f"{y}-{mo}-{d} {h}:{mi}:{s}{'.' + frac if frac else ''} {tz}"
 
 
+class GoTime:
+    """A timestamp that prints like Go's ``time.Time.String()`` (templates) and
+    marshals as RFC 3339 (JSON)."""
+
+    def __init__(self, rfc3339: str) -> None:
+        self.json = go_time_json(rfc3339)
+
+    def __str__(self) -> str:
+        return go_time_string(self.json)
+
+
 def _lookup(obj: dict[str, Any], name: str) -> Any:
     """Go's decoder: exact key, else case-insensitive; the last matching key wins."""
     found: Any = None

@@ -10,7 +10,7 @@ from . import imageconfig
 from . import manifest as mf
 from .digest import VerifyingReader
 from .errors import ManifestError, SkopeoError
-from .gotemplate import GoTime
+from .imageconfig import GoTime
 from .transport import BlobInfo, ImageSource
 
 
@@ -45,7 +45,7 @@ def resolve(src: ImageSource, os_: str | None, arch: str | None, variant: str | 
     try:
         raw, mime = src.get_manifest(None)
     except SkopeoError as e:
-        raise e.wrap("Error retrieving manifest for image")
+        raise e.wrap("Error retrieving manifest for image") from None
     mime = mime or mf.guess_mime(raw)
     try:
         parsed = mf.parse(raw, mime)
@@ -61,13 +61,13 @@ def resolve(src: ImageSource, os_: str | None, arch: str | None, variant: str | 
         else:
             parsed_image = parsed
     except SkopeoError as e:
-        raise e.wrap("Error parsing manifest for image")
+        raise e.wrap("Error parsing manifest for image") from None
     config_raw = None
     if parsed_image.config is not None:
         try:
             config_raw = read_blob_verified(src, parsed_image.config, mf.MAX_CONFIG_SIZE)
         except SkopeoError as e:
-            raise e.wrap("Error reading configuration blob")
+            raise e.wrap("Error reading configuration blob") from None
     return ResolvedImage(raw, mime, parsed_image, config_raw)
 
 
@@ -78,7 +78,7 @@ def oci_config(image: ResolvedImage) -> dict[str, Any]:
             return imageconfig.to_oci_config(image.config_raw)
         return _schema1_config(image.manifest)
     except SkopeoError as e:
-        raise e.wrap("Error reading OCI-formatted configuration data")
+        raise e.wrap("Error reading OCI-formatted configuration data") from None
 
 
 def _schema1_config(m: mf.ImageManifest) -> dict[str, Any]:

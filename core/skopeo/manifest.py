@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-import platform as _platform
+import os
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -404,7 +404,7 @@ _ARM_VARIANTS = ("v8", "v7", "v6", "v5")
 def runtime_platform() -> tuple[str, str, str]:
     """(os, architecture, variant) of this machine in Go/OCI spelling."""
     os_name = "linux" if sys.platform.startswith("linux") else sys.platform
-    machine = _platform.machine().lower()
+    machine = os.uname().machine.lower()
     arch = _ARCH_FROM_MACHINE.get(machine, machine)
     variant = ""
     if machine.startswith("armv") and machine[4:5].isdigit():

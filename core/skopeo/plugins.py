@@ -4,8 +4,12 @@ do not define fails loudly here, at start-up."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import os
+import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -40,10 +44,65 @@ _transports: dict[str, Transport] | None = None
 _signature_handlers: dict[str, SignatureHandler] | None = None
 
 
-def _entry_points() -> list[Any]:
+@dataclass(frozen=True)
+class EntryPoint:
+    name: str
+    value: str  # "module" or "module:attribute"
+
+    def load(self) -> Any:
+        module, _, attr = self.value.partition(":")
+        obj: Any = importlib.import_module(module.strip())
+        for part in attr.strip().split(".") if attr else ():
+            obj = getattr(obj, part)
+        return obj
+
+
+def _path_fingerprint() -> str:
+    """Changes whenever a distribution is installed or removed on sys.path
+    (each adds or removes entries in its site directory, bumping its mtime)."""
+    parts = [sys.version]
+    for entry in sys.path:
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}:-")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _cache_file() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "skopeo-py", f"entry-points-{_path_fingerprint()}.json")
+
+
+def _scan_entry_points() -> list[EntryPoint]:
     from importlib.metadata import entry_points
 
-    eps = list(entry_points(group=ENTRY_POINT_GROUP))
+    return [EntryPoint(ep.name, ep.value) for ep in entry_points(group=ENTRY_POINT_GROUP)]
+
+
+def installed_entry_points() -> list[EntryPoint]:
+    """Entry points of the ``skopeo.plugins`` group.  Scanning every installed
+    distribution costs about 10 ms, so the result is cached per sys.path state."""
+    path = _cache_file()
+    try:
+        with open(path) as f:
+            return [EntryPoint(n, v) for n, v in json.load(f)]
+    except (OSError, ValueError, TypeError):
+        pass
+    found = _scan_entry_points()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump([[ep.name, ep.value] for ep in found], f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the rescan
+    return found
+
+
+def _entry_points() -> list[EntryPoint]:
+    eps = installed_entry_points()
     wanted = os.environ.get(ENV_PLUGINS)
     if wanted is not None:
         names = {n.strip() for n in wanted.split(",") if n.strip()}

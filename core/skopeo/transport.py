@@ -171,7 +171,7 @@ class Transport(ABC):
     @abstractmethod
     def parse_reference(self, text: str) -> ImageReference: ...
 
-    def validate_policy_configuration_scope(self, scope: str) -> None:
+    def validate_policy_configuration_scope(self, scope: str) -> None:  # noqa: B027 - optional hook
         """Raise InvalidReferenceError if *scope* is not valid in policy.json."""
 
 

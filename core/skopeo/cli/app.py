@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..errors import UsageError
@@ -212,7 +213,7 @@ def command_help(cmd: Command) -> str:
 
 
 def root_help() -> str:
-    names = sorted(COMMAND_MODULES) + ["help"]
+    names = [*sorted(COMMAND_MODULES), "help"]
     lines = []
     for name in names:
         if name == "help":
@@ -248,6 +249,10 @@ def _typer_param(flag: Flag) -> inspect.Parameter:
     return inspect.Parameter(flag.dest, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=ann)
 
 
+# click's wording differs between versions: "No such option: --x" / "No such option '--x'."
+_NO_SUCH_OPTION = re.compile(r"No such option:? '?(-[^'\s]+?)'?\.?(?:\s|$)")
+
+
 def parse_flags(flags: Sequence[Flag], argv: list[str], prog: str) -> Options:
     """Parse *argv* against *flags* with typer; positional arguments go to ``args``."""
     import typer
@@ -274,8 +279,9 @@ def parse_flags(flags: Sequence[Flag], argv: list[str], prog: str) -> Options:
     except Exception as e:
         msg = getattr(e, "format_message", None)
         text = msg() if callable(msg) else str(e)
-        if text.startswith("No such option: "):
-            opt = text[len("No such option: "):].split()[0]
+        unknown = _NO_SUCH_OPTION.match(text)
+        if unknown:
+            opt = unknown.group(1)
             text = f"unknown flag: {opt}" if opt.startswith("--") else f"unknown shorthand flag: '{opt[1:2]}' in {opt}"
         elif text.startswith("Option '") and "requires an argument" in text:
             text = f"flag needs an argument: {text.split(chr(39))[1]}"

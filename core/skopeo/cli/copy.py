@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from .. import manifest as mf
 from ..errors import UsageError
-from .app import BOOL, INT, STR, STRSLICE, Command, Flag, Options, OPTBOOL
+from .app import BOOL, INT, OPTBOOL, STR, STRSLICE, Command, Flag, Options
 from .options import (
     authfile_flag,
     image_flags,
-    parse_duration,
     policy_context,
     registry_flags,
     retry_flags,
     retry_settings,
     system_context,
 )
+
+if TYPE_CHECKING:
+    from ..copy import CopyOptions
 
 FORMATS = {"oci": mf.OCI_MANIFEST, "v2s1": mf.DOCKER_V2S1_SIGNED, "v2s2": mf.DOCKER_V2S2}
 
@@ -62,7 +65,7 @@ FLAGS = [
 ]
 
 
-def build_options(opts: Options) -> tuple[object, object]:
+def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
     """(CopyOptions, (retry_times, retry_delay)) from parsed flags."""
     from .. import compression
     from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY, MULTI_ARCH_SYSTEM, CopyOptions
@@ -158,9 +161,9 @@ def run(opts: Options) -> int:
             from .. import log
 
             log.warning("--dest-compress can only be used if the destination transport is 'dir'")
-            options.force_layer_compression = None  # type: ignore[attr-defined]
-    options.signers = signers_from_flags(opts, dest_ref)  # type: ignore[attr-defined]
-    api.copy(src_ref, dest_ref, options, policy, times, delay, opts.digestfile)  # type: ignore[arg-type]
+            options.force_layer_compression = None
+    options.signers = signers_from_flags(opts, dest_ref)
+    api.copy(src_ref, dest_ref, options, policy, times, delay, opts.digestfile)
     return 0
 
 

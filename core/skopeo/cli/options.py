@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from ..context import SystemContext
 from ..errors import UsageError
 from .app import BOOL, INT, OPTBOOL, STR, Flag, Options
+
+if TYPE_CHECKING:
+    from ..policy import PolicyContext
 
 
 def registry_flags(prefix: str = "") -> list[Flag]:
@@ -134,7 +138,7 @@ def _version() -> str:
     return __version__
 
 
-def policy_context(opts: Options) -> object:
+def policy_context(opts: Options) -> PolicyContext:
     from ..policy import Policy, PolicyContext, load
 
     g = opts.globals

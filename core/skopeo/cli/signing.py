@@ -41,7 +41,7 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference) -> list[Callable
             raise UsageError(f"Cannot determine canonical Docker reference for destination {dest_ref}")
         identity = str(dref)
     handlers = plugins.signature_handlers()
-    signers = []
+    signers: list[Callable[[bytes, ImageReference], bytes]] = []
     for flag, value in chosen:
         kind, option = SIGNING_FLAGS[flag]
         handler = handlers.get(kind)

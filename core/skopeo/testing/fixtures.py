@@ -67,3 +67,14 @@ def oracle(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[str]]
         return proc
 
     return run
+
+
+# Real-registry fixtures (docker-registry on loopback, TLS, Basic and Bearer auth).
+from .registry import (  # noqa: E402,F401
+    basic_auth_registry,
+    faulty_proxy,
+    registry,
+    registry_factory,
+    tls_registry,
+    token_registry,
+)

@@ -182,7 +182,7 @@ def validate(name: str) -> list[str]:
                 assert _sha(data) == layer.digest, f"layer {layer.digest} digest mismatch"
                 assert len(data) == layer.size, f"layer {layer.digest} size mismatch"
                 algo = detect(data[:8])
-                plain = decompressing_reader(io.BytesIO(data), algo).read() if algo else data  # type: ignore[arg-type]
+                plain = decompressing_reader(io.BytesIO(data), algo).read() if algo else data
                 assert _sha(plain) == diff_id, f"layer {layer.digest} diff_id mismatch"
                 assert mf.layer_compression(layer.media_type) == algo, f"layer {layer.digest} media type {layer.media_type} but content {algo}"
                 checked.append(layer.digest)
