@@ -17,7 +17,6 @@ from . import manifest as mf
 from . import plugins, retry
 from .context import SystemContext
 from .errors import SkopeoError
-from .fsutil import write_atomic
 from .inspect import oci_config, output, read_blob_verified, resolve
 from .transport import ImageReference
 
@@ -59,6 +58,8 @@ def copy(
     src_ref, dest_ref, pol = source, destination, policy
 
     def attempt() -> CopyResult:
+        from .fsutil import write_atomic
+
         result = copy_image(pol, dest_ref, src_ref, options)
         if digestfile:
             write_atomic(digestfile, result.digest.encode())

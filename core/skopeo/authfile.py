@@ -164,3 +164,75 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
 @hookimpl(trylast=True)
 def get_credentials(registry: str, repository: str | None, ctx: SystemContext) -> Credentials | None:
     return credentials_from_files(ctx, registry, repository)
+
+
+# --- write side (login / logout) -------------------------------------------------------
+class NotLoggedInError(SkopeoError):
+    """No credentials were stored for the key being removed."""
+
+
+def write_auth_file(path: str, data: dict[str, object]) -> None:
+    """Write *data* as containers/image does: tab-indented JSON, sorted keys, no
+    trailing newline, mode 0600 in a 0700 directory, replaced atomically."""
+    import tempfile
+
+    from . import gojson
+
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, 0o700, exist_ok=True)
+    except OSError as e:
+        raise SkopeoError(f"creating directory {directory!r}: {e.strerror or e}") from None
+    text = gojson._go_escape(json.dumps(data, ensure_ascii=False, indent="\t", sort_keys=True))
+    fd, tmp = tempfile.mkstemp(prefix=".auth-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def encode_auth(username: str, password: str) -> str:
+    return base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def store_in_file(path: str, key: str, username: str, password: str) -> None:
+    """Set ``auths[key]`` (replacing any identity token) and keep everything else."""
+    data = load_auth_file(path)
+    auths = data.get("auths")
+    if not isinstance(auths, dict):
+        auths = {}
+    auths[key] = {"auth": encode_auth(username, password)}
+    data["auths"] = auths
+    write_auth_file(path, data)
+
+
+def remove_from_file(path: str, key: str) -> bool:
+    """Remove ``auths[key]``; True if it was there."""
+    data = load_auth_file(path)
+    auths = data.get("auths")
+    if not isinstance(auths, dict) or key not in auths:
+        return False
+    del auths[key]
+    write_auth_file(path, data)
+    return True
+
+
+def remove_all_from_file(path: str) -> None:
+    data = load_auth_file(path)
+    data["auths"] = {}
+    write_auth_file(path, data)
+
+
+def credential_helper_in_file(path: str, registry: str) -> str | None:
+    """The ``credHelpers`` entry of *path* for *registry*, if any."""
+    helpers = load_auth_file(path).get("credHelpers")
+    if isinstance(helpers, dict) and isinstance(helpers.get(registry), str):
+        return str(helpers[registry])
+    return None

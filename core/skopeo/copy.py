@@ -8,7 +8,6 @@ Transports never make these decisions; they declare capabilities and move bytes.
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from .context import SystemContext
 from .digest import VerifyingReader
 from .errors import ManifestError, PolicyError, SkopeoError, UnsupportedError
 from .policy import PolicyContext
+from .progress import CountingReader, Progress
 from .transport import (
     COMPRESS,
     DECOMPRESS,
@@ -82,19 +82,6 @@ class _LayerResult:
     changed: bool
 
 
-class _Reporter:
-    def __init__(self, out: TextIO | None) -> None:
-        self._out = out
-        self._lock = threading.Lock()
-
-    def __call__(self, line: str) -> None:
-        if self._out is None:
-            return
-        with self._lock:
-            self._out.write(line + "\n")
-            self._out.flush()
-
-
 def copy_image(
     policy: PolicyContext,
     dest_ref: ImageReference,
@@ -122,7 +109,8 @@ class _Copier:
         self.src = src
         self.dest = dest
         self.options = options
-        self.report = _Reporter(options.report)
+        self.progress = Progress(options.report)
+        self.report = self.progress.line
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
         self.parallel = (
@@ -133,6 +121,12 @@ class _Copier:
 
     # --- top level -------------------------------------------------------------
     def run(self) -> CopyResult:
+        try:
+            return self._run()
+        finally:
+            self.progress.close()
+
+    def _run(self) -> CopyResult:
         raw, mime = self.src.get_manifest(None)
         mime = mime or mf.guess_mime(raw)
         if self.dest_digest is not None and not mf.matches_digest(raw, self.dest_digest):
@@ -377,13 +371,14 @@ class _Copier:
         if op_hint == PRESERVE:
             reused = self.dest.try_reusing_blob(info)
             if reused is not None and reused.digest is not None:
-                self.report(f"Copying blob {desc.digest} skipped: already exists")
+                self.progress.skipped(f"Copying blob {desc.digest}")
                 return _LayerResult(reused.digest, reused.size, hinted, desc, changed=False)
-        self.report(f"Copying blob {desc.digest}")
         stream, size = self.src.get_blob(info)
         try:
             expected_size = desc.size if desc.size >= 0 else size
-            verifier = VerifyingReader(stream, desc.digest, expected_size, what="blob")
+            bar = self.progress.blob(f"Copying blob {desc.digest}", expected_size)
+            counted = CountingReader(stream, bar)
+            verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")  # type: ignore[arg-type]
             peek = comp.PeekReader(verifier)  # type: ignore[arg-type]
             detected = comp.detect(peek.peek())
             op, target = self._operation(detected, may_change)
@@ -402,16 +397,41 @@ class _Copier:
                 out = reader
                 media = desc.media_type
                 out_info = BlobInfo(None, -1, media, (), desc.annotations)
-            stored = self.dest.put_blob(out, out_info)
+            if out_info.digest is None and self.options.dest_ctx.extra.get("precompute_digests"):
+                stored = self._put_precomputed(out, out_info)
+            else:
+                stored = self.dest.put_blob(out, out_info)
             if not verifier.done:
                 # The destination stopped early; finish reading so the digest is checked.
                 while verifier.read(comp.CHUNK):
                     pass
+            bar.finish()
         finally:
             stream.close()
         assert stored.digest is not None
         changed = stored.digest != desc.digest
         return _LayerResult(stored.digest, stored.size, target if op != PRESERVE else detected, desc, changed)
+
+    def _put_precomputed(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
+        """``--dest-precompute-digests``: spool a transformed layer to a temporary
+        file to learn its digest first, so a blob the destination already has
+        is not uploaded again."""
+        import hashlib
+        import tempfile
+
+        hasher = hashlib.sha256()
+        size = 0
+        with tempfile.TemporaryFile(dir=self.options.dest_ctx.tmp_directory(), prefix="container_images_") as tmp:
+            while chunk := stream.read(comp.CHUNK):
+                hasher.update(chunk)
+                tmp.write(chunk)
+                size += len(chunk)
+            known = replace(info, digest=f"sha256:{hasher.hexdigest()}", size=size)
+            reused = self.dest.try_reusing_blob(known)
+            if reused is not None and reused.digest is not None:
+                return reused
+            tmp.seek(0)
+            return self.dest.put_blob(VerifyingReader(tmp, known.digest, size), known)  # type: ignore[arg-type]
 
     # --- manifests ------------------------------------------------------------
     def _build_manifest(

@@ -88,6 +88,11 @@ COMMAND_MODULES = {
     "copy": "skopeo.cli.copy",
     "inspect": "skopeo.cli.inspect",
     "manifest-digest": "skopeo.cli.manifest_digest",
+    # Registry commands (the docker transport plugin does the work).
+    "delete": "skopeo.cli.delete",
+    "list-tags": "skopeo.cli.list_tags",
+    "login": "skopeo.cli.login",
+    "logout": "skopeo.cli.logout",
 }
 
 ROOT_LONG = "Various operations with container images and container image registries"

@@ -162,6 +162,9 @@ def run(opts: Options) -> int:
 
             log.warning("--dest-compress can only be used if the destination transport is 'dir'")
             options.force_layer_compression = None
+    if dest.split(":", 1)[-1].split(":", 1)[0] in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1") and not opts.quiet:
+        # The image itself goes to stdout: keep progress out of the data.
+        options.report = sys.stderr
     options.signers = signers_from_flags(opts, dest_ref)
     api.copy(src_ref, dest_ref, options, policy, times, delay, opts.digestfile)
     return 0

@@ -442,17 +442,22 @@ def start_registry(
 # --- a misbehaving proxy ------------------------------------------------------------------
 @dataclass
 class FaultyProxy:
-    """A loopback HTTP/1.1 proxy in front of a plain-HTTP registry.  For responses
-    to ``GET …/blobs/…`` it can ``corrupt`` (flip a byte), ``truncate`` (close after
-    half the body) or ``drop_once`` (close mid-body on the first download only,
-    then serve normally, so a resuming client succeeds).  Each connection handles
-    one request (``Connection: close`` is forced)."""
+    """A loopback HTTP/1.1 proxy in front of a plain-HTTP registry that records
+    every request.  For responses to ``GET …/blobs/…`` it can ``corrupt`` (flip a
+    byte), ``truncate`` (close after half the body of full responses),
+    ``truncate_all`` (also of ranged 206 responses, so resuming fails too) or
+    ``drop_once`` (close mid-body on the first download of each blob only).
+    ``paginate`` adds ``?n=2`` to tag-list requests so the registry pages with
+    ``Link`` headers.  Each connection handles one request (``Connection: close``
+    is forced)."""
 
     upstream_port: int
     mode: str = "none"
     port: int = 0
     blob_requests: list[str] = field(default_factory=list)
-    _dropped: set[str] = field(default_factory=set)
+    # (method, target, [(header, value), …]) of every request, in arrival order.
+    requests: list[tuple[str, str, list[tuple[str, str]]]] = field(default_factory=list)
+    _dropped: set[bytes] = field(default_factory=set)
     _server: socketserver.ThreadingTCPServer | None = None
 
     def start(self) -> FaultyProxy:
@@ -495,6 +500,12 @@ class FaultyProxy:
             headers = [h for h in headers if not h.lower().startswith(b"transfer-encoding")]
             headers.append(f"Content-Length: {len(body)}\r\n".encode())
         method, target = request_line.split(b" ")[:2]
+        self.requests.append((
+            method.decode(), target.decode(),
+            [(h.split(b":", 1)[0].decode(), h.split(b":", 1)[1].strip().decode()) for h in headers if b":" in h],
+        ))
+        if self.mode == "paginate" and target.endswith(b"/tags/list"):
+            request_line = request_line.replace(target, target + b"?n=2", 1)
         up = socket.create_connection(("127.0.0.1", self.upstream_port))
         try:
             up.sendall(request_line + b"".join(headers) + b"Connection: close\r\n\r\n" + body)
@@ -506,13 +517,16 @@ class FaultyProxy:
                 response += data
         finally:
             up.close()
-        is_blob = method == b"GET" and b"/blobs/sha256:" in target and response.startswith(b"HTTP/1.1 200")
+        ok = response.startswith(b"HTTP/1.1 200") or (self.mode == "truncate_all" and response.startswith(b"HTTP/1.1 206"))
+        is_blob = method == b"GET" and b"/blobs/sha256:" in target and ok
         if is_blob:
             self.blob_requests.append(target.decode())
         head, _, payload = response.partition(b"\r\n\r\n")
         if is_blob and self.mode == "corrupt" and payload:
             payload = bytes([payload[0] ^ 0xFF]) + payload[1:]
-        elif is_blob and (self.mode == "truncate" or (self.mode == "drop_once" and target not in self._dropped)):
+        elif is_blob and (
+            self.mode in ("truncate", "truncate_all") or (self.mode == "drop_once" and target not in self._dropped)
+        ):
             self._dropped.add(target)
             conn.sendall(head + b"\r\n\r\n" + payload[: len(payload) // 2])
             conn.shutdown(socket.SHUT_RDWR)
