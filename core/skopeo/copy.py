@@ -8,6 +8,7 @@ Transports never make these decisions; they declare capabilities and move bytes.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,8 @@ class CopyOptions:
     compression_level: int | None = None
     force_compression_format: bool = False
     parallel_copies: int = DEFAULT_PARALLEL_COPIES
+    # Skip the copy when the destination already holds this exact manifest (sync).
+    skip_existing: bool = False
     # Signatures to add to the copied image: callables given the manifest bytes.
     signers: list[Callable[[bytes, ImageReference], bytes]] = field(default_factory=list)
 
@@ -67,6 +70,9 @@ class CopyOptions:
 class CopyResult:
     manifest: bytes
     mime: str
+    skipped: bool = False
+    # Blob bytes actually transferred (reused blobs not counted).
+    bytes_copied: int = 0
 
     @property
     def digest(self) -> str:
@@ -110,6 +116,8 @@ class _Copier:
         self.dest = dest
         self.options = options
         self.progress = Progress(options.report)
+        self.bytes_copied = 0
+        self._lock = threading.Lock()
         self.report = self.progress.line
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
@@ -122,7 +130,9 @@ class _Copier:
     # --- top level -------------------------------------------------------------
     def run(self) -> CopyResult:
         try:
-            return self._run()
+            result = self._run()
+            result.bytes_copied = self.bytes_copied
+            return result
         finally:
             self.progress.close()
 
@@ -139,15 +149,33 @@ class _Copier:
                 ctx = self.options.source_ctx
                 instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
                 inst_raw, inst_mime = self.src.get_manifest(instance)
+                if self._already_present(instance, inst_raw, instance):
+                    return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
                 self._check_instance_digest(inst_raw, instance)
                 result = self._copy_single(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
                 self.dest.commit(result.manifest, result.mime)
                 return result
+            if self._already_present(mf.manifest_digest(raw), raw, None):
+                return CopyResult(raw, mime, skipped=True)
             result = self._copy_list(parsed)
         else:
+            if self._already_present(mf.manifest_digest(raw), raw, None):
+                return CopyResult(raw, mime, skipped=True)
             result = self._copy_single(raw, mime, None, toplevel=True)
         self.dest.commit(result.manifest, result.mime)
         return result
+
+    def _already_present(self, digest: str, manifest: bytes, instance: str | None) -> bool:
+        """With ``skip_existing``: the destination holds exactly the manifest we
+        would write unchanged (no format or compression change was asked for)."""
+        o = self.options
+        if not o.skip_existing or o.manifest_type is not None or o.compression_format or o.signers:
+            return False
+        if self.dest.existing_manifest_digest() != digest:
+            return False
+        self._check_policy(manifest, instance)
+        self.report("Skipping: image already present at destination")
+        return True
 
     def _check_policy(self, manifest: bytes, instance: str | None) -> None:
         try:
@@ -406,6 +434,8 @@ class _Copier:
                 while verifier.read(comp.CHUNK):
                     pass
             bar.finish()
+            with self._lock:
+                self.bytes_copied += verifier.size
         finally:
             stream.close()
         assert stored.digest is not None

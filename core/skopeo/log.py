@@ -71,5 +71,9 @@ def warning_once(msg: str) -> None:
     emit(WARNING, msg)
 
 
+def error(msg: str, **fields: str) -> None:
+    emit(ERROR, msg, **fields)
+
+
 def fatal(msg: str) -> None:
     emit(FATAL, msg)

@@ -101,6 +101,11 @@ class ImageDestination(ABC):
         """The stored blob's info if the destination already has *info*, else None."""
         return None
 
+    def existing_manifest_digest(self) -> str | None:
+        """Digest of the manifest already stored under this destination's name, if
+        the transport can tell cheaply; lets ``sync`` skip unchanged images."""
+        return None
+
     @abstractmethod
     def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         """Store a blob read from *stream* (already verified by the caller when

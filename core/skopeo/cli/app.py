@@ -88,6 +88,7 @@ COMMAND_MODULES = {
     "copy": "skopeo.cli.copy",
     "inspect": "skopeo.cli.inspect",
     "manifest-digest": "skopeo.cli.manifest_digest",
+    "sync": "skopeo.cli.sync",
     # Registry commands (the docker transport plugin does the work).
     "delete": "skopeo.cli.delete",
     "list-tags": "skopeo.cli.list_tags",

@@ -18,7 +18,19 @@ SIGNING_FLAGS = {
 }
 
 
-def signers_from_flags(opts: Options, dest_ref: ImageReference) -> list[Callable[[bytes, ImageReference], bytes]]:
+def _identity(sign_identity: str | None, ref: ImageReference) -> str:
+    if sign_identity:
+        return sign_identity
+    dref = ref.docker_reference()
+    if dref is None:
+        raise UsageError(f"Cannot determine canonical Docker reference for destination {ref}")
+    return str(dref)
+
+
+def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[Callable[[bytes, ImageReference], bytes]]:
+    """Signers for the copy engine; each signs with ``--sign-identity`` or the
+    destination's own reference.  With *dest_ref* known (copy), a missing
+    identity is reported before anything is copied."""
     chosen = [(flag, opts.get(flag)) for flag in SIGNING_FLAGS if opts.get(flag)]
     if not chosen:
         return []
@@ -35,11 +47,8 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference) -> list[Callable
             parse_normalized_named_strict(identity)
         except Exception as e:
             raise UsageError(f"Could not parse --sign-identity: {getattr(e, 'message', e)}") from None
-    else:
-        dref = dest_ref.docker_reference()
-        if dref is None:
-            raise UsageError(f"Cannot determine canonical Docker reference for destination {dest_ref}")
-        identity = str(dref)
+    elif dest_ref is not None:
+        _identity(None, dest_ref)
     handlers = plugins.signature_handlers()
     signers: list[Callable[[bytes, ImageReference], bytes]] = []
     for flag, value in chosen:
@@ -50,7 +59,7 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference) -> list[Callable
         options: dict[str, Any] = {option: value, "passphrase_file": opts.get("sign_passphrase_file")}
 
         def sign(manifest: bytes, ref: ImageReference, _h: Any = handler, _o: dict[str, Any] = options) -> bytes:
-            result: bytes = _h.sign(manifest, identity, _o)
+            result: bytes = _h.sign(manifest, _identity(identity, ref), _o)
             return result
 
         signers.append(sign)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import urllib.parse
-import urllib.request
 from typing import BinaryIO
 
 from skopeo import digest as digest_mod
@@ -244,6 +242,10 @@ class OCISource(ImageSource):
 
 
 def _fetch_external(urls: tuple[str, ...]) -> tuple[BinaryIO, int]:
+    # Imported here: urllib.request costs ~10 ms and is almost never needed.
+    import urllib.parse
+    import urllib.request
+
     errors = []
     for url in urls:
         if urllib.parse.urlparse(url).scheme not in ("http", "https"):
@@ -289,6 +291,17 @@ class OCIDestination(ImageDestination):
         # Every blob this image uses that is already in place (written or reused);
         # checked again at commit, see there.
         self._used: set[str] = set()
+
+    def existing_manifest_digest(self) -> str | None:
+        """The digest the reference's name points at now (lets sync skip it)."""
+        if not self.reference.image or not self.layout.index_exists():
+            return None
+        try:
+            desc, _ = find_descriptor(self.layout.read_index(), self.reference.image, -1)
+        except SkopeoError:
+            return None
+        digest = desc.get("digest")
+        return digest if isinstance(digest, str) else None
 
     def _ensure_parent(self, path: str) -> None:
         os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)

@@ -1,0 +1,119 @@
+"""``skopeo sync``."""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import UsageError
+from .app import BOOL, INT, OPTBOOL, STR, Command, Flag, Options
+from .copy import FORMATS, copy_behaviour_flags
+from .options import authfile_flag, policy_context, registry_flags, retry_flags, retry_settings, system_context
+
+FLAGS = [
+    authfile_flag(),
+    *registry_flags("src-"),
+    *registry_flags("dest-"),
+    *retry_flags(),
+    *copy_behaviour_flags(),
+    Flag("src", STR, "SOURCE transport type (docker, dir, yaml)", short="s", metavar="SOURCE"),
+    Flag("dest", STR, "DESTINATION transport type (docker, dir, oci)", short="d", metavar="DESTINATION"),
+    Flag("scoped", BOOL, "Images at DESTINATION are prefix using the full source image path as scope"),
+    Flag("append-suffix", STR, "String to append to DESTINATION tags"),
+    Flag("digestfile", STR, "Write the digests and Image References of the resulting images to the specified file, separated by newlines", metavar="PATH"),
+    Flag("all", BOOL, "Copy all images if SOURCE-IMAGE is a list", short="a"),
+    Flag("dry-run", BOOL, "Run without actually copying data"),
+    Flag("keep-going", BOOL, "Do not abort the sync if any image copy fails"),
+    Flag("parallel-images", INT, "Copy up to N images at once (default 4)", metavar="N"),
+    Flag("sign-identity", STR, "Identity of signed image, must be a fully specified docker reference", metavar="IDENTITY"),
+    Flag("screds", STR, "", hidden=True),
+    Flag("dcreds", STR, "", hidden=True),
+    Flag("tls-verify", OPTBOOL, "", hidden=True),
+]
+
+
+def run(opts: Options) -> int:
+    from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_SYSTEM, CopyOptions
+    from ..sync import DEFAULT_PARALLEL_IMAGES, SyncOptions, sync
+
+    if not opts.src:
+        raise UsageError("A source transport must be specified")
+    if not opts.dest:
+        raise UsageError("A destination transport must be specified")
+    if opts.src not in ("docker", "dir", "yaml"):
+        raise UsageError(f'"{opts.src}" is not a valid source transport')
+    if opts.dest not in ("docker", "dir", "oci"):
+        raise UsageError(f'"{opts.dest}" is not a valid destination transport')
+    for old, new in (("screds", "src_creds"), ("dcreds", "dest_creds")):
+        if opts.get(old) is not None:
+            opts[new] = opts[old]
+    if opts.get("tls_verify") is not None:
+        from .. import log
+
+        log.warning("'--tls-verify' is deprecated, instead use: --src-tls-verify, --dest-tls-verify")
+        for side in ("src_tls_verify", "dest_tls_verify"):
+            if opts.get(side) is None:
+                opts[side] = opts.tls_verify
+    manifest_type = None
+    if opts.format:
+        if opts.format not in FORMATS:
+            raise UsageError(
+                f'unknown format "{opts.format}". Choose one of the supported formats: \'oci\', \'v2s1\', or \'v2s2\''
+            )
+        manifest_type = FORMATS[opts.format]
+    policy = policy_context(opts)
+    times, delay = retry_settings(opts)
+    copy_options = CopyOptions(
+        source_ctx=system_context(opts, "src-"),
+        dest_ctx=system_context(opts, "dest-"),
+        report=sys.stdout,
+        remove_signatures=bool(opts.remove_signatures),
+        manifest_type=manifest_type,
+        preserve_digests=bool(opts.preserve_digests),
+        multi_arch=MULTI_ARCH_ALL if opts.all else MULTI_ARCH_SYSTEM,
+    )
+    if opts.sign_by or opts.sign_by_sigstore_private_key or opts.sign_by_sigstore:
+        from .signing import signers_from_flags
+
+        if not opts.sign_identity and opts.dest != "docker":
+            raise UsageError(f"Cannot determine canonical Docker reference for destination {opts.dest}:{opts.args[1]}")
+        copy_options.signers = signers_from_flags(opts, None)
+    parallel = opts.parallel_images if opts.parallel_images is not None else DEFAULT_PARALLEL_IMAGES
+    if parallel < 1:
+        raise UsageError("--parallel-images must be at least 1")
+    sync(
+        opts.args[0],
+        opts.args[1],
+        SyncOptions(
+            source_kind=opts.src,
+            dest_kind=opts.dest,
+            copy=copy_options,
+            scoped=bool(opts.scoped),
+            append_suffix=opts.append_suffix or "",
+            dry_run=bool(opts.dry_run),
+            keep_going=bool(opts.keep_going),
+            digestfile=opts.digestfile,
+            retry_times=times,
+            retry_delay=delay,
+            parallel_images=parallel,
+        ),
+        policy,
+    )
+    return 0
+
+
+COMMAND = Command(
+    name="sync",
+    short="Synchronize one or more images from one location to another",
+    long=(
+        "Copy all the images from a SOURCE to a DESTINATION.\n\n"
+        "Allowed SOURCE transports (specified with --src): docker, dir, yaml.\n"
+        "Allowed DESTINATION transports (specified with --dest): docker, dir, oci.\n"
+        "See skopeo-sync(1) for details.\n"
+    ),
+    usage="sync [command options] --src TRANSPORT --dest TRANSPORT SOURCE DESTINATION",
+    examples="  skopeo sync --src docker --dest dir --scoped registry.example.com/busybox /media/usb",
+    flags=FLAGS,
+    run=run,
+    arg_counts=(2,),
+    arg_error="Exactly two arguments expected",
+)

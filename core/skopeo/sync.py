@@ -1,0 +1,317 @@
+"""``skopeo sync``: mirror many images, several at a time.
+
+Sources are enumerated first (registry tag lists, ``dir:`` trees or a YAML
+file), then copied by a bounded pool of workers, each copy still moving its
+blobs in parallel.  Images whose manifest is already at the destination are
+skipped with one request each, so a rerun (or a resumed, interrupted sync)
+only copies what is missing.
+"""
+
+from __future__ import annotations
+
+import copy as copy_mod
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import log, plugins, retry
+from .context import SystemContext
+from .copy import CopyOptions, CopyResult, copy_image
+from .digest import is_digest
+from .errors import SkopeoError, UsageError
+from .policy import PolicyContext
+from .reference import DockerReference, parse_normalized
+from .transport import ImageReference
+
+SOURCE_KINDS = ("docker", "dir", "yaml")
+DEST_KINDS = ("docker", "dir", "oci")
+DEFAULT_PARALLEL_IMAGES = 4
+
+
+@dataclass
+class SyncOptions:
+    source_kind: str
+    dest_kind: str
+    copy: CopyOptions = field(default_factory=CopyOptions)
+    scoped: bool = False
+    append_suffix: str = ""
+    dry_run: bool = False
+    keep_going: bool = False
+    digestfile: str | None = None
+    retry_times: int = 0
+    retry_delay: float = 0.0
+    parallel_images: int = DEFAULT_PARALLEL_IMAGES
+
+
+@dataclass
+class SyncResult:
+    sources: int = 0
+    copied: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    planned: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    source: ImageReference
+    source_ctx: SystemContext
+    suffix: str
+
+
+@dataclass
+class _Source:
+    """One repository or directory tree that yields images."""
+
+    jobs: list[_Job]
+
+
+# --- enumeration -------------------------------------------------------------------
+def _docker_ref(text: str) -> ImageReference:
+    return plugins.parse_image_name(f"docker://{text}")
+
+
+def _tags_of(name: DockerReference, ctx: SystemContext) -> list[str]:
+    log.info("Getting tags", image=name.name)
+    _, tags = _docker_ref(name.name).list_tags(ctx)
+    return tags
+
+
+def _image_suffix(ref: DockerReference) -> str:
+    return str(ref)
+
+
+def _docker_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
+    try:
+        named = parse_normalized(source)
+    except SkopeoError as e:
+        raise e.wrap(f"Cannot obtain a valid image reference for transport \"docker\" and reference \"{source}\"") from None
+    log.info("Tag presence check", imagename=source, tagged=str(not named.is_name_only).lower())
+    if not named.is_name_only:
+        yield _Source([_Job(_docker_ref(str(named)), ctx, _image_suffix(named))])
+        return
+    log.info("Querying registry for image tags")
+    tags = _tags_of(named, ctx)
+    if not tags:
+        raise SkopeoError(f'No images to sync found in "{source}"')
+    jobs = [_Job(_docker_ref(f"{named.name}:{t}"), ctx, f"{named.name}:{t}") for t in tags]
+    yield _Source(jobs)
+
+
+def _dir_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
+    if not os.path.isdir(source):
+        raise SkopeoError(f"Error processing source {source}: not a directory")
+    jobs = []
+    root = os.path.abspath(source)
+    if os.path.exists(os.path.join(root, "manifest.json")):
+        jobs.append(_Job(plugins.parse_image_name(f"dir:{source}"), ctx, os.path.basename(root.rstrip("/"))))
+    else:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            if "manifest.json" in filenames:
+                dirnames.clear()  # an image directory is not descended into
+                rel = os.path.relpath(dirpath, root)
+                jobs.append(_Job(plugins.parse_image_name(f"dir:{dirpath}"), ctx, rel))
+    yield _Source(jobs)
+
+
+def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
+    import yaml
+
+    try:
+        with open(path) as f:
+            config = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise SkopeoError(f"Error processing source {path}: {e}") from None
+    except yaml.YAMLError as e:
+        raise SkopeoError(f"Error processing source {path}: {e}") from None
+    if not isinstance(config, dict):
+        raise SkopeoError(f"Error processing source {path}: not a YAML mapping")
+    for registry, spec in config.items():
+        spec = spec or {}
+        if not isinstance(spec, dict):
+            raise SkopeoError(f"Error processing source {path}: registry {registry!r} is not a mapping")
+        ctx = _registry_ctx(base_ctx, spec)
+        images = spec.get("images") or {}
+        by_regex = spec.get("images-by-tag-regex") or {}
+        by_semver = spec.get("images-by-semver") or {}
+        if not images and not by_regex and not by_semver:
+            log.warning("No images specified for registry", registry=str(registry))
+            continue
+        for repo, refs in images.items():
+            name = parse_normalized(f"{registry}/{repo}")
+            jobs = []
+            if not refs:
+                refs = _tags_of(name, ctx)
+            for entry in refs:
+                entry = str(entry)
+                if is_digest(entry):
+                    ref = name.with_digest(entry)
+                else:
+                    try:
+                        ref = name.with_tag(entry)
+                    except SkopeoError as e:
+                        log.error(f"Error parsing {entry!r} for {name.name}: {e.message}; skipping")
+                        continue
+                jobs.append(_Job(_docker_ref(str(ref)), ctx, str(ref)))
+            yield _Source(jobs)
+        for repo, pattern in by_regex.items():
+            name = parse_normalized(f"{registry}/{repo}")
+            try:
+                rx = re.compile(str(pattern))
+            except re.error as e:
+                raise SkopeoError(f"Error processing source {path}: invalid regex {pattern!r}: {e}") from None
+            tags = [t for t in _tags_of(name, ctx) if rx.search(t)]
+            if not tags:
+                log.warning("No refs to sync found", repo=name.name)
+            yield _Source([_Job(_docker_ref(f"{name.name}:{t}"), ctx, f"{name.name}:{t}") for t in tags])
+        for repo, constraint in by_semver.items():
+            from .semver import Constraint, parse_version
+
+            name = parse_normalized(f"{registry}/{repo}")
+            con = Constraint(str(constraint))
+            tags = []
+            for t in _tags_of(name, ctx):
+                version = parse_version(t)
+                if version is not None and con.matches(version):
+                    tags.append(t)
+            if not tags:
+                log.warning("No refs to sync found", repo=name.name)
+            yield _Source([_Job(_docker_ref(f"{name.name}:{t}"), ctx, f"{name.name}:{t}") for t in tags])
+
+
+def _registry_ctx(base: SystemContext, spec: dict[str, Any]) -> SystemContext:
+    ctx = copy_mod.copy(base)
+    creds = spec.get("credentials")
+    if isinstance(creds, dict):
+        ctx.username = str(creds.get("username", ""))
+        ctx.password = str(creds.get("password", ""))
+    if "tls-verify" in spec:
+        ctx.tls_verify = bool(spec["tls-verify"])
+    if spec.get("cert-dir"):
+        ctx.cert_dir = str(spec["cert-dir"])
+    return ctx
+
+
+# --- destination naming ------------------------------------------------------------
+def destination_name(kind: str, destination: str, suffix: str, scoped: bool, append: str, from_dir: bool) -> str:
+    if not scoped:
+        suffix = suffix.rsplit("/", 1)[-1]
+    path = os.path.join(destination, suffix) if suffix else destination
+    path = os.path.normpath(path) if kind == "dir" else path
+    path += append
+    if kind == "docker":
+        if from_dir:
+            last = path.rsplit("/", 1)[-1]
+            if ":" not in last and "@" not in last:
+                path += ":latest"
+        return f"docker://{path}"
+    if kind == "dir":
+        return f"dir:{path}"
+    # oci: one layout holds every image, each named by its (scoped) reference.
+    ref_name = f"{suffix}{append}"
+    return f"oci:{destination}:{ref_name}"
+
+
+def _enumerate(source: str, options: SyncOptions) -> list[_Source]:
+    ctx = options.copy.source_ctx
+    if options.source_kind == "docker":
+        return list(_docker_source(source, ctx))
+    if options.source_kind == "dir":
+        return list(_dir_source(source, ctx))
+    return list(_yaml_source(source, ctx))
+
+
+def sync(source: str, destination: str, options: SyncOptions, policy: PolicyContext) -> SyncResult:
+    """Copy every image *source* names to *destination*; see ``skopeo sync``."""
+    if options.source_kind not in SOURCE_KINDS:
+        raise UsageError(f'"{options.source_kind}" is not a valid source transport')
+    if options.dest_kind not in DEST_KINDS:
+        raise UsageError(f'"{options.dest_kind}" is not a valid destination transport')
+    if options.source_kind == "dir" and options.dest_kind == "dir":
+        raise UsageError("sync from 'dir' to 'dir' not implemented, consider using rsync instead")
+    started = time.monotonic()
+    if options.dry_run:
+        log.warning("Running in dry-run mode")
+    sources = _enumerate(source, options)
+    result = SyncResult(sources=len(sources))
+    jobs = [job for s in sources for job in s.jobs]
+    total = len(jobs)
+    lock = threading.Lock()
+    if options.digestfile and not options.dry_run:
+        open(options.digestfile, "w").close()
+
+    planned = []
+    for i, job in enumerate(jobs):
+        dest = destination_name(options.dest_kind, destination, job.suffix, options.scoped, options.append_suffix,
+                                options.source_kind == "dir")
+        if options.dest_kind == "dir" and not options.dry_run:
+            path = dest[len("dir:"):]
+            if os.path.exists(path):
+                raise SkopeoError(f'Refusing to overwrite destination directory "{path}"')
+        planned.append((i, job, dest))
+        result.planned.append((str(job.source), dest))
+
+    if options.dry_run:
+        for i, job, dest in planned:
+            log.info(f"Would have copied image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
+        result.copied = total
+        log.info(f"Would have synced {total} images from {len(sources)} sources")
+        result.seconds = time.monotonic() - started
+        return result
+
+    def run_one(item: tuple[int, _Job, str]) -> None:
+        i, job, dest = item
+        log.info(f"Copying image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
+        if options.dest_kind == "dir":
+            os.makedirs(dest[len("dir:"):], 0o755, exist_ok=True)
+        opts = copy_mod.copy(options.copy)
+        opts.source_ctx = job.source_ctx
+        opts.skip_existing = True
+        dest_ref = plugins.parse_image_name(dest)
+        try:
+            res: CopyResult = retry.if_necessary(lambda: copy_image(policy, dest_ref, job.source, opts),
+                                                 options.retry_times, options.retry_delay)
+        except SkopeoError as e:
+            with lock:
+                result.failed += 1
+            err = e.wrap(f'Error copying ref "{job.source}"')
+            if not options.keep_going:
+                raise err from None
+            log.error(err.message)
+            return
+        with lock:
+            if res.skipped:
+                result.skipped += 1
+            else:
+                result.copied += 1
+                result.bytes += res.bytes_copied
+            if options.digestfile:
+                with open(options.digestfile, "a") as f:
+                    f.write(f"{res.digest} {dest}\n")
+
+    workers = max(1, min(options.parallel_images, total or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_one, item) for item in planned]
+        _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for fut in pending:
+            fut.cancel()
+        for fut in futures:
+            if fut.done() and not fut.cancelled() and fut.exception() is not None:
+                raise fut.exception()  # type: ignore[misc]
+    result.seconds = time.monotonic() - started
+    log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
+    log.info(
+        f"Summary: {result.copied} copied, {result.skipped} skipped, {result.failed} failed, "
+        f"{result.bytes} bytes in {result.seconds:.1f}s"
+    )
+    if result.failed:
+        raise SkopeoError("Sync failed due to previous reported error(s) for one or more images")
+    return result
