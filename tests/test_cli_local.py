@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from skopeo.testing import images
 
 pytestmark = pytest.mark.oracle

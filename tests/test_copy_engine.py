@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from skopeo import api
 from skopeo import manifest as mf
 from skopeo.copy import MULTI_ARCH_ALL, CopyOptions

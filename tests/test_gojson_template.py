@@ -1,4 +1,5 @@
 import pytest
+
 from skopeo import gojson
 from skopeo.gotemplate import GoTime, TemplateError, render
 from skopeo.imageconfig import go_time_json, go_time_string

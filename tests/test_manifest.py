@@ -2,6 +2,7 @@ import base64
 import json
 
 import pytest
+
 from skopeo import manifest as mf
 from skopeo.errors import ManifestError
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from skopeo import plugins
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, PluginError

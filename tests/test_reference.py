@@ -1,4 +1,5 @@
 import pytest
+
 from skopeo.errors import InvalidReferenceError
 from skopeo.reference import parse_normalized, parse_normalized_named_strict
 
