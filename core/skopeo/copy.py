@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, TextIO
 
@@ -21,7 +21,7 @@ from .context import SystemContext
 from .digest import VerifyingReader
 from .errors import ManifestError, PolicyError, SkopeoError, UnsupportedError
 from .policy import PolicyContext
-from .progress import CountingReader, Progress
+from .progress import CancelledError, CountingReader, Progress
 from .transport import (
     COMPRESS,
     DECOMPRESS,
@@ -118,6 +118,7 @@ class _Copier:
         self.progress = Progress(options.report)
         self.bytes_copied = 0
         self._lock = threading.Lock()
+        self._cancel = threading.Event()
         self.report = self.progress.line
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
@@ -366,7 +367,19 @@ class _Copier:
 
         if self.parallel and len(layers) > 1:
             with ThreadPoolExecutor(max_workers=min(len(layers), self.options.parallel_copies)) as pool:
-                return list(pool.map(one, layers))
+                futures = [pool.submit(one, d) for d in layers]
+                _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                if pending:
+                    # One blob failed: stop the others instead of finishing them for nothing.
+                    self._cancel.set()
+                    for f in pending:
+                        f.cancel()
+                    wait(pending)
+                errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
+                real = [e for e in errors if not isinstance(e, CancelledError)]
+                if real or errors:
+                    raise (real or errors)[0]  # type: ignore[misc]
+                return [f.result() for f in futures]
         return [one(d) for d in layers]
 
     def _operation(self, detected: str | None, may_change: bool) -> tuple[str, str | None]:
@@ -405,7 +418,7 @@ class _Copier:
         try:
             expected_size = desc.size if desc.size >= 0 else size
             bar = self.progress.blob(f"Copying blob {desc.digest}", expected_size)
-            counted = CountingReader(stream, bar)
+            counted = CountingReader(stream, bar, self._cancel)
             verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")  # type: ignore[arg-type]
             peek = comp.PeekReader(verifier)  # type: ignore[arg-type]
             detected = comp.detect(peek.peek())

@@ -1,19 +1,32 @@
 """Trust policy (``policy.json``): lookup, strict parsing, and the evaluation the
 copy engine runs before it writes anything.
 
+Parsing follows containers/image: unknown or duplicate keys, wrong JSON types
+and inconsistent combinations reject the whole file, with upstream's texts.
+Requirements stay plain dicts (validated, never rewritten) so plugins see what
+the user wrote.
+
 Requirements that need signatures are evaluated by the signature handler plugin
-registered for their ``type``; with none installed such requirements reject."""
+registered for their ``type``; with none installed such requirements reject.
+A plugin may add requirement types of its own (``SignatureHandler.requirement_types``);
+the core then leaves their validation to ``SignatureHandler.validate_requirement``.
+The ``signedIdentity`` matchers are implemented here, once, for every handler
+(:func:`identity_matches`)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidReferenceError, PolicyError
 
 if TYPE_CHECKING:
+    from .reference import DockerReference
     from .transport import ImageReference, ImageSource
 
 SYSTEM_POLICY = "/etc/containers/policy.json"
@@ -26,6 +39,19 @@ SIGSTORE_SIGNED = "sigstoreSigned"
 SIGNED_BASE_LAYER = "signedBaseLayer"
 KNOWN_REQUIREMENTS = (INSECURE_ACCEPT_ANYTHING, REJECT, SIGNED_BY, SIGSTORE_SIGNED, SIGNED_BASE_LAYER)
 SIGNATURE_REQUIREMENTS = (SIGNED_BY, SIGSTORE_SIGNED)
+
+# signedBy keyType values: only GPGKeys is implemented (as upstream); the others
+# are valid in a file but reject every image at evaluation.
+KEY_TYPE_GPG_KEYS = "GPGKeys"
+KEY_TYPES = (KEY_TYPE_GPG_KEYS, "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
+
+MATCH_EXACT = "matchExact"
+MATCH_REPO_DIGEST_OR_EXACT = "matchRepoDigestOrExact"
+MATCH_REPOSITORY = "matchRepository"
+EXACT_REFERENCE = "exactReference"
+EXACT_REPOSITORY = "exactRepository"
+REMAP_IDENTITY = "remapIdentity"
+_DEFAULT_IDENTITY = {"type": MATCH_REPO_DIGEST_OR_EXACT}
 
 
 class _InvalidPolicy(Exception):
@@ -67,6 +93,8 @@ class Policy:
 
 
 def default_policy_path() -> str:
+    """``$CONTAINERS_POLICY_JSON``, the per-user file, ``/etc``, ``/usr/share``;
+    when none exists, the /etc path (whose open error the user then sees)."""
     env = os.environ.get("CONTAINERS_POLICY_JSON")
     if env:
         return env
@@ -99,23 +127,27 @@ def parse(data: bytes, source: str = "<in-memory>") -> Policy:
     except ValueError as e:
         raise _InvalidPolicy(str(e)) from None
     if not isinstance(obj, dict):
-        raise _InvalidPolicy("policy is not a JSON object")
+        raise _InvalidPolicy(_type_error(obj, "signature.Policy"))
     for key in obj:
         if key not in ("default", "transports"):
             raise _InvalidPolicy(f'Unknown key "{key}"')
-    if "default" not in obj:
+    if obj.get("default") is None:
         raise _InvalidPolicy("Default policy is missing")
     default = _requirements(obj["default"])
     transports: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    raw_transports = obj.get("transports") or {}
+    raw_transports = obj.get("transports")
+    if raw_transports is None:
+        raw_transports = {}
     if not isinstance(raw_transports, dict):
-        raise _InvalidPolicy('"transports" is not an object')
+        raise _InvalidPolicy(_type_error(raw_transports, "map[string]signature.PolicyTransportScopes"))
     from . import plugins
 
     known = plugins.transports()
     for tname, scopes in raw_transports.items():
+        if scopes is None:
+            scopes = {}
         if not isinstance(scopes, dict):
-            raise _InvalidPolicy(f'transport "{tname}" is not an object')
+            raise _InvalidPolicy(_type_error(scopes, "signature.PolicyTransportScopes"))
         parsed: dict[str, list[dict[str, Any]]] = {}
         for scope, reqs in scopes.items():
             transport = known.get(tname)
@@ -129,33 +161,374 @@ def parse(data: bytes, source: str = "<in-memory>") -> Policy:
     return Policy(default, transports, source)
 
 
-_ALLOWED_KEYS = {
-    INSECURE_ACCEPT_ANYTHING: {"type"},
-    REJECT: {"type"},
-}
+# --- strict JSON helpers (containers/image's ParanoidUnmarshalJSONObject) ---------
+_JSON_KIND = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
 
 
-def _requirements(value: Any) -> list[dict[str, Any]]:
+def _type_error(value: Any, go_type: str) -> str:
+    return f"json: cannot unmarshal {_JSON_KIND.get(type(value), 'value')} into Go value of type {go_type}"
+
+
+def _check_keys(obj: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise _InvalidPolicy(f'Unknown key "{key}"')
+
+
+def _exact_keys(obj: dict[str, Any], keys: tuple[str, ...]) -> None:
+    _check_keys(obj, keys)
+    for key in keys:
+        if key not in obj:
+            raise _InvalidPolicy(f'Key "{key}" missing in a JSON object')
+
+
+def _string(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if value is None:  # Go leaves the field empty for null
+        return ""
+    if not isinstance(value, str):
+        raise _InvalidPolicy(_type_error(value, "string"))
+    return value
+
+
+def _string_list(obj: dict[str, Any], key: str) -> list[str] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
     if not isinstance(value, list):
-        raise _InvalidPolicy("requirements are not a JSON array")
+        raise _InvalidPolicy(_type_error(value, "[]string"))
+    for item in value:
+        if not isinstance(item, str):
+            raise _InvalidPolicy(_type_error(item, "string"))
+    return value
+
+
+def _base64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise _InvalidPolicy(_type_error(value, "[]uint8"))
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _InvalidPolicy(f"illegal base64 data at input byte {_bad_base64_offset(value)}") from None
+
+
+def _bad_base64_offset(text: str) -> int:
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+    for i, c in enumerate(text):
+        if c not in alphabet:
+            return i
+    return len(text)
+
+
+def _bytes_field(obj: dict[str, Any], key: str) -> bytes | None:
+    return None if obj.get(key) is None else _base64(obj[key])
+
+
+def _bytes_list(obj: dict[str, Any], key: str) -> list[bytes] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise _InvalidPolicy(_type_error(value, "[][]uint8"))
+    return [_base64(v) for v in value]
+
+
+# --- requirements ---------------------------------------------------------------
+def _requirements(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        value = []
+    if not isinstance(value, list):
+        raise _InvalidPolicy(_type_error(value, "signature.PolicyRequirements"))
     if not value:
         raise _InvalidPolicy("List of verification policy requirements must not be empty")
-    out = []
-    for req in value:
-        if not isinstance(req, dict):
-            raise _InvalidPolicy("requirement is not a JSON object")
-        rtype = req.get("type")
-        if rtype not in KNOWN_REQUIREMENTS:
-            raise _InvalidPolicy(f'Unknown policy requirement type "{rtype}"')
-        allowed = _ALLOWED_KEYS.get(rtype)
-        if allowed is not None:
-            for key in req:
-                if key not in allowed:
-                    raise _InvalidPolicy(f'Unknown key "{key}"')
-        out.append(req)
+    return [_requirement(req) for req in value]
+
+
+def _plugin_requirement_types() -> dict[str, Any]:
+    from . import plugins
+
+    out: dict[str, Any] = {}
+    for handler in plugins.signature_handlers().values():
+        for rtype in handler.requirement_types:
+            if rtype not in KNOWN_REQUIREMENTS:
+                out.setdefault(rtype, handler)
     return out
 
 
+def _requirement(req: Any) -> dict[str, Any]:
+    if not isinstance(req, dict):
+        raise _InvalidPolicy(_type_error(req, "signature.prCommon"))
+    rtype = req.get("type")
+    if rtype is not None and not isinstance(rtype, str):
+        raise _InvalidPolicy(_type_error(rtype, "signature.prTypeIdentifier"))
+    if rtype in (INSECURE_ACCEPT_ANYTHING, REJECT):
+        _exact_keys(req, ("type",))
+    elif rtype == SIGNED_BY:
+        _signed_by(req)
+    elif rtype == SIGSTORE_SIGNED:
+        _sigstore_signed(req)
+    elif rtype == SIGNED_BASE_LAYER:
+        _exact_keys(req, ("type", "baseLayerIdentity"))
+        _identity_matcher(req["baseLayerIdentity"])
+    else:
+        handler = _plugin_requirement_types().get(rtype or "")
+        if handler is None:
+            raise _InvalidPolicy(f'Unknown policy requirement type "{rtype or ""}"')
+        try:
+            handler.validate_requirement(req)
+        except ValueError as e:
+            raise _InvalidPolicy(str(e)) from None
+    return req
+
+
+def _signed_by(req: dict[str, Any]) -> None:
+    _check_keys(req, ("type", "keyType", "keyPath", "keyPaths", "keyData", "signedIdentity"))
+    key_type = _string(req, "keyType")
+    _string(req, "keyPath")
+    key_paths = _string_list(req, "keyPaths")
+    _bytes_field(req, "keyData")
+    if req.get("signedIdentity") is not None:
+        _identity_matcher(req["signedIdentity"])
+    present = [k for k in ("keyPath", "keyPaths", "keyData") if k in req]
+    if not present:
+        raise _InvalidPolicy("Exactly one of keyPath, keyPaths and keyData must be specified, none of them present")
+    if len(present) > 1:
+        raise _InvalidPolicy("Exactly one of keyPath, keyPaths and keyData must be specified, more than one present")
+    if key_type not in KEY_TYPES:
+        raise _InvalidPolicy(f'invalid keyType "{key_type}"')
+    if key_paths is not None and not key_paths:
+        raise _InvalidPolicy("keyPaths must not be empty")
+
+
+def _sigstore_signed(req: dict[str, Any]) -> None:
+    _check_keys(req, (
+        "type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
+        "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas",
+        "signedIdentity",
+    ))
+    sources = 0
+    if _string(req, "keyPath"):
+        sources += 1
+    key_paths = _string_list(req, "keyPaths")
+    if key_paths is not None:
+        if not key_paths:
+            raise _InvalidPolicy("keyPaths contains no entries")
+        sources += 1
+    if _bytes_field(req, "keyData") is not None:
+        sources += 1
+    key_datas = _bytes_list(req, "keyDatas")
+    if key_datas is not None:
+        if not key_datas:
+            raise _InvalidPolicy("keyDatas contains no entries")
+        sources += 1
+    if req.get("fulcio") is not None:
+        _fulcio(req["fulcio"])
+        sources += 1
+    if req.get("pki") is not None:
+        _pki(req["pki"])
+        sources += 1
+    rekor = 0
+    if _string(req, "rekorPublicKeyPath"):
+        rekor += 1
+    rekor_paths = _string_list(req, "rekorPublicKeyPaths")
+    if rekor_paths is not None:
+        if not rekor_paths:
+            raise _InvalidPolicy("rekorPublicKeyPaths contains no entries")
+        rekor += 1
+    if _bytes_field(req, "rekorPublicKeyData") is not None:
+        rekor += 1
+    rekor_datas = _bytes_list(req, "rekorPublicKeyDatas")
+    if rekor_datas is not None:
+        if not rekor_datas:
+            raise _InvalidPolicy("rekorPublicKeyDatas contains no entries")
+        rekor += 1
+    if req.get("signedIdentity") is not None:
+        _identity_matcher(req["signedIdentity"])
+    if sources != 1:
+        raise _InvalidPolicy("exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified")
+    if rekor > 1:
+        raise _InvalidPolicy(
+            "at most one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas can be used simultaneously"
+        )
+    if req.get("fulcio") is not None and rekor == 0:
+        raise _InvalidPolicy(
+            "At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas must be specified if fulcio is used"
+        )
+    if req.get("pki") is not None and rekor > 0:
+        raise _InvalidPolicy(
+            "rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas are not supported for pki"
+        )
+
+
+def _fulcio(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise _InvalidPolicy(_type_error(value, "signature.prSigstoreSignedFulcio"))
+    _check_keys(value, ("caPath", "caData", "oidcIssuer", "subjectEmail"))
+    ca_path, ca_data = _string(value, "caPath"), _bytes_field(value, "caData")
+    if ca_path and ca_data is not None:
+        raise _InvalidPolicy("caPath and caData cannot be used simultaneously")
+    if not ca_path and ca_data is None:
+        raise _InvalidPolicy("At least one of caPath and caData must be specified")
+    if not _string(value, "oidcIssuer"):
+        raise _InvalidPolicy("oidcIssuer not specified")
+    if not _string(value, "subjectEmail"):
+        raise _InvalidPolicy("subjectEmail not specified")
+
+
+def _pki(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise _InvalidPolicy(_type_error(value, "signature.prSigstoreSignedPKI"))
+    _check_keys(value, ("caRootsPath", "caRootsData", "caIntermediatesPath", "caIntermediatesData",
+                        "subjectEmail", "subjectHostname"))
+    roots_path, roots_data = _string(value, "caRootsPath"), _bytes_field(value, "caRootsData")
+    if roots_path and roots_data is not None:
+        raise _InvalidPolicy("caRootsPath and caRootsData cannot be used simultaneously")
+    if not roots_path and roots_data is None:
+        raise _InvalidPolicy("At least one of caRootsPath and caRootsData must be specified")
+    if _string(value, "caIntermediatesPath") and _bytes_field(value, "caIntermediatesData") is not None:
+        raise _InvalidPolicy("caIntermediatesPath and caIntermediatesData cannot be used simultaneously")
+    if not _string(value, "subjectEmail") and not _string(value, "subjectHostname"):
+        raise _InvalidPolicy("At least one of subjectEmail, subjectHostname must be specified")
+
+
+# --- signedIdentity matchers ------------------------------------------------------
+_PREFIX_DOMAIN_RE: re.Pattern[str] | None = None
+_PREFIX_NAME_RE: re.Pattern[str] | None = None
+
+
+def _identity_matcher(value: Any) -> dict[str, Any]:
+    from .reference import parse_normalized
+
+    if not isinstance(value, dict):
+        raise _InvalidPolicy(_type_error(value, "signature.prmCommon"))
+    mtype = value.get("type")
+    if mtype is not None and not isinstance(mtype, str):
+        raise _InvalidPolicy(_type_error(mtype, "signature.prmTypeIdentifier"))
+    if mtype in (MATCH_EXACT, MATCH_REPO_DIGEST_OR_EXACT, MATCH_REPOSITORY):
+        _exact_keys(value, ("type",))
+    elif mtype == EXACT_REFERENCE:
+        _exact_keys(value, ("type", "dockerReference"))
+        text = _string(value, "dockerReference")
+        try:
+            ref = parse_normalized(text)
+        except InvalidReferenceError as e:
+            raise _InvalidPolicy(f"Invalid format of dockerReference {text}: {e.message}") from None
+        if ref.is_name_only:
+            raise _InvalidPolicy(f"dockerReference {text} contains neither a tag nor digest")
+    elif mtype == EXACT_REPOSITORY:
+        _exact_keys(value, ("type", "dockerRepository"))
+        text = _string(value, "dockerRepository")
+        try:
+            parse_normalized(text)
+        except InvalidReferenceError as e:
+            raise _InvalidPolicy(f"Invalid format of dockerRepository {text}: {e.message}") from None
+    elif mtype == REMAP_IDENTITY:
+        _exact_keys(value, ("type", "prefix", "signedPrefix"))
+        for key in ("prefix", "signedPrefix"):
+            _validate_remap_prefix(_string(value, key))
+    else:
+        raise _InvalidPolicy(f'Unknown policy reference match type "{mtype or ""}"')
+    return value
+
+
+def _validate_remap_prefix(prefix: str) -> None:
+    """A host[:port], or a repository name optionally with a host — as upstream's
+    validateIdentityRemappingPrefix (which does not catch every invalid value)."""
+    global _PREFIX_DOMAIN_RE, _PREFIX_NAME_RE
+    if _PREFIX_DOMAIN_RE is None or _PREFIX_NAME_RE is None:
+        from . import reference as r
+
+        _PREFIX_DOMAIN_RE = re.compile(rf"^{r._DOMAIN}$")
+        _PREFIX_NAME_RE = re.compile(rf"^{r._NAME}$")
+    if not (_PREFIX_DOMAIN_RE.match(prefix) or _PREFIX_NAME_RE.match(prefix)):
+        raise _InvalidPolicy(f'Invalid prefix "{prefix}"')
+
+
+def _parse_signature_ref(text: str) -> DockerReference | None:
+    from .reference import parse_normalized
+
+    try:
+        return parse_normalized(text)
+    except InvalidReferenceError:
+        return None
+
+
+def _repo_digest_or_exact(intended: DockerReference, signature: DockerReference) -> bool:
+    if signature.is_name_only:
+        return False
+    if intended.tag is not None:  # includes tag+digest: the exact string must match
+        return str(signature) == str(intended)
+    if intended.digest is not None:
+        # The digest itself is checked against the manifest by the handler.
+        return signature.name == intended.name
+    return False
+
+
+def _remap(prefix: str, signed_prefix: str, ref: DockerReference) -> DockerReference | None:
+    from .reference import parse_canonical
+
+    name = ref.name
+    if not (name == prefix or (name.startswith(prefix) and len(name) > len(prefix) and name[len(prefix)] == "/")):
+        return ref
+    try:
+        return parse_canonical(str(ref).replace(prefix, signed_prefix, 1))
+    except InvalidReferenceError:
+        return None
+
+
+def identity_matches(matcher: dict[str, Any] | None, image: ImageReference, signed_reference: str) -> bool:
+    """Whether a signature claiming *signed_reference* is acceptable for *image*
+    under the ``signedIdentity`` rule *matcher* (default ``matchRepoDigestOrExact``)."""
+    from .reference import parse_normalized
+
+    m = matcher or _DEFAULT_IDENTITY
+    mtype = m.get("type")
+    signature = _parse_signature_ref(signed_reference)
+    if signature is None:
+        return False
+    if mtype == EXACT_REFERENCE:
+        wanted = parse_normalized(m["dockerReference"])
+        return not wanted.is_name_only and not signature.is_name_only and str(wanted) == str(signature)
+    if mtype == EXACT_REPOSITORY:
+        return parse_normalized(m["dockerRepository"]).name == signature.name
+    intended = image.docker_reference()
+    if intended is None:
+        # Transports without a docker identity only work with exactReference/exactRepository.
+        return False
+    if mtype == MATCH_EXACT:
+        return not intended.is_name_only and not signature.is_name_only and str(intended) == str(signature)
+    if mtype == MATCH_REPO_DIGEST_OR_EXACT:
+        return _repo_digest_or_exact(intended, signature)
+    if mtype == MATCH_REPOSITORY:
+        return intended.name == signature.name
+    if mtype == REMAP_IDENTITY:
+        remapped = _remap(m["prefix"], m["signedPrefix"], intended)
+        return remapped is not None and _repo_digest_or_exact(remapped, signature)
+    return False
+
+
+def load_key_sources(requirement: dict[str, Any], path: str, paths: str, data: str, datas: str | None = None) -> list[bytes]:
+    """The key material a requirement names (each file / each inline value is one
+    entry).  Raises PolicyError with the OS error for unreadable files."""
+    out: list[bytes] = []
+    files: list[str] = []
+    if requirement.get(path):
+        files.append(requirement[path])
+    files.extend(requirement.get(paths) or [])
+    for f in files:
+        try:
+            with open(f, "rb") as fh:
+                out.append(fh.read())
+        except OSError as e:
+            raise PolicyError(f"open {f}: {(e.strerror or str(e)).lower()}") from None
+    if requirement.get(data) is not None:
+        out.append(base64.b64decode(requirement[data]))
+    if datas is not None:
+        out.extend(base64.b64decode(d) for d in requirement.get(datas) or [])
+    return out
+
+
+# --- evaluation -------------------------------------------------------------------
 @dataclass
 class PolicyContext:
     """Evaluates a policy for images; ``require_signed`` demands at least one
@@ -180,19 +553,26 @@ class PolicyContext:
                 log.debug(f" Requirement {i}: allowed")
                 continue
             if rtype == REJECT:
+                log.debug(f"Requirement {i}: denied, done")
                 raise PolicyError(f"Running image {ref} is rejected by policy.")
+            if rtype == SIGNED_BASE_LAYER:
+                # Upstream never implemented it; it rejects every image.
+                log.error("signedBaseLayer not implemented yet!")
+                raise PolicyError("signedBaseLayer not implemented yet!")
             handler = next((h for h in plugins.signature_handlers().values() if rtype in h.requirement_types), None)
             if handler is None:
                 raise PolicyError(
-                    f"Source image rejected: no installed signature plugin evaluates {rtype!r} requirements"
+                    f"Running image {ref} is rejected by policy: no installed signature plugin evaluates {rtype!r} "
+                    "requirements (pip install skopeo-gpg / skopeo-sigstore)"
                 )
             if signatures is None:
                 signatures = src.get_signatures(instance_digest)
             result = handler.verify(req, signatures, manifest, ref)
             if not result.accepted:
+                log.debug(f"Requirement {i}: denied, done")
                 raise PolicyError(result.reason or f"Running image {ref} is rejected by policy.")
             log.debug(f" Requirement {i}: allowed")
-            if rtype in SIGNATURE_REQUIREMENTS:
+            if rtype in SIGNATURE_REQUIREMENTS or rtype not in KNOWN_REQUIREMENTS:
                 signed_ok = True
         if self.require_signed and not signed_ok:
             raise PolicyError(f"Running image {ref} is rejected by policy: a verified signature is required")

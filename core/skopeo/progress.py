@@ -57,14 +57,22 @@ class BlobProgress:
         return f"{self.label} [{bar}] {amount} | {tail}"
 
 
-class CountingReader:
-    """Counts bytes read from a stream into a BlobProgress."""
+class CancelledError(Exception):
+    """Another part of the same copy failed; stop moving bytes."""
 
-    def __init__(self, stream: BinaryIO, progress: BlobProgress) -> None:
+
+class CountingReader:
+    """Counts bytes read from a stream into a BlobProgress, and stops early when
+    *cancel* is set (a sibling blob failed, the whole copy will fail)."""
+
+    def __init__(self, stream: BinaryIO, progress: BlobProgress, cancel: threading.Event | None = None) -> None:
         self._stream = stream
         self._progress = progress
+        self._cancel = cancel
 
     def read(self, n: int = -1) -> bytes:
+        if self._cancel is not None and self._cancel.is_set():
+            raise CancelledError("copy cancelled")
         data = self._stream.read(n)
         self._progress.add(len(data))
         return data

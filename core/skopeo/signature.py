@@ -262,3 +262,30 @@ class SignatureHandler(ABC):
     def progress_message(self) -> str:
         """What copy prints before creating a signature of this kind."""
         return f"Signing image using a {self.kind} signature"
+
+
+# --- passphrases (shared by every signer and the signing commands) ---------------
+def read_passphrase_file(path: str | None) -> str | None:
+    """The first line of *path* without its newline, as gpg and upstream read it;
+    None when no file was given."""
+    if not path:
+        return None
+    from . import log
+
+    log.debug(f"Reading user-specified passphrase for signing from {path}")
+    try:
+        with open(path, "rb") as f:
+            line = f.readline()
+    except OSError as e:
+        raise SkopeoError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+    return line.decode().removesuffix("\n")
+
+
+def prompt_passphrase(key_file: str) -> str:
+    """Ask on the terminal (upstream's wording); refuse when stdin is not a TTY."""
+    import getpass
+    import sys
+
+    if not sys.stdin.isatty():
+        raise SkopeoError(f"Cannot prompt for a passphrase for key {key_file}, standard input is not a TTY")
+    return getpass.getpass(f"Passphrase for key {key_file}: ")

@@ -57,6 +57,7 @@ FLAGS = [
     Flag("dest-compress-format", STR, "FORMAT to use for the compression", metavar="FORMAT"),
     Flag("dest-compress-level", INT, "LEVEL to use for the compression", metavar="LEVEL"),
     Flag("dest-force-compress-format", BOOL, "Enforce the compression format specified by --dest-compress-format"),
+    Flag("dest-archive-append", BOOL, "Add the image to an existing archive instead of refusing it, so one archive holds several images (docker-archive only; skopeo-py extension)"),
     Flag("dest-precompute-digests", BOOL, "Precompute digests to prevent uploading layers already on the registry using the 'docker' transport."),
     Flag("image-parallel-copies", INT, "Maximum number of image layers to be copied (pulled/pushed) simultaneously. Not setting this field will fall back to containers/image defaults.", metavar="uint"),
     Flag("screds", STR, "", hidden=True),
@@ -111,6 +112,8 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
     dest_ctx.oci_accept_uncompressed_layers = bool(opts.dest_oci_accept_uncompressed_layers)
     dest_ctx.docker_archive_additional_tags = list(opts.additional_tag)
     dest_ctx.extra["precompute_digests"] = bool(opts.dest_precompute_digests)
+    if opts.dest_archive_append:
+        dest_ctx.extra["docker_archive_append"] = True
     force = COMPRESS if opts.dest_compress else DECOMPRESS if opts.dest_decompress else None
     parallel = opts.image_parallel_copies
     if parallel is not None and parallel < 0:

@@ -479,6 +479,11 @@ class FaultyProxy:
         return f"127.0.0.1:{self.port}"
 
     def _handle(self, rfile: Any, conn: socket.socket) -> None:
+        if rfile.peek(1)[:1] == b"\x16":
+            # A TLS ClientHello (the client tries HTTPS first): answer like a plain
+            # HTTP server would, at once, instead of waiting for a request line.
+            conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+            return
         request_line = rfile.readline()
         if not request_line:
             return
@@ -501,11 +506,14 @@ class FaultyProxy:
             headers.append(f"Content-Length: {len(body)}\r\n".encode())
         method, target = request_line.split(b" ")[:2]
         self.requests.append((
-            method.decode(), target.decode(),
-            [(h.split(b":", 1)[0].decode(), h.split(b":", 1)[1].strip().decode()) for h in headers if b":" in h],
+            method.decode(errors="replace"), target.decode(errors="replace"),
+            [(h.split(b":", 1)[0].decode(errors="replace"), h.split(b":", 1)[1].strip().decode(errors="replace"))
+             for h in headers if b":" in h],
         ))
-        if self.mode == "paginate" and target.endswith(b"/tags/list"):
-            request_line = request_line.replace(target, target + b"?n=2", 1)
+        paginate = self.mode == "paginate" and b"/tags/list" in target
+        if paginate:
+            # registry 2.8 does not page tag lists itself: ask for all, serve pages of 2.
+            request_line = request_line.replace(target, target.split(b"?", 1)[0], 1)
         up = socket.create_connection(("127.0.0.1", self.upstream_port))
         try:
             up.sendall(request_line + b"".join(headers) + b"Connection: close\r\n\r\n" + body)
@@ -522,6 +530,8 @@ class FaultyProxy:
         if is_blob:
             self.blob_requests.append(target.decode())
         head, _, payload = response.partition(b"\r\n\r\n")
+        if paginate and response.startswith(b"HTTP/1.1 200"):
+            head, payload = self._page(target, payload)
         if is_blob and self.mode == "corrupt" and payload:
             payload = bytes([payload[0] ^ 0xFF]) + payload[1:]
         elif is_blob and (
@@ -532,6 +542,21 @@ class FaultyProxy:
             conn.shutdown(socket.SHUT_RDWR)
             return
         conn.sendall(head + b"\r\n\r\n" + payload)
+
+    @staticmethod
+    def _page(target: bytes, payload: bytes) -> tuple[bytes, bytes]:
+        path, _, query = target.decode().partition("?")
+        last = urllib.parse.parse_qs(query).get("last", [""])[0]
+        obj = json.loads(payload)
+        tags = obj.get("tags") or []
+        start = tags.index(last) + 1 if last in tags else 0
+        page = tags[start:start + 2]
+        body = json.dumps({"name": obj.get("name"), "tags": page}).encode()
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close"
+        if start + 2 < len(tags):
+            # Relative URL, with the query parameters in an unusual order, as some registries send.
+            head += f'\r\nLink: <{path}?n=2&last={urllib.parse.quote(page[-1])}>; rel="next"'
+        return head.encode(), body
 
     @staticmethod
     def _read_chunked(rfile: Any) -> bytes:
