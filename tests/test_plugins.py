@@ -30,8 +30,11 @@ def test_builtin_auth_provider_registered_like_a_plugin(isolated_manager: Any) -
 
 def test_unknown_transport_names_package(isolated_manager: Any) -> None:
     with pytest.raises(InvalidReferenceError) as e:
-        plugins.parse_image_name("docker://busybox")
-    assert "the skopeo-docker plugin is not installed: pip install skopeo-docker" in e.value.message
+        plugins.parse_image_name("ostree:/repo")
+    assert "the skopeo-ostree plugin is not installed: pip install skopeo-ostree" in e.value.message
+    with pytest.raises(InvalidReferenceError) as e:
+        plugins.parse_image_name("dir:/x")
+    assert "the skopeo-dir plugin is installed but not loaded" in e.value.message
     with pytest.raises(InvalidReferenceError, match=r'unknown transport "nope"$'):
         plugins.parse_image_name("nope:x")
 

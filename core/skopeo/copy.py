@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import BinaryIO, TextIO
 
 from . import compression as comp
-from . import gojson, imageconfig
+from . import gojson, imageconfig, log
 from . import manifest as mf
 from .context import SystemContext
 from .digest import VerifyingReader
@@ -86,6 +86,8 @@ class _LayerResult:
     compression: str | None
     source: mf.Descriptor
     changed: bool
+    # Foreign-layer URLs the destination cannot record (the blob was copied instead).
+    drop_urls: bool = False
 
 
 def copy_image(
@@ -273,7 +275,7 @@ class _Copier:
             )
         may_change_blobs = may_modify
         layer_results = self._copy_layers(parsed.layers, may_change_blobs)
-        changed_layers = any(r.changed for r in layer_results)
+        changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
             raise SkopeoError("Layers would change but the manifest may not be modified")
         errors: list[str] = []
@@ -407,6 +409,10 @@ class _Copier:
 
     def _copy_layer(self, desc: mf.Descriptor, may_change: bool) -> _LayerResult:
         info = BlobInfo(desc.digest, desc.size, desc.media_type, desc.urls, desc.annotations)
+        if desc.urls and self.dest.capabilities.accepts_foreign_layer_urls:
+            # A foreign layer stays where its URLs point; only the manifest refers to it.
+            log.debug(f'Skipping foreign layer "{desc.digest}" copy to {self.dest.reference}')
+            return _LayerResult(desc.digest, desc.size, mf.layer_compression(desc.media_type), desc, changed=False)
         hinted = mf.layer_compression(desc.media_type)
         op_hint, _ = self._operation(hinted, may_change)
         if op_hint == PRESERVE:
@@ -438,7 +444,9 @@ class _Copier:
                 out = reader
                 media = desc.media_type
                 out_info = BlobInfo(None, -1, media, (), desc.annotations)
-            if out_info.digest is None and self.options.dest_ctx.extra.get("precompute_digests"):
+            if out_info.digest is None and (
+                self.options.dest_ctx.extra.get("precompute_digests") or not self.dest.capabilities.accepts_unknown_digests
+            ):
                 stored = self._put_precomputed(out, out_info)
             else:
                 stored = self.dest.put_blob(out, out_info)
@@ -453,7 +461,8 @@ class _Copier:
             stream.close()
         assert stored.digest is not None
         changed = stored.digest != desc.digest
-        return _LayerResult(stored.digest, stored.size, target if op != PRESERVE else detected, desc, changed)
+        compression = target if op != PRESERVE else detected
+        return _LayerResult(stored.digest, stored.size, compression, desc, changed, drop_urls=bool(desc.urls) and may_change)
 
     def _put_precomputed(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
         """``--dest-precompute-digests``: spool a transformed layer to a temporary
@@ -485,7 +494,7 @@ class _Copier:
         config_raw: bytes | None,
         may_modify: bool,
     ) -> tuple[bytes, str]:
-        changed = any(r.changed for r in layers)
+        changed = any(r.changed or r.drop_urls for r in layers)
         if target == parsed.mime and not changed:
             self._put_config(parsed.config, config_raw)
             return parsed.raw, parsed.mime
@@ -501,7 +510,8 @@ class _Copier:
                 media = mf.layer_media_type(fam, r.compression, mf.is_foreign_layer(src_desc.media_type))
                 new_layers.append(replace(src_desc, digest=r.digest, size=r.size, media_type=media, urls=()))
             else:
-                new_layers.append(replace(src_desc, media_type=mf.convert_layer_type(src_desc.media_type, fam)))
+                urls = () if r.drop_urls else src_desc.urls
+                new_layers.append(replace(src_desc, media_type=mf.convert_layer_type(src_desc.media_type, fam), urls=urls))
         config = parsed.config
         assert config_raw is not None
         if parsed.mime == target:

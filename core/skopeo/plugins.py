@@ -57,21 +57,46 @@ class EntryPoint:
         return obj
 
 
+def _environment_key() -> str:
+    """Identifies this interpreter and sys.path (one cache file per environment)."""
+    return hashlib.sha256("\n".join([sys.executable, sys.version, *sys.path]).encode()).hexdigest()[:16]
+
+
 def _path_fingerprint() -> str:
-    """Changes whenever a distribution is installed or removed on sys.path
-    (each adds or removes entries in its site directory, bumping its mtime)."""
-    parts = [sys.version]
+    """Changes whenever a distribution is installed or removed on sys.path (each
+    adds or removes entries in its site directory, bumping its mtime).  An
+    ``entry_points.txt`` edited in place is not noticed: reinstall instead."""
+    parts = []
     for entry in sys.path:
         try:
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
             parts.append(f"{entry}:-")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "skopeo-py")
 
 
 def _cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "skopeo-py", f"entry-points-{_path_fingerprint()}.json")
+    return os.path.join(_cache_dir(), f"entry-points-{_environment_key()}-{_path_fingerprint()}.json")
+
+
+def _drop_stale_cache_files(current: str) -> None:
+    prefix = f"entry-points-{_environment_key()}-"
+    try:
+        names = os.listdir(_cache_dir())
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(_cache_dir(), name)
+        if name.startswith(prefix) and path != current:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
 
 
 def _scan_entry_points() -> list[EntryPoint]:
@@ -96,6 +121,7 @@ def installed_entry_points() -> list[EntryPoint]:
         with open(tmp, "w") as f:
             json.dump([[ep.name, ep.value] for ep in found], f)
         os.replace(tmp, path)
+        _drop_stale_cache_files(path)
     except OSError:
         pass  # a read-only home only costs the rescan
     return found
@@ -184,10 +210,23 @@ def get_transport(name: str) -> Transport:
         return found
     package = FIRST_PARTY_TRANSPORTS.get(name)
     if package:
+        if _distribution_installed(package):
+            why = f": ${ENV_PLUGINS} excludes it" if os.environ.get(ENV_PLUGINS) is not None else ""
+            raise InvalidReferenceError(f'unknown transport "{name}" (the {package} plugin is installed but not loaded{why})')
         raise InvalidReferenceError(
             f'unknown transport "{name}" (the {package} plugin is not installed: pip install {package})'
         )
     raise InvalidReferenceError(f'unknown transport "{name}"')
+
+
+def _distribution_installed(name: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution(name)
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 def parse_image_name(text: str) -> ImageReference:

@@ -94,6 +94,11 @@ COMMAND_MODULES = {
     "list-tags": "skopeo.cli.list_tags",
     "login": "skopeo.cli.login",
     "logout": "skopeo.cli.logout",
+    # Signing commands (the skopeo-gpg / skopeo-sigstore plugins do the work).
+    "standalone-sign": "skopeo.cli.standalone_sign",
+    "standalone-verify": "skopeo.cli.standalone_verify",
+    "untrusted-signature-dump-without-verification": "skopeo.cli.untrusted_signature_dump",
+    "generate-sigstore-key": "skopeo.cli.generate_sigstore_key",
 }
 
 ROOT_LONG = "Various operations with container images and container image registries"
@@ -220,6 +225,8 @@ def command_help(cmd: Command) -> str:
 
 def root_help() -> str:
     names = [*sorted(COMMAND_MODULES), "help"]
+    # cobra pads to the longest command name, hidden ones included.
+    pad = max(11, *(len(n) for n in names)) + 1
     lines = []
     for name in names:
         if name == "help":
@@ -229,7 +236,7 @@ def root_help() -> str:
             if cmd.hidden:
                 continue
             short = cmd.short
-        lines.append(f"  {name.ljust(14)}{short}")
+        lines.append(f"  {name.ljust(pad)}{short}")
     return "\n".join(
         [ROOT_LONG, "", "Usage:", "  skopeo [flags]", "  skopeo [command]", "", "Available Commands:", *lines, "",
          "Flags:", _flag_lines(GLOBAL_FLAGS, "skopeo"), "",

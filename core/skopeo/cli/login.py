@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
+from ..context import SystemContext
 from ..errors import PluginError
 from .app import BOOL, OPTBOOL, STR, Command, Flag, Options
 from .options import authfile_flag
@@ -22,7 +24,7 @@ FLAGS = [
 ]
 
 
-def login_module():  # type: ignore[no-untyped-def]
+def login_module() -> Any:
     try:
         from skopeo_docker import login
     except ImportError:
@@ -30,7 +32,7 @@ def login_module():  # type: ignore[no-untyped-def]
     return login
 
 
-def context(opts: Options):  # type: ignore[no-untyped-def]
+def context(opts: Options) -> SystemContext:
     """Only what login/logout use: auth file, TLS and registries.conf (their
     ``--username``/``--password`` are the credentials to store, not to use)."""
     from dataclasses import replace

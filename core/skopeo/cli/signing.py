@@ -57,10 +57,17 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
         if handler is None:
             raise UsageError(f"--{flag.replace('_', '-')} needs a plugin that creates {kind!r} signatures; none is installed")
         options: dict[str, Any] = {option: value, "passphrase_file": opts.get("sign_passphrase_file")}
+        if flag == "sign_by_sigstore_private_key" and not options["passphrase_file"]:
+            # Ask once, before anything is copied, not once per signed image.
+            from ..signature import prompt_passphrase
+
+            options["passphrase"] = prompt_passphrase(value)
 
         def sign(manifest: bytes, ref: ImageReference, _h: Any = handler, _o: dict[str, Any] = options) -> bytes:
             result: bytes = _h.sign(manifest, _identity(identity, ref), _o)
             return result
 
+        # The copy engine prints "Creating signature: <this>" before calling the signer.
+        sign.progress_message = handler.progress_message()  # type: ignore[attr-defined]
         signers.append(sign)
     return signers

@@ -448,7 +448,8 @@ class FaultyProxy:
     ``truncate_all`` (also of ranged 206 responses, so resuming fails too) or
     ``drop_once`` (close mid-body on the first download of each blob only).
     ``paginate`` adds ``?n=2`` to tag-list requests so the registry pages with
-    ``Link`` headers.  Each connection handles one request (``Connection: close``
+    ``Link`` headers; ``deny_tags`` / ``ecr_tags`` make tag lists fail the way
+    some registries do.  Each connection handles one request (``Connection: close``
     is forced)."""
 
     upstream_port: int
@@ -510,6 +511,10 @@ class FaultyProxy:
             [(h.split(b":", 1)[0].decode(errors="replace"), h.split(b":", 1)[1].strip().decode(errors="replace"))
              for h in headers if b":" in h],
         ))
+        canned = self._canned_tag_list_error(target)
+        if canned is not None:
+            conn.sendall(canned)
+            return
         paginate = self.mode == "paginate" and b"/tags/list" in target
         if paginate:
             # registry 2.8 does not page tag lists itself: ask for all, serve pages of 2.
@@ -542,6 +547,21 @@ class FaultyProxy:
             conn.shutdown(socket.SHUT_RDWR)
             return
         conn.sendall(head + b"\r\n\r\n" + payload)
+
+    def _canned_tag_list_error(self, target: bytes) -> bytes | None:
+        """``deny_tags``: tag lists answer 403 DENIED; ``ecr_tags``: 404 with the body
+        public.ecr.aws sends (code NOT_FOUND, message "404 page not found")."""
+        if b"/tags/list" not in target or self.mode not in ("deny_tags", "ecr_tags"):
+            return None
+        if self.mode == "deny_tags":
+            status = "403 Forbidden"
+            err = {"code": "DENIED", "message": "requested access to the resource is denied"}
+        else:
+            status = "404 Not Found"
+            err = {"code": "NOT_FOUND", "message": "404 page not found"}
+        body = json.dumps({"errors": [err]}).encode()
+        return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: close\r\n\r\n").encode() + body
 
     @staticmethod
     def _page(target: bytes, payload: bytes) -> tuple[bytes, bytes]:

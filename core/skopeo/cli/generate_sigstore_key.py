@@ -1,0 +1,61 @@
+"""``skopeo generate-sigstore-key``: a cosign-compatible key pair (the key
+material comes from the ``skopeo-sigstore`` plugin)."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import SkopeoError
+from .app import STR, Command, Flag, Options, print_stdout
+from .standalone import plugin_module
+
+
+def _ensure_missing(path: str) -> None:
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise SkopeoError(f'Error checking existence of "{path}": {(e.strerror or str(e)).lower()}') from None
+    raise SkopeoError(f'Refusing to overwrite existing "{path}"')
+
+
+def _write(path: str, data: bytes, mode: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise SkopeoError(f'Error writing key to "{path}": {(e.strerror or str(e)).lower()}') from None
+
+
+def run(opts: Options) -> int:
+    from ..signature import prompt_passphrase, read_passphrase_file
+
+    if opts.args or not opts.output_prefix:
+        raise SkopeoError("Usage: generate-sigstore-key --output-prefix PREFIX")
+    pub_path = opts.output_prefix + ".pub"
+    private_path = opts.output_prefix + ".private"
+    _ensure_missing(pub_path)
+    _ensure_missing(private_path)
+    sigstore = plugin_module("skopeo_sigstore.keys", "skopeo-sigstore", "generate-sigstore-key")
+    passphrase = read_passphrase_file(opts.passphrase_file) if opts.passphrase_file else prompt_passphrase(private_path)
+    private_pem, public_pem = sigstore.generate_key_pair(passphrase or "")
+    _write(private_path, private_pem, 0o600)
+    _write(pub_path, public_pem, 0o644)
+    # Upstream prints this without a trailing newline.
+    print_stdout(f'Key written to "{private_path}" and "{pub_path}"')
+    return 0
+
+
+COMMAND = Command(
+    name="generate-sigstore-key",
+    short="Generate a sigstore public/private key pair",
+    long="Generate a sigstore public/private key pair.",
+    usage="generate-sigstore-key [command options] --output-prefix PREFIX",
+    flags=[
+        Flag("output-prefix", STR, "Write the keys to PREFIX.pub and PREFIX.private", metavar="PREFIX"),
+        Flag("passphrase-file", STR, "Read a passphrase for the private key from PATH", metavar="PATH"),
+    ],
+    run=run,
+)
