@@ -24,7 +24,7 @@ import tempfile
 import threading
 import zipfile
 import zlib
-from typing import BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
@@ -91,7 +91,7 @@ class _MemberStream:
     """A member being read; zipfile's errors become SkopeoErrors with context.
     The CRC is checked by zipfile, the digest by the copy engine's verifier."""
 
-    def __init__(self, member: zipfile.ZipExtFile, what: str) -> None:
+    def __init__(self, member: IO[bytes], what: str) -> None:
         self._member = member
         self._what = what
 
@@ -129,7 +129,8 @@ class ZipSource(ImageSource):
             if version is None:
                 raise SkopeoError(f"{path} is not a zip image: it has no {VERSION_MEMBER!r} member")
             if not _VERSION_RE.match(version):
-                raise SkopeoError(f"unsupported zip transport version {version.decode(errors='replace').strip()!r} in {path}")
+                found = version.decode(errors="replace").strip()
+                raise SkopeoError(f"unsupported zip transport version {found!r} in {path}")
         except BaseException:
             self._zip.close()
             raise
@@ -217,7 +218,11 @@ class ZipDestination(ImageDestination):
         self._manifests: dict[str, bytes] = {}
         self._signatures: dict[str | None, list[bytes]] = {}
         self._committed = False
-        self._write_small(VERSION_MEMBER, VERSION)
+        try:
+            self._write_small(VERSION_MEMBER, VERSION)
+        except BaseException:
+            self.close()  # nobody else will: the engine never got this destination
+            raise
 
     def _write_small(self, name: str, data: bytes) -> None:
         self._zip.writestr(_member_info(name, zipfile.ZIP_DEFLATED), data)
