@@ -147,3 +147,48 @@ def test_existing_blobs_are_reused(tmp_path: Path, sample_layout: Path) -> None:
 
 def test_multi_arch_all_constant() -> None:
     assert MULTI_ARCH_ALL == "all"
+
+
+GZIPPED_EMPTY_LAYER = bytes([31, 139, 8, 0, 0, 9, 110, 136, 0, 255, 98, 24, 5, 163, 96, 20, 140, 88, 0, 8, 0, 0, 255, 255,
+                             46, 175, 181, 239, 0, 4, 0, 0])
+
+
+def _schema1_dir(tmp_path: Path, sample_layout: Path) -> Path:
+    """An unsigned schema1 image (one real layer, one throwaway) in a dir: directory."""
+    _copy(f"oci:{sample_layout}:hello", f"dir:{tmp_path}/v2")
+    v2 = json.loads((tmp_path / "v2" / "manifest.json").read_text())
+    layer = v2["layers"][0]["digest"]
+    d = tmp_path / "s1"
+    d.mkdir()
+    (d / "version").write_text("Directory Transport Version: 1.1\n")
+    (d / layer.split(":")[1]).write_bytes((tmp_path / "v2" / layer.split(":")[1]).read_bytes())
+    assert mf.EMPTY_LAYER_DIGEST == "sha256:" + __import__("hashlib").sha256(GZIPPED_EMPTY_LAYER).hexdigest()
+    (d / mf.EMPTY_LAYER_DIGEST.split(":")[1]).write_bytes(GZIPPED_EMPTY_LAYER)
+    base = {"id": "b" * 64, "created": "2026-01-01T00:00:00.5Z", "container_config": {"Cmd": ["/bin/sh -c #(nop) ADD file:busybox in /"]}}
+    top = {"id": "c" * 64, "parent": "b" * 64, "created": "2026-01-02T00:00:00Z", "author": "tester <t@example.com>",
+           "container_config": {"Cmd": ["/bin/sh", "-c", "#(nop) ", "CMD [\"sh\"]"]},
+           "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "Labels": {"a": "<b>"}},
+           "architecture": "amd64", "os": "linux", "docker_version": "20.10.7", "throwaway": True, "Size": 0}
+    manifest = {"schemaVersion": 1, "name": "library/hello", "tag": "v1", "architecture": "amd64",
+                "fsLayers": [{"blobSum": mf.EMPTY_LAYER_DIGEST}, {"blobSum": layer}],
+                "history": [{"v1Compatibility": json.dumps(top)}, {"v1Compatibility": json.dumps(base)}]}
+    (d / "manifest.json").write_text(json.dumps(manifest, indent=3))
+    return d
+
+
+def test_schema1_converted_like_reference(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    s1 = _schema1_dir(tmp_path, sample_layout)
+    info = json.loads(run_skopeo("inspect", f"dir:{s1}", check=True).stdout)
+    assert info["Tag"] == "v1" and info["Architecture"] == "amd64"
+    assert info["Layers"] == [json.loads((s1 / "manifest.json").read_text())["fsLayers"][1]["blobSum"], mf.EMPTY_LAYER_DIGEST]
+    for fmt in ("oci", "v2s2"):
+        run_skopeo("copy", "--format", fmt, f"dir:{s1}", f"dir:{tmp_path}/ours-{fmt}", check=True)
+        oracle("copy", "--format", fmt, f"dir:{s1}", f"dir:{tmp_path}/theirs-{fmt}", check=True)
+        ours = sorted(p.name for p in (tmp_path / f"ours-{fmt}").iterdir())
+        assert ours == sorted(p.name for p in (tmp_path / f"theirs-{fmt}").iterdir())
+        for name in ours:
+            assert (tmp_path / f"ours-{fmt}" / name).read_bytes() == (tmp_path / f"theirs-{fmt}" / name).read_bytes(), (fmt, name)
+        images.validate(f"dir:{tmp_path}/ours-{fmt}")
+    # oci: accepts no schema1, so the conversion happens without --format too.
+    run_skopeo("copy", f"dir:{s1}", f"oci:{tmp_path}/layout:s1", check=True)
+    images.validate(f"oci:{tmp_path}/layout:s1")

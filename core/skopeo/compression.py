@@ -244,3 +244,34 @@ def validate_algorithm(name: str) -> str:
     if name not in (GZIP, ZSTD, ZSTD_CHUNKED):
         raise SkopeoError(f'cannot find compressor for "{name}"')
     return name
+
+
+class DiffIDReader:
+    """Passes a (possibly compressed) layer through unchanged while hashing its
+    uncompressed content: the layer's diffID, needed when a config must be
+    built (schema1 conversion) without reading the blob twice."""
+
+    def __init__(self, source: BinaryIO, algo: str | None) -> None:
+        import hashlib
+
+        self._source = source
+        self._codec = decompressor(algo) if algo else None
+        self._hash = hashlib.sha256()
+        self.done = False
+
+    @property
+    def diff_id(self) -> str:
+        return f"sha256:{self._hash.hexdigest()}"
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._source.read(n)
+        if data:
+            self._hash.update(self._codec.decompress(data) if self._codec is not None else data)
+        elif not self.done:
+            if self._codec is not None:
+                self._hash.update(self._codec.flush())
+            self.done = True
+        return data
+
+    def close(self) -> None:
+        self._source.close()

@@ -88,6 +88,8 @@ class _LayerResult:
     changed: bool
     # Foreign-layer URLs the destination cannot record (the blob was copied instead).
     drop_urls: bool = False
+    # sha256 of the uncompressed content, when it had to be computed.
+    diff_id: str = ""
 
 
 def copy_image(
@@ -270,11 +272,11 @@ class _Copier:
         config_raw = self._read_config(parsed)
         self._check_os(config_raw)
         if mime in mf.SCHEMA1 and candidates[0] not in mf.SCHEMA1:
-            raise UnsupportedError(
-                f"converting {mime} manifests to {candidates[0]} is not supported; use --format v2s1 or keep the source format"
-            )
-        may_change_blobs = may_modify
-        layer_results = self._copy_layers(parsed.layers, may_change_blobs)
+            if not may_modify:
+                raise ManifestError(f"Unsupported manifest type, need a {candidates[0]} manifest")
+            parsed, config_raw, layer_results = self._copy_schema1_converted(parsed)
+        else:
+            layer_results = self._copy_layers(parsed.layers, may_modify)
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
             raise SkopeoError("Layers would change but the manifest may not be modified")
@@ -303,6 +305,29 @@ class _Copier:
             self.report("Storing signatures")
             self.dest.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(out))
         return CopyResult(out, out_mime)
+
+    def _copy_schema1_converted(self, parsed: mf.ImageManifest) -> tuple[mf.ImageManifest, bytes, list[_LayerResult]]:
+        """Copy a schema1 image's layers (throwaway layers are dropped) computing
+        their diffIDs, and return the equivalent schema2 manifest, its config
+        and the copied layers, as upstream converts schema1 images."""
+        compat_raw = [str(h.get("v1Compatibility", "{}")) for h in parsed.obj.get("history") or []]
+        compat = parsed.schema1_v1_compat()
+        if len(compat) != len(parsed.layers):
+            raise ManifestError(f"schema1 manifest has {len(parsed.layers)} layers but {len(compat)} history entries")
+        # Every blob is copied, as upstream does; throwaway layers are then left
+        # out of the schema2 manifest.  parsed.layers is base first, history newest first.
+        copied = self._copy_layers(parsed.layers, True, need_diff_ids=True)
+        results = [r for r, c in zip(copied, reversed(compat), strict=True) if not c.get("throwaway")]
+        diff_ids = [r.diff_id for r in results]
+        config_raw = imageconfig.schema1_to_schema2_config(compat_raw, diff_ids)
+        from . import digest as digest_mod
+
+        config = mf.Descriptor(mf.DOCKER_CONFIG, digest_mod.of_bytes(config_raw), len(config_raw))
+        layers = [mf.Descriptor(mf.layer_media_type("docker", r.compression), r.digest, r.size) for r in results]
+        converted = mf.ImageManifest(mf.DOCKER_V2S2, b"", config, layers, {"mediaType": mf.DOCKER_V2S2})
+        converted.raw = converted.serialize()
+        unchanged = [_LayerResult(d.digest, d.size, r.compression, d, changed=False) for d, r in zip(layers, results, strict=True)]
+        return converted, config_raw, unchanged
 
     def _manifest_candidates(self, src_mime: str, may_modify: bool) -> list[str]:
         supported = self.dest.capabilities.supported_manifest_types
@@ -363,9 +388,9 @@ class _Copier:
     def _desired_compression(self) -> str:
         return self.options.force_layer_compression or self.dest.capabilities.desired_layer_compression
 
-    def _copy_layers(self, layers: list[mf.Descriptor], may_change: bool) -> list[_LayerResult]:
+    def _copy_layers(self, layers: list[mf.Descriptor], may_change: bool, need_diff_ids: bool = False) -> list[_LayerResult]:
         def one(desc: mf.Descriptor) -> _LayerResult:
-            return self._copy_layer(desc, may_change)
+            return self._copy_layer(desc, may_change, need_diff_ids)
 
         if self.parallel and len(layers) > 1:
             with ThreadPoolExecutor(max_workers=min(len(layers), self.options.parallel_copies)) as pool:
@@ -407,7 +432,7 @@ class _Copier:
                 return ("recompress" if detected else COMPRESS), fmt
         return PRESERVE, detected
 
-    def _copy_layer(self, desc: mf.Descriptor, may_change: bool) -> _LayerResult:
+    def _copy_layer(self, desc: mf.Descriptor, may_change: bool, need_diff_id: bool = False) -> _LayerResult:
         info = BlobInfo(desc.digest, desc.size, desc.media_type, desc.urls, desc.annotations)
         if desc.urls and self.dest.capabilities.accepts_foreign_layer_urls:
             # A foreign layer stays where its URLs point; only the manifest refers to it.
@@ -415,7 +440,7 @@ class _Copier:
             return _LayerResult(desc.digest, desc.size, mf.layer_compression(desc.media_type), desc, changed=False)
         hinted = mf.layer_compression(desc.media_type)
         op_hint, _ = self._operation(hinted, may_change)
-        if op_hint == PRESERVE:
+        if op_hint == PRESERVE and not need_diff_id:
             reused = self.dest.try_reusing_blob(info)
             if reused is not None and reused.digest is not None:
                 self.progress.skipped(f"Copying blob {desc.digest}")
@@ -429,6 +454,9 @@ class _Copier:
             peek = comp.PeekReader(verifier)  # type: ignore[arg-type]
             detected = comp.detect(peek.peek())
             op, target = self._operation(detected, may_change)
+            tee = comp.DiffIDReader(peek, detected) if need_diff_id else None  # type: ignore[arg-type]
+            if tee is not None:
+                peek = tee  # type: ignore[assignment]
             out: BinaryIO
             if op == PRESERVE:
                 out = peek  # type: ignore[assignment]
@@ -462,7 +490,12 @@ class _Copier:
         assert stored.digest is not None
         changed = stored.digest != desc.digest
         compression = target if op != PRESERVE else detected
-        return _LayerResult(stored.digest, stored.size, compression, desc, changed, drop_urls=bool(desc.urls) and may_change)
+        result = _LayerResult(stored.digest, stored.size, compression, desc, changed, drop_urls=bool(desc.urls) and may_change)
+        if tee is not None:
+            if not tee.done:
+                raise SkopeoError(f"layer {desc.digest} was not read to its end")
+            result.diff_id = tee.diff_id
+        return result
 
     def _put_precomputed(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
         """``--dest-precompute-digests``: spool a transformed layer to a temporary

@@ -184,3 +184,41 @@ def docker_version(raw: bytes) -> str:
         return ""
     v = _lookup(obj, "docker_version") if isinstance(obj, dict) else None
     return v if isinstance(v, str) else ""
+
+
+def schema1_to_schema2_config(v1_compat_raw: list[str], diff_ids: list[str]) -> bytes:
+    """The Docker config containers/image builds when converting a schema1 image:
+    the top ``v1Compatibility`` object without its v1-only fields, plus
+    ``history`` (from every v1Compatibility entry, oldest first) and ``rootfs``.
+    *v1_compat_raw* is in manifest order (newest first)."""
+    from . import gojson
+
+    if not v1_compat_raw:
+        raise ManifestError("image has no layers")
+    try:
+        top = json.loads(v1_compat_raw[0])
+        compat = [json.loads(c) for c in v1_compat_raw]
+    except ValueError as e:
+        raise ManifestError(f"invalid v1Compatibility: {e}") from None
+    if not isinstance(top, dict):
+        raise ManifestError("invalid v1Compatibility: not an object")
+    history = []
+    for item in reversed(compat):
+        cmd = (item.get("container_config") or {}).get("Cmd") or []
+        # Field order of containers/image's Schema2History: created, author, created_by, comment, empty_layer.
+        entry: dict[str, Any] = {"created": go_time_json(item["created"]) if item.get("created") else "0001-01-01T00:00:00Z"}
+        if item.get("author"):
+            entry["author"] = item["author"]
+        if cmd:
+            entry["created_by"] = " ".join(cmd)
+        if item.get("comment"):
+            entry["comment"] = item["comment"]
+        if item.get("throwaway"):
+            entry["empty_layer"] = True
+        history.append(entry)
+    for key in ("id", "parent", "parent_id", "layer_id", "throwaway", "Size"):
+        top.pop(key, None)
+    top["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
+    top["history"] = history
+    # Go marshals this as a map: keys sorted, nested values kept as they were.
+    return gojson.marshal(dict(sorted(top.items())))

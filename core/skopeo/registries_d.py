@@ -255,7 +255,7 @@ HttpGet = Callable[[str], tuple[int, bytes, str]]
 
 def _urllib_get(url: str) -> tuple[int, bytes, str]:
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - http(s) only, checked by caller
+        with urllib.request.urlopen(url, timeout=60) as resp:
             return resp.status, resp.read(MAX_SIGNATURE_SIZE + 1), resp.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         return e.code, b"", ""

@@ -254,7 +254,7 @@ class SignatureHandler(ABC):
         (:func:`encode`)."""
         raise NotImplementedError(f"{self.kind} signatures can be verified but not created")
 
-    def validate_requirement(self, requirement: dict[str, Any]) -> None:
+    def validate_requirement(self, requirement: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Strictly check a policy requirement of one of our ``requirement_types``
         that the core does not know (raise ValueError with the reason).  The
         built-in types are validated by the core before handlers see them."""

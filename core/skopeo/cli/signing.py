@@ -61,7 +61,7 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
             # Ask once, before anything is copied, not once per signed image.
             from ..signature import prompt_passphrase
 
-            options["passphrase"] = prompt_passphrase(value)
+            options["passphrase"] = prompt_passphrase(str(value))
 
         def sign(manifest: bytes, ref: ImageReference, _h: Any = handler, _o: dict[str, Any] = options) -> bytes:
             result: bytes = _h.sign(manifest, _identity(identity, ref), _o)
