@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 
 from .auth import Credentials
@@ -109,6 +108,8 @@ def decode_auth(entry: object) -> tuple[str, str] | None:
 
 def run_credential_helper(helper: str, registry: str) -> Credentials | None:
     """``docker-credential-<helper> get`` with the registry on stdin."""
+    import subprocess
+
     prog = f"docker-credential-{helper}"
     try:
         proc = subprocess.run([prog, "get"], input=registry.encode(), capture_output=True, timeout=60)

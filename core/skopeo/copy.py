@@ -205,7 +205,16 @@ class _Copier:
         return sigs
 
     def _may_modify(self, sigs: list[bytes]) -> bool:
-        return not sigs and not self.options.preserve_digests and self.dest_digest is None
+        return not self._cannot_modify_reason(sigs)
+
+    def _cannot_modify_reason(self, sigs: list[bytes]) -> str:
+        if sigs:
+            return "Would invalidate signatures"
+        if self.options.preserve_digests:
+            return "Instructed to preserve digests"
+        if self.dest_digest is not None:
+            return "Destination specifies a digest"
+        return ""
 
     # --- manifest lists -------------------------------------------------------
     def _copy_list(self, parsed: mf.ManifestList) -> CopyResult:
@@ -279,7 +288,10 @@ class _Copier:
             layer_results = self._copy_layers(parsed.layers, may_modify)
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
-            raise SkopeoError("Layers would change but the manifest may not be modified")
+            raise SkopeoError(
+                "Copying this image would require changing layer representation, which we cannot do: "
+                f'"{self._cannot_modify_reason(sigs)}"'
+            )
         errors: list[str] = []
         for cand in candidates:
             try:
@@ -300,6 +312,9 @@ class _Copier:
             raise ManifestError(f"Uploading manifest failed, attempted the following formats: {', '.join(errors)}")
         new_sigs = list(sigs)
         for signer in self.options.signers:
+            message = getattr(signer, "progress_message", "")
+            if message:
+                self.report(f"Creating signature: {message}")
             new_sigs.append(signer(out, self.dest.reference))
         if new_sigs:
             self.report("Storing signatures")

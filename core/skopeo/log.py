@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from datetime import datetime
 
 DEBUG, INFO, WARNING, ERROR, FATAL = 10, 20, 30, 40, 50
 _NAMES = {DEBUG: "debug", INFO: "info", WARNING: "warning", ERROR: "error", FATAL: "fatal"}
@@ -32,6 +31,8 @@ def format_line(lvl: int, msg: str, fields: dict[str, str] | None = None, tty: b
         extra = "".join(f" {k}={_quote(str(v))}" for k, v in fields.items())
         secs = int(time.monotonic() - _start)
         return f"{_SHORT[lvl]}[{secs:04d}] {msg}{extra}"
+    from datetime import datetime
+
     now = datetime.now().astimezone().replace(microsecond=0).isoformat()
     if now.endswith("+00:00"):
         now = now[:-6] + "Z"

@@ -4,6 +4,7 @@ normalisation every containers tool applies: ``busybox`` is
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -27,10 +28,20 @@ TAG_PATTERN = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 
-REFERENCE_RE = re.compile(rf"^({_NAME})(?::({TAG_PATTERN}))?(?:@({_DIGEST}))?$")
-_NAME_RE = re.compile(rf"^(?:({_DOMAIN})/)?({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)$")
 TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
 _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
+
+
+@functools.cache
+def _reference_re() -> re.Pattern[str]:
+    # Compiled on first use: the full grammar costs ~1 ms to compile, which
+    # commands that never parse a Docker reference should not pay.
+    return re.compile(rf"^({_NAME})(?::({TAG_PATTERN}))?(?:@({_DIGEST}))?$")
+
+
+@functools.cache
+def _name_re() -> re.Pattern[str]:
+    return re.compile(rf"^(?:({_DOMAIN})/)?({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)$")
 
 
 @dataclass(frozen=True)
@@ -134,17 +145,17 @@ def parse_normalized(text: str) -> DockerReference:
 
 def parse_canonical(text: str) -> DockerReference:
     """Parse a fully qualified reference (no normalisation beyond validation)."""
-    m = REFERENCE_RE.match(text)
+    m = _reference_re().match(text)
     if not m:
         if not text:
             raise _fail("repository name must have at least one component")
-        if REFERENCE_RE.match(text.lower()):
+        if _reference_re().match(text.lower()):
             raise _fail("repository name must be lowercase")
         raise _fail("")
     name, tag, dgst = m.group(1), m.group(2), m.group(3)
     if len(name) > NAME_TOTAL_LENGTH_MAX:
         raise _fail(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
-    nm = _NAME_RE.match(name)
+    nm = _name_re().match(name)
     assert nm is not None
     domain, path = nm.group(1) or "", nm.group(2)
     if not domain:

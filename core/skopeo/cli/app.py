@@ -224,7 +224,7 @@ def command_help(cmd: Command) -> str:
 
 
 def root_help() -> str:
-    names = [*sorted(COMMAND_MODULES), "help"]
+    names = sorted([*COMMAND_MODULES, "help"])
     # cobra pads to the longest command name, hidden ones included.
     pad = max(11, *(len(n) for n in names)) + 1
     lines = []

@@ -22,7 +22,6 @@ FLAGS = [
 
 def run(opts: Options) -> int:
     from .. import api, gojson, retry
-    from ..gotemplate import render
     from ..inspect import to_json_object
 
     name = opts.args[0]
@@ -38,12 +37,16 @@ def run(opts: Options) -> int:
     if opts.config:
         cfg = retry.if_necessary(lambda: api.inspect_config(name, ctx), times, delay)
         if opts.format:
+            from ..gotemplate import render
+
             print_stdout(render(opts.format, cfg, "v1.Image"))
         else:
             print_stdout(gojson.marshal_indent(cfg))
         return 0
     out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags)), times, delay)
     if opts.format:
+        from ..gotemplate import render
+
         print_stdout(render(opts.format, out))
     else:
         print_stdout(gojson.marshal_indent(to_json_object(out)))

@@ -101,7 +101,7 @@ class DirSource(ImageSource):
         assert info.digest is not None
         path = self.reference.blob_path(info.digest)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - the caller closes it
+            f = open(path, "rb")
         except OSError as e:
             raise SkopeoError(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
         return f, os.fstat(f.fileno()).st_size

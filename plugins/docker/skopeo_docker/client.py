@@ -15,14 +15,13 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
-import random
 import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -123,10 +122,10 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
         return f"dial tcp {hostport}: connect: no route to host"
     if "connection reset" in lowered:
         return f"read tcp {hostport}: read: connection reset by peer"
+    if "incomplete" in lowered or "peer closed" in lowered or "complete message body" in lowered:
+        return "unexpected EOF"
     if isinstance(exc, httpx.RemoteProtocolError) and "without sending" in lowered:
         return "EOF"
-    if "incomplete" in lowered or "peer closed" in lowered:
-        return "unexpected EOF"
     if isinstance(exc, httpx.ProxyError):
         return f"proxyconnect tcp: {exc}"
     return str(exc) or type(exc).__name__
@@ -262,6 +261,8 @@ class RegistryClient:
         self._tokens: dict[str, _Token] = {}
         self._token_lock = threading.Lock()
         self._warned: set[str] = set()
+        # Separate from the token lock: warnings are logged while a token is fetched.
+        self._warned_lock = threading.Lock()
 
     # --- connection setup -----------------------------------------------------------
     @property
@@ -317,8 +318,9 @@ class RegistryClient:
         headers: list[tuple[str, str]],
         content: Any,
         authorization: str | None,
-        stream: bool = False,
     ) -> httpx.Response:
+        """Send one request; the body is left unread (streamed) so callers can cap
+        or stream it."""
         hdrs: list[tuple[str, str]] = [("Docker-Distribution-API-Version", "registry/2.0"), *headers]
         hdrs.append(("User-Agent", self.user_agent))
         if authorization:
@@ -329,8 +331,6 @@ class RegistryClient:
             resp = self.http.send(request, stream=True)
         except httpx.TransportError as e:
             raise url_error(method, url, e) from None
-        if not stream and method != "HEAD" and resp.status_code < 300:
-            pass  # the caller reads the body; it stays streamed so limits apply
         self._log_warnings(resp)
         return resp
 
@@ -340,7 +340,7 @@ class RegistryClient:
             if not text:
                 log.debug(f"Ignored Warning: header from registry: {header!r}")
                 continue
-            with self._token_lock:
+            with self._warned_lock:
                 if text in self._warned:
                     continue
                 self._warned.add(text)
@@ -508,7 +508,9 @@ class RegistryClient:
             err = error_from(resp)
             if resp.status_code == 401:
                 raise UnauthorizedForCredentialsError(
-                    f"unable to retrieve auth token: invalid username/password: {err.message}", code=err.code, status=401
+                    f"unable to retrieve auth token: invalid username/password: {err.message}",
+                    code=err.code,
+                    status=401,
                 )
             raise err
         resp.close()
@@ -535,7 +537,7 @@ def _retry_after(resp: httpx.Response, fallback: float) -> float:
     except (TypeError, ValueError):
         return fallback
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     delta = when.timestamp() - time.time()
     return delta if delta > 0 else fallback
 
@@ -612,5 +614,3 @@ def without_explicit_credentials(ctx: SystemContext) -> SystemContext:
     on another host."""
     return replace(ctx, username=None, password=None, registry_token=None, identity_token=None)
 
-
-_jitter = random.Random()

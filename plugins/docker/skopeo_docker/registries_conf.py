@@ -155,19 +155,25 @@ def _paths(ctx: SystemContext | None) -> tuple[str, list[str], str]:
 
 def _str(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise InvalidRegistriesError(f"toml: {what}: incompatible types: TOML value has type {type(value).__name__}; destination has type string")
+        raise InvalidRegistriesError(
+            f"toml: {what}: incompatible types: TOML value has type {type(value).__name__}; destination has type string"
+        )
     return value
 
 
 def _bool(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidRegistriesError(f"toml: {what}: incompatible types: TOML value has type {type(value).__name__}; destination has type bool")
+        raise InvalidRegistriesError(
+            f"toml: {what}: incompatible types: TOML value has type {type(value).__name__}; destination has type bool"
+        )
     return value
 
 
 def _str_list(value: Any, what: str) -> list[str]:
     if not isinstance(value, list):
-        raise InvalidRegistriesError(f"toml: {what}: incompatible types: TOML value has type {type(value).__name__}; destination has type slice")
+        raise InvalidRegistriesError(
+            f"toml: {what}: incompatible types: TOML value has type {type(value).__name__}; destination has type slice"
+        )
     return [_str(v, what) for v in value]
 
 
@@ -239,9 +245,11 @@ def _v2_registries(raw: Any) -> list[Registry]:
             mirrors.append(mir)
         if prefix.startswith("*.") and any(c in prefix for c in "/@:"):
             raise InvalidRegistriesError(
-                f'Wildcarded prefix should be in the format: *.example.com. Current prefix "{prefix}" is incorrectly formatted'
+                "Wildcarded prefix should be in the format: *.example.com. "
+                f'Current prefix "{prefix}" is incorrectly formatted'
             )
-        out.append(Registry(prefix, ep, _bool(entry.get("blocked", False), "registry.blocked"), by_digest, tuple(mirrors)))
+        blocked = _bool(entry.get("blocked", False), "registry.blocked")
+        out.append(Registry(prefix, ep, blocked, by_digest, tuple(mirrors)))
     # The same location defined twice must agree on insecure/blocked.
     by_location: dict[str, list[Registry]] = {}
     for r in out:
@@ -361,7 +369,7 @@ def _merge(base: RegistriesConf, part: _Partial) -> None:
 
 
 def _drop_ins(dirs: list[str]) -> list[str]:
-    out = []
+    out: list[str] = []
     for d in dirs:
         try:
             names = sorted(os.listdir(d))

@@ -132,8 +132,8 @@ def _parse_body(status: int, body: bytes) -> RegistryError:
         errors = obj.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             first = errors[0]
-            code = first.get("code")
-            code = code.upper() if isinstance(code, str) and code.upper() in CODE_MESSAGES else "UNKNOWN"
+            raw_code = first.get("code")
+            code = raw_code.upper() if isinstance(raw_code, str) and raw_code.upper() in CODE_MESSAGES else "UNKNOWN"
             message = first.get("message")
             if not isinstance(message, str) or not message:
                 message = CODE_MESSAGES[code]

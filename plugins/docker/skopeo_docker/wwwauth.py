@@ -33,7 +33,7 @@ def _token(s: str) -> tuple[str, str]:
 def _token_or_quoted(s: str) -> tuple[str, str]:
     if not s.startswith('"'):
         return _token(s)
-    out = []
+    out: list[str] = []
     i = 1
     while i < len(s):
         ch = s[i]
@@ -68,7 +68,7 @@ def parse_one(header: str) -> Challenge | None:
 
 
 def parse(headers: Iterable[str]) -> list[Challenge]:
-    out = []
+    out: list[Challenge] = []
     for h in headers:
         c = parse_one(h)
         if c is not None:

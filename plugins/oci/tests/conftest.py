@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from oci_helpers import SAMPLE
+
 from skopeo import plugins
 
 

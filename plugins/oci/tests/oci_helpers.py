@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from skopeo import plugins
 from skopeo.context import SystemContext
 from skopeo.copy import CopyOptions, CopyResult, copy_image

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from oci_helpers import SAMPLE_DIGEST, copy, entries, make_image
+
 from skopeo import plugins
 from skopeo.context import SystemContext
 

@@ -19,6 +19,7 @@ from oci_helpers import (
     make_multiarch,
     sha256,
 )
+
 from skopeo import plugins
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, SkopeoError

@@ -20,6 +20,7 @@ from oci_helpers import (
     needs_old_skopeo,
     needs_umoci,
 )
+
 from skopeo import plugins
 from skopeo.context import SystemContext
 

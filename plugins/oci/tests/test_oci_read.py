@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from oci_helpers import OCI_MANIFEST, REF_NAME, SAMPLE_DIGEST, add_entry, copy, make_image, make_multiarch
+
 from skopeo import plugins
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, SkopeoError

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from skopeo import plugins
 from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo_oci.transport import OCIReference, OCITransport

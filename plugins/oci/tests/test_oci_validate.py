@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from oci_helpers import OCI_INDEX, copy, entries, index_of
+
 from skopeo.testing import images
 
 

@@ -20,6 +20,7 @@ from oci_helpers import (
     make_image,
     make_multiarch,
 )
+
 from skopeo import plugins
 from skopeo.context import SystemContext
 from skopeo.copy import MULTI_ARCH_ALL

@@ -1,0 +1,261 @@
+"""``oci-archive:PATH[:REFERENCE]`` — a tar of an OCI image layout.
+
+Upstream extracts the whole archive to a temporary directory to read it, and
+builds a layout in a temporary directory to write it.  We do neither: reading
+uses the tar index (blobs are streamed from their offsets), writing streams
+blobs into a new tar next to the destination which replaces it atomically at
+commit (upstream's outcome: the archive holds exactly the one image written).
+The layout rules (index lookup, reference grammar) are skopeo-oci's.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import threading
+import time
+from typing import BinaryIO
+
+from skopeo import digest as digest_mod
+from skopeo import gojson
+from skopeo import manifest as mf
+from skopeo.context import SystemContext
+from skopeo.errors import SkopeoError
+from skopeo.transport import (
+    COMPRESS,
+    PRESERVE,
+    BlobInfo,
+    DestinationCapabilities,
+    ImageDestination,
+    ImageReference,
+    ImageSource,
+    Transport,
+    path_policy_namespaces,
+    resolve_path_for_policy,
+)
+from skopeo_oci.layout import (
+    INDEX_FILE,
+    LAYOUT_CONTENT,
+    LAYOUT_FILE,
+    REF_NAME,
+    add_manifest,
+    find_descriptor,
+    new_index,
+    parse_index,
+)
+from skopeo_oci.transport import SIGNATURES_UNSUPPORTED, validate_image_name, validate_scope
+
+from .docker_archive import go_os_error
+from .tarindex import ArchiveError, TarIndex, open_index
+from .tarwriter import TarWriter
+
+TRANSPORT_NAME = "oci-archive"
+
+
+def blob_member(digest: str) -> str:
+    algo, hexpart = digest_mod.split(digest)
+    return f"blobs/{algo}/{hexpart}"
+
+
+class OCIArchiveTransport(Transport):
+    name = TRANSPORT_NAME
+
+    def parse_reference(self, text: str) -> OCIArchiveReference:
+        path, _, image = text.partition(":")
+        return OCIArchiveReference(self, path, image)
+
+    def validate_policy_configuration_scope(self, scope: str) -> None:
+        validate_scope(scope)
+
+
+class OCIArchiveReference(ImageReference):
+    transport: OCIArchiveTransport
+
+    def __init__(self, transport: OCIArchiveTransport, path: str, image: str = "") -> None:
+        super().__init__(transport)
+        validate_image_name(image)
+        self.path = path
+        self.image = image
+        self.resolved = resolve_path_for_policy(path)
+
+    def string_within_transport(self) -> str:
+        return f"{self.path}:{self.image}"
+
+    def policy_configuration_identity(self) -> str:
+        return self.resolved
+
+    def policy_configuration_namespaces(self) -> list[str]:
+        return [self.resolved, *path_policy_namespaces(self.resolved)]
+
+    def new_image_source(self, ctx: SystemContext) -> OCIArchiveSource:
+        try:
+            index, tmp = open_index(self.path, ctx.tmp_directory())
+        except FileNotFoundError as e:
+            raise SkopeoError(f"creating temp directory: {go_os_error('open', self.path, e)}") from None
+        try:
+            return OCIArchiveSource(self, index, tmp)
+        except BaseException:
+            index.close()
+            if tmp:
+                os.unlink(tmp)
+            raise
+
+    def new_image_destination(self, ctx: SystemContext) -> OCIArchiveDestination:
+        return OCIArchiveDestination(self, ctx)
+
+
+class OCIArchiveSource(ImageSource):
+    reference: OCIArchiveReference
+
+    def __init__(self, reference: OCIArchiveReference, index: TarIndex, tmp_file: str | None) -> None:
+        super().__init__(reference)
+        self.tar = index
+        self._tmp_file = tmp_file
+        try:
+            data = index.read(INDEX_FILE, mf.MAX_MANIFEST_SIZE)
+        except ArchiveError as e:
+            raise SkopeoError(f"reading {INDEX_FILE} from {reference.path}: {e}") from None
+        self.index = parse_index(data, INDEX_FILE)
+        self.descriptor, _ = find_descriptor(self.index, reference.image, -1)
+
+    def get_manifest(self, instance_digest: str | None = None) -> tuple[bytes, str]:
+        if instance_digest is None:
+            digest = str(self.descriptor.get("digest", ""))
+            mime = str(self.descriptor.get("mediaType") or "")
+        else:
+            digest = instance_digest
+            mime = ""
+        data = self.tar.read(blob_member(digest), mf.MAX_MANIFEST_SIZE)
+        if not mf.matches_digest(data, digest):
+            raise SkopeoError(f"manifest {digest} in {self.reference.path} does not match its digest")
+        return data, mime or mf.guess_mime(data)
+
+    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+        assert info.digest is not None
+        stream, size = self.tar.open(blob_member(info.digest))
+        return stream, size  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self.tar.close()
+        if self._tmp_file:
+            try:
+                os.unlink(self._tmp_file)
+            except FileNotFoundError:
+                pass
+            self._tmp_file = None
+
+
+class OCIArchiveDestination(ImageDestination):
+    reference: OCIArchiveReference
+
+    def __init__(self, reference: OCIArchiveReference, ctx: SystemContext) -> None:
+        super().__init__(reference)
+        self.capabilities = DestinationCapabilities(
+            supported_manifest_types=(mf.OCI_MANIFEST, mf.OCI_INDEX),
+            desired_layer_compression=PRESERVE if ctx.oci_accept_uncompressed_layers else COMPRESS,
+            thread_safe_put_blob=True,
+            signatures_unsupported_reason=SIGNATURES_UNSUPPORTED,
+            accepts_foreign_layer_urls=True,
+        )
+        path = reference.path
+        try:
+            st: os.stat_result | None = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise SkopeoError(go_os_error("stat", path, e)) from None
+        self._tmp: str | None = None
+        if st is None or stat.S_ISREG(st.st_mode):
+            # Written beside the old archive and renamed over it at commit: a
+            # failed copy leaves the old archive untouched.
+            directory = os.path.dirname(os.path.abspath(path))
+            try:
+                fd, self._tmp = tempfile.mkstemp(prefix=".oci-archive-", dir=directory)
+            except OSError as e:
+                raise SkopeoError(go_os_error("open", path, e)) from None
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)
+            self._file = os.fdopen(fd, "r+b", buffering=0)
+        else:
+            try:
+                self._file = open(path, "wb", buffering=0)
+            except OSError as e:
+                raise SkopeoError(go_os_error("open", path, e)) from None
+        # Upstream tars a directory it just wrote: root-owned, real times.
+        self.tar = TarWriter(self._file, ctx.tmp_directory(), {  # type: ignore[arg-type]
+            "mode": 0o644, "mtime": int(time.time()), "uname": "root", "gname": "root",
+        })
+        self.tar.add_dir("blobs/")
+        self._dirs = {"blobs/"}
+        self._blobs: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._entry: dict[str, object] | None = None
+        self._committed = False
+
+    def _ensure_dir(self, digest: str) -> None:
+        algo = digest.partition(":")[0]
+        name = f"blobs/{algo}/"
+        with self._lock:
+            if name not in self._dirs:
+                self.tar.add_dir(name)
+                self._dirs.add(name)
+
+    def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        if info.digest is None or info.digest not in self._blobs:
+            return None
+        return BlobInfo(info.digest, self._blobs[info.digest], info.media_type, info.urls, info.annotations)
+
+    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+        if info.digest is not None and info.digest in self._blobs:
+            return BlobInfo(info.digest, self._blobs[info.digest], info.media_type, info.urls, info.annotations)
+        self._ensure_dir(info.digest or digest_mod.CANONICAL + ":")
+
+        def name_for(digest: str) -> str | None:
+            with self._lock:
+                if digest in self._blobs:
+                    return None
+                self._blobs[digest] = -1
+            return blob_member(digest)
+
+        algo = (info.digest or digest_mod.CANONICAL).partition(":")[0]
+        digest, size = self.tar.add_stream(stream, info.size if info.digest else -1, name_for, algo)
+        with self._lock:
+            self._blobs[digest] = size
+        return BlobInfo(digest, size, info.media_type, info.urls, info.annotations)
+
+    def put_manifest(self, data: bytes, mime: str, instance_digest: str | None = None) -> None:
+        digest = instance_digest or mf.manifest_digest(data)
+        if digest not in self._blobs:
+            self._ensure_dir(digest)
+            self.tar.add_bytes(blob_member(digest), data)
+            self._blobs[digest] = len(data)
+        if instance_digest is not None:
+            return
+        entry: dict[str, object] = {"mediaType": mf.guess_mime(data) or mime, "digest": digest, "size": len(data)}
+        if self.reference.image:
+            entry["annotations"] = {REF_NAME: self.reference.image}
+        self._entry = entry
+
+    def commit(self, toplevel_manifest: bytes, toplevel_mime: str) -> None:
+        if self._entry is None:
+            raise SkopeoError("internal error: commit called before the manifest was written")
+        index = new_index()
+        add_manifest(index, dict(self._entry))
+        self.tar.add_bytes(INDEX_FILE, gojson.marshal(index))
+        self.tar.add_bytes(LAYOUT_FILE, LAYOUT_CONTENT)
+        self.tar.finish()
+        if self._tmp is not None:
+            os.replace(self._tmp, self.reference.path)
+            self._tmp = None
+        self._committed = True
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tmp is not None:
+            try:
+                os.unlink(self._tmp)
+            except FileNotFoundError:
+                pass
+            self._tmp = None

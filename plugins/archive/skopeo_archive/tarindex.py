@@ -1,0 +1,259 @@
+"""Random access into an untrusted tar file without extracting it.
+
+The archive is scanned once: every member's header is parsed (with the standard
+library, which handles ustar, GNU and pax headers) and only its name, type, link
+target, size and data offset are kept.  Members are later read with ``os.pread``
+straight from those offsets, so several layers can be streamed at once from one
+file descriptor and nothing is ever written to disk.
+
+Archives come from anywhere (``docker save`` output mailed around, a daemon we
+do not control), so the index is strict: absolute names, ``..`` components,
+links whose target leaves the archive root, duplicate names, device nodes and
+oversized headers are all refused with an error that names the member.  Nothing
+here ever creates a file from a member name, so these checks are about giving a
+clear error rather than following a path an attacker chose.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import BinaryIO
+
+from skopeo import compression as comp
+from skopeo.errors import SkopeoError
+
+# Enough for any image we have seen (docker save writes ~4 members per layer);
+# bounds the memory an archive full of empty members can make us use.
+MAX_MEMBERS = 200_000
+# Metadata files (manifest.json, index.json, …) are read into memory.
+MAX_METADATA_SIZE = 4 << 20
+# Symlink chains longer than this are refused (docker save writes at most one hop).
+MAX_LINK_HOPS = 8
+CHUNK = 1 << 20
+
+
+class ArchiveError(SkopeoError):
+    """The tar archive is malformed or unsafe."""
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # normalised: no leading "./", no trailing "/"
+    kind: str  # "file", "dir", "symlink", "hardlink"
+    size: int
+    offset: int  # of the data, for regular files
+    linkname: str = ""
+    header_offset: int = 0  # of the first header block (extended headers included)
+
+
+def normalize_name(raw: str) -> str:
+    """The canonical form of a member name, or an ArchiveError if it is unsafe."""
+    if "\x00" in raw:
+        raise ArchiveError(f"archive member {raw!r} has a NUL byte in its name")
+    if raw.startswith("/"):
+        raise ArchiveError(f"archive member {raw!r} has an absolute path")
+    name = posixpath.normpath(raw)
+    if name == ".." or name.startswith("../") or "/../" in f"/{raw}/":
+        raise ArchiveError(f"archive member {raw!r} escapes the archive root")
+    return "" if name == "." else name
+
+
+class TarIndex:
+    """Header index of an uncompressed, seekable tar file."""
+
+    def __init__(self, path: str, display: str | None = None) -> None:
+        self.path = path
+        self.display = display or path
+        try:
+            self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as e:
+            raise SkopeoError(f"opening file {path!r}: {e.strerror}") from None
+        try:
+            self.members = self._scan()
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _scan(self) -> dict[str, Member]:
+        members: dict[str, Member] = {}
+        with open(self._fd, "rb", closefd=False) as f:
+            try:
+                tf = tarfile.open(fileobj=f, mode="r:")
+            except tarfile.ReadError as e:
+                raise ArchiveError(f"{self.display} is not a tar archive: {e}") from None
+            try:
+                count = 0
+                while True:
+                    try:
+                        info = tf.next()
+                    except tarfile.TarError as e:
+                        raise ArchiveError(f"reading tar archive {self.display}: {e}") from None
+                    if info is None:
+                        break
+                    count += 1
+                    if count > MAX_MEMBERS:
+                        raise ArchiveError(f"tar archive {self.display} has more than {MAX_MEMBERS} members")
+                    # tarfile keeps every TarInfo otherwise; we keep our own small records.
+                    tf.members.clear()
+                    member = self._member(info)
+                    if member is None:
+                        continue
+                    member = replace(member, header_offset=info.offset)
+                    old = members.get(member.name)
+                    if old is not None and not (old.kind == member.kind == "dir"):
+                        raise ArchiveError(
+                            f"tar archive {self.display} contains {member.name!r} more than once"
+                        )
+                    members[member.name] = member
+            finally:
+                tf.close()
+        return members
+
+    def _member(self, info: tarfile.TarInfo) -> Member | None:
+        name = normalize_name(info.name)
+        if not name:
+            return None  # the "./" entry some tar writers add
+        if info.isreg():
+            if info.size < 0:
+                raise ArchiveError(f"archive member {name!r} has a negative size")
+            return Member(name, "file", info.size, info.offset_data)
+        if info.isdir():
+            return Member(name, "dir", 0, 0)
+        if info.issym():
+            target = info.linkname
+            if not target or target.startswith("/"):
+                raise ArchiveError(f"symlink {name!r} points outside the archive ({target!r})")
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+            if resolved == ".." or resolved.startswith("../"):
+                raise ArchiveError(f"symlink {name!r} points outside the archive ({target!r})")
+            return Member(name, "symlink", 0, 0, resolved)
+        if info.islnk():
+            # Hard link targets are archive paths (relative to the root, not to the member).
+            return Member(name, "hardlink", 0, 0, normalize_name(info.linkname))
+        raise ArchiveError(f"archive member {name!r} is not a regular file, directory or link")
+
+    # --- lookups ------------------------------------------------------------------
+    def resolve(self, name: str) -> Member:
+        """The regular file *name* designates, following links inside the archive."""
+        want = normalize_name(name)
+        seen: list[str] = []
+        member = self.members.get(want)
+        while member is not None and member.kind in ("symlink", "hardlink"):
+            if len(seen) >= MAX_LINK_HOPS or member.name in seen:
+                raise ArchiveError(f"too many levels of links resolving {name!r} in {self.display}")
+            seen.append(member.name)
+            member = self.members.get(member.linkname)
+        if member is None:
+            raise ArchiveError(f"file {name!r} not found in {self.display}")
+        if member.kind != "file":
+            raise ArchiveError(f"Error reading tar archive component {name!r}: not a regular file")
+        return member
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.resolve(name)
+        except ArchiveError:
+            return False
+        return True
+
+    def open(self, name: str) -> tuple[MemberReader, int]:
+        m = self.resolve(name)
+        return MemberReader(self._fd, m.offset, m.size), m.size
+
+    def read(self, name: str, limit: int = MAX_METADATA_SIZE) -> bytes:
+        m = self.resolve(name)
+        if m.size > limit:
+            raise ArchiveError(f"{name!r} in {self.display} is larger than {limit} bytes")
+        return MemberReader(self._fd, m.offset, m.size).read()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class MemberReader:
+    """A read-only stream over one member: ``pread`` keeps it independent of any
+    other reader of the same descriptor (several layers are read in parallel)."""
+
+    def __init__(self, fd: int, offset: int, size: int) -> None:
+        self._fd = fd
+        self._pos = offset
+        self._end = offset + size
+
+    def read(self, n: int = -1) -> bytes:
+        remaining = self._end - self._pos
+        if n is None or n < 0 or n > remaining:
+            n = remaining
+        if n <= 0:
+            return b""
+        parts = []
+        while n > 0:
+            data = os.pread(self._fd, min(n, 16 << 20), self._pos)
+            if not data:
+                raise ArchiveError("unexpected end of file: the tar archive is truncated")
+            parts.append(data)
+            self._pos += len(data)
+            n -= len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._pos = self._end
+
+
+def iter_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def spool(stream: BinaryIO, tmp_dir: str, prefix: str) -> str:
+    """Copy *stream* (decompressing it when it is compressed, as ``docker load``
+    accepts) to a temporary file; returns its path.  Used for pipes, sockets and
+    compressed archives, which cannot be read at random offsets."""
+    peek = comp.PeekReader(stream)
+    algo = comp.detect(peek.peek())
+    src: BinaryIO = comp.decompressing_reader(peek, algo) if algo else peek  # type: ignore[assignment]
+    fd, path = tempfile.mkstemp(prefix=prefix, dir=tmp_dir)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(src, out, CHUNK)  # type: ignore[misc]
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def open_index(path: str, tmp_dir: str) -> tuple[TarIndex, str | None]:
+    """An index of the archive at *path*; uncompressed regular files are used in
+    place, anything else is spooled first (the temp path is returned for removal)."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise SkopeoError(f"opening file {path!r}: {e.strerror}") from None
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            head = f.read(comp.SNIFF_SIZE)
+        if comp.detect(head) is None:
+            return TarIndex(path), None
+    with open(path, "rb") as f:
+        tmp = spool(f, tmp_dir, "docker-tar-")  # type: ignore[arg-type]
+    try:
+        return TarIndex(tmp, display=path), tmp
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,252 @@
+"""Network faults between us and a real registry (corrupted, truncated and
+dropped blob downloads), registries.conf (mirrors, rewriting, insecure, blocked,
+v1 format, parsing errors), and the parsers behind them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skopeo import api
+from skopeo.context import SystemContext
+from skopeo.copy import CopyOptions
+from skopeo.errors import SkopeoError
+from skopeo.policy import Policy, PolicyContext
+from skopeo.reference import parse_normalized
+from skopeo.testing.images import validate
+from skopeo.testing.registry import Registry
+from skopeo_docker import image as image_mod
+from skopeo_docker import registries_conf, wwwauth
+from skopeo_docker.registry_errors import from_response
+from skopeo_docker.transport import policy_namespaces
+
+from .conftest import Runner, fatal_message
+
+ACCEPT = PolicyContext(Policy.accept_anything())
+
+
+def copy(src: str, dest: str, ctx: SystemContext | None = None) -> str:
+    ctx = ctx or SystemContext(tls_verify=False)
+    return api.copy(src, dest, options=CopyOptions(source_ctx=ctx, dest_ctx=ctx), policy=ACCEPT).digest
+
+
+@pytest.fixture(autouse=True)
+def fast_resume(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(image_mod, "RESUME_DELAY", 0.05)
+
+
+# --- faults ------------------------------------------------------------------------------
+def test_corrupted_blob_is_detected(registry: Registry, oci_image: str, faulty_proxy, tmp_path: Path,
+                                    skopeo: Runner) -> None:
+    copy(oci_image, f"docker://{registry.host}/f/c:v1")
+    proxy = faulty_proxy(registry.port, "corrupt")
+    proc = skopeo("copy", "--src-tls-verify=false", f"docker://{proxy.host}/f/c:v1", f"dir:{tmp_path / 'out'}")
+    assert proc.returncode == 1
+    assert fatal_message(proc.stderr).startswith("Digest did not match, expected sha256:") or \
+        "Digest did not match" in fatal_message(proc.stderr)
+
+
+def test_dropped_connection_is_resumed(registry: Registry, oci_image: str, faulty_proxy, tmp_path: Path) -> None:
+    digest = copy(oci_image, f"docker://{registry.host}/f/d:v1")
+    proxy = faulty_proxy(registry.port, "drop_once")
+    out = f"oci:{tmp_path / 'out'}:v1"
+    assert copy(f"docker://{proxy.host}/f/d:v1", out) == digest
+    assert len(validate(out)) == 2
+    ranged = [h for m, t, h in proxy.requests if any(k.lower() == "range" for k, _ in h)]
+    assert ranged, "the download was not resumed with a Range request"
+
+
+def test_connection_closed_mid_blob_fails_cleanly(registry: Registry, oci_image: str, faulty_proxy, tmp_path: Path,
+                                                  skopeo: Runner) -> None:
+    copy(oci_image, f"docker://{registry.host}/f/t:v1")
+    proxy = faulty_proxy(registry.port, "truncate_all")
+    proc = skopeo("copy", "--src-tls-verify=false", f"docker://{proxy.host}/f/t:v1", f"dir:{tmp_path / 'out'}")
+    assert proc.returncode == 1
+    msg = fatal_message(proc.stderr)
+    assert msg.startswith("reading blob sha256:") and "unexpected EOF" in msg, msg
+
+
+# --- registries.conf -----------------------------------------------------------------------
+def write_conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
+    conf = tmp_path / "test-registries.conf"
+    conf.write_text(text)
+    monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(conf))
+    return conf
+
+
+def test_insecure_from_registries_conf(registry: Registry, oci_image: str, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    write_conf(tmp_path, monkeypatch, f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n')
+    # No --tls-verify: registries.conf allows the HTTP fallback.
+    copy(oci_image, f"docker://{registry.host}/c/i:v1", SystemContext())
+    assert api.inspect(f"docker://{registry.host}/c/i:v1", SystemContext())["RepoTags"] == ["v1"]
+
+
+def test_blocked_registry(registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = write_conf(tmp_path, monkeypatch, f'[[registry]]\nlocation = "{registry.host}"\nblocked = true\n')
+    with pytest.raises(SkopeoError) as e:
+        api.inspect(f"docker://{registry.host}/c/b:v1", SystemContext(tls_verify=False))
+    assert e.value.message.endswith(f"registry {registry.host} is blocked in {conf} or /etc/containers/registries.conf.d")
+
+
+def test_mirror_and_location_rewriting(registry_factory, oci_image: str, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    primary = registry_factory()
+    mirror = registry_factory()
+    digest = copy(oci_image, f"docker://{mirror.host}/mirrored/app:v1")
+    write_conf(tmp_path, monkeypatch, f"""
+[[registry]]
+prefix = "example.test/app"
+location = "{primary.host}/upstream/app"
+insecure = true
+
+[[registry.mirror]]
+location = "{mirror.host}/mirrored/app"
+insecure = true
+""")
+    # Pulls go to the mirror (the primary does not have the image).
+    info = api.inspect("docker://example.test/app:v1", SystemContext(), no_tags=True)
+    assert info["Digest"] == digest
+    assert info["Name"] == "example.test/app"
+    # digest-only mirrors are skipped for tags: then the primary's error is reported with the mirror's.
+    write_conf(tmp_path, monkeypatch, f"""
+[[registry]]
+prefix = "example.test/app"
+location = "{primary.host}/upstream/app"
+insecure = true
+
+[[registry.mirror]]
+location = "{mirror.host}/broken/app"
+insecure = true
+""")
+    with pytest.raises(SkopeoError) as e:
+        api.inspect("docker://example.test/app:v1", SystemContext(), no_tags=True)
+    assert e.value.message.endswith(
+        f"(Mirrors also failed: [{mirror.host}/broken/app:v1: reading manifest v1 in {mirror.host}/broken/app: "
+        f"manifest unknown]): {primary.host}/upstream/app:v1: reading manifest v1 in {primary.host}/upstream/app: "
+        "manifest unknown"
+    )
+    assert e.value.exit_code == 2
+
+
+def test_registries_conf_parsing(tmp_path: Path) -> None:
+    def load(text: str) -> registries_conf.RegistriesConf:
+        path = tmp_path / "r.conf"
+        path.write_text(text)
+        return registries_conf.load(SystemContext(registries_conf=str(path)))
+
+    conf = load("""
+unqualified-search-registries = ["example.com"]
+credential-helpers = ["containers-auth.json", "pass"]
+short-name-mode = "enforcing"
+[[registry]]
+prefix = "example.com"
+location = "mirror.example.com"
+[[registry]]
+prefix = "example.com/ns"
+location = "ns.example.com"
+mirror-by-digest-only = true
+[[registry.mirror]]
+location = "m1.example.com"
+[[registry]]
+prefix = "*.wild.example"
+blocked = true
+[aliases]
+"short" = "example.com/short"
+""")
+    assert conf.credential_helpers == ["containers-auth.json", "pass"]
+    assert conf.find_registry("example.com/ns/repo").location == "ns.example.com"  # type: ignore[union-attr]
+    assert conf.find_registry("example.com/other").location == "mirror.example.com"  # type: ignore[union-attr]
+    assert conf.find_registry("example.comx/other") is None
+    assert conf.find_registry("a.b.wild.example/x").blocked  # type: ignore[union-attr]
+    assert conf.find_registry("wild.example/x") is None
+    reg = conf.find_registry("example.com/ns/repo")
+    assert reg is not None
+    tagged = parse_normalized("example.com/ns/repo:v1")
+    assert [r for _, r in reg.pull_sources(tagged)] == ["ns.example.com/repo:v1"]
+    digested = parse_normalized("example.com/ns/repo@sha256:" + "a" * 64)
+    assert [r for _, r in reg.pull_sources(digested)] == [
+        "m1.example.com/repo@sha256:" + "a" * 64, "ns.example.com/repo@sha256:" + "a" * 64,
+    ]
+    # v1 format in the main file.
+    v1 = load('[registries.search]\nregistries = ["a.example"]\n[registries.insecure]\nregistries = ["b.example"]\n'
+              '[registries.block]\nregistries = ["c.example"]\n')
+    assert v1.find_registry("b.example/x").insecure  # type: ignore[union-attr]
+    assert v1.find_registry("c.example/x").blocked  # type: ignore[union-attr]
+    errors = {
+        '[registries.search]\nregistries = []\n[[registry]]\nlocation = "x"\n': "mixing sysregistry v1/v2 is not supported",
+        '[[registry]]\nprefix = "x.example"\n': "invalid condition: location is unset and prefix is not in the format: *.example.com",
+        '[[registry]]\nlocation = "https://x.example"\n': "invalid location 'https://x.example': URI schemes are not supported",
+        '[[registry]]\nprefix = "*.x.example/ns"\n': 'Wildcarded prefix should be in the format: *.example.com. Current prefix "*.x.example/ns" is incorrectly formatted',
+        '[[registry]]\nlocation = "a.example"\n[[registry.mirror]]\nlocation = "m"\npull-from-mirror = "sometimes"\n': 'unsupported pull-from-mirror value "sometimes" for mirror "m"',
+        'short-name-mode = "lax"\n': 'invalid short-name mode: "lax"',
+    }
+    for text, message in errors.items():
+        with pytest.raises(SkopeoError) as e:
+            load(text)
+        assert e.value.message.endswith(message), (text, e.value.message)
+
+
+def test_drop_ins_override(tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONTAINERS_REGISTRIES_CONF")
+    user = isolated_home / ".config" / "containers"
+    (user / "registries.conf.d").mkdir(parents=True)
+    (user / "registries.conf").write_text('[[registry]]\nlocation = "a.example"\ninsecure = true\n')
+    (user / "registries.conf.d" / "10-b.conf").write_text('[[registry]]\nlocation = "a.example"\nblocked = true\n')
+    (user / "registries.conf.d" / "20-c.conf").write_text('credential-helpers = ["x"]\n')
+    conf = registries_conf.load(SystemContext())
+    reg = conf.find_registry("a.example/r")
+    assert reg is not None and reg.blocked and not reg.insecure
+    assert conf.credential_helpers == ["x"]
+    (user / "registries.conf.d" / "30-v1.conf").write_text('[registries.search]\nregistries = ["q"]\n')
+    with pytest.raises(SkopeoError) as e:
+        registries_conf.load(SystemContext())
+    assert e.value.message.endswith("registry must be in v2 format but is in v1")
+
+
+# --- small parsers -----------------------------------------------------------------------------
+def test_www_authenticate_parsing() -> None:
+    assert wwwauth.parse(['Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull"']) == [
+        ("bearer", {"realm": "https://auth.example/token", "service": "reg", "scope": "repository:a/b:pull"})
+    ]
+    assert wwwauth.parse(['Basic realm="x \\"y\\""']) == [("basic", {"realm": 'x "y"'})]
+
+
+def test_registry_error_messages() -> None:
+    body = b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}'
+    err = from_response(404, "Not Found", body)
+    assert err.message == "manifest unknown" and err.exit_code == 2
+    err = from_response(400, "Bad Request", b'{"errors":[{"code":"MANIFEST_INVALID","message":"bad layer"}]}')
+    assert err.message == "manifest invalid: bad layer"
+    page = b"<html>not found, this is a long page body with more words</html>"
+    err = from_response(404, "Not Found", page)
+    assert err.message == f'StatusCode: 404, "{page[:50].decode()}..."'
+    assert from_response(500, "Internal Server Error", b"{}").message == (
+        "received unexpected HTTP status: 500 Internal Server Error"
+    )
+    err = from_response(401, "Unauthorized", b"", [("bearer", {"error": "insufficient_scope"})])
+    assert err.code == "DENIED" and err.message == "requested access to the resource is denied"
+
+
+def test_policy_namespaces() -> None:
+    assert policy_namespaces(parse_normalized("a.b.example.com:5000/ns/repo:tag")) == [
+        "a.b.example.com:5000/ns/repo", "a.b.example.com:5000/ns", "a.b.example.com:5000",
+        "*.b.example.com", "*.example.com", "*.com",
+    ]
+
+
+def test_cli_start_up_does_not_import_httpx() -> None:
+    code = (
+        "import sys\n"
+        "from skopeo import plugins\n"
+        "plugins.transports()\n"
+        "plugins.parse_image_name('docker://busybox')\n"
+        "from skopeo.cli import main\n"
+        "main(['manifest-digest', '/dev/null'])\n"
+        "assert 'httpx' not in sys.modules, 'httpx imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
