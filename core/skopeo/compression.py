@@ -236,8 +236,79 @@ def compressing_reader(source: BinaryIO, algo: str, level: int | None = None) ->
     return TransformReader(source, compressor(algo, level))
 
 
-def decompressing_reader(source: BinaryIO, algo: str) -> TransformReader:
-    return TransformReader(source, decompressor(algo))
+class _BoundedGzipReader:
+    """gzip decompression whose output per read is bounded by the caller's *n*
+    (a small, highly compressed layer cannot balloon memory), handling
+    multi-member streams and reporting truncation."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._mod = _gzip_module()
+        self._obj = self._mod.decompressobj(31)
+        self._pending = b""  # compressed input not yet given to the decompressor
+        self._eof = False
+
+    def read(self, n: int = -1) -> bytes:
+        limit = CHUNK if n is None or n < 0 else max(n, 1)
+        out = bytearray()
+        while len(out) < limit and not self._eof:
+            data = self._obj.unconsumed_tail or self._pending
+            self._pending = b""
+            if not data:
+                data = self._source.read(CHUNK)
+                if not data:
+                    if not self._obj.eof:
+                        raise SkopeoError("gzip: unexpected EOF in compressed layer")
+                    self._eof = True
+                    break
+            out += self._obj.decompress(data, limit - len(out))
+            if self._obj.eof:
+                rest = self._obj.unused_data
+                if rest[:2] == b"\x1f\x8b" or (not rest and self._peek_next_member()):
+                    self._pending = rest
+                    self._obj = self._mod.decompressobj(31)
+                elif rest.strip(b"\x00"):
+                    raise SkopeoError("gzip: trailing garbage after compressed data")
+        if n is None or n < 0:
+            return bytes(out) + (self.read(-1) if out and not self._eof else b"")
+        return bytes(out)
+
+    def _peek_next_member(self) -> bool:
+        head = self._source.read(2)
+        if not head:
+            self._eof = True
+            return False
+        self._pending = head
+        return True
+
+    def close(self) -> None:
+        self._source.close()
+
+
+class _ZstdReader:
+    """zstd through zstandard's pull reader (bounded output).  A truncated frame
+    is not reported here; the caller's digest check of the compressed bytes is."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        import zstandard
+
+        self._source = source
+        self._reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
+
+    def read(self, n: int = -1) -> bytes:
+        return bytes(self._reader.read(n if n is not None and n >= 0 else -1))
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def decompressing_reader(source: BinaryIO, algo: str) -> BinaryIO:
+    """A stream of the decompressed content of *source*."""
+    if algo == GZIP:
+        return _BoundedGzipReader(source)  # type: ignore[return-value]
+    if algo == ZSTD:
+        return _ZstdReader(source)  # type: ignore[return-value]
+    return TransformReader(source, decompressor(algo))  # type: ignore[return-value]
 
 
 def validate_algorithm(name: str) -> str:

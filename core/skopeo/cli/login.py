@@ -25,8 +25,10 @@ FLAGS = [
 
 
 def login_module() -> Any:
+    import importlib
+
     try:
-        from skopeo_docker import login
+        login = importlib.import_module("skopeo_docker.login")
     except ImportError:
         raise PluginError("login needs the docker transport (pip install skopeo-docker)") from None
     return login

@@ -298,7 +298,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
                 self._tail = os.pread(fd, fst.st_size - self._cut, self._cut)
                 self._file.truncate(self._cut)
                 self._file.seek(self._cut)
-            tar = TarWriter(self._file, ctx.tmp_directory())  # type: ignore[arg-type]
+            tar = TarWriter(self._file, ctx.tmp_directory())
         except BaseException:
             if existing_index is not None:
                 existing_index.close()

@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from skopeo import compression as comp
 from skopeo import digest as digest_mod
@@ -246,7 +246,7 @@ class ArchiveImage:
         path, size, algo = layer
         stream, _ = self.reader.index.open(path)
         if algo is not None:
-            return comp.decompressing_reader(stream, algo), size  # type: ignore[arg-type]
+            return cast(BinaryIO, comp.decompressing_reader(cast(BinaryIO, stream), algo)), size
         return stream, size  # type: ignore[return-value]
 
 

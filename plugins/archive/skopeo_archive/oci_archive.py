@@ -184,7 +184,7 @@ class OCIArchiveDestination(ImageDestination):
             except OSError as e:
                 raise SkopeoError(go_os_error("open", path, e)) from None
         # Upstream tars a directory it just wrote: root-owned, real times.
-        self.tar = TarWriter(self._file, ctx.tmp_directory(), {  # type: ignore[arg-type]
+        self.tar = TarWriter(self._file, ctx.tmp_directory(), {
             "mode": 0o644, "mtime": int(time.time()), "uname": "root", "gname": "root",
         })
         self.tar.add_dir("blobs/")

@@ -24,7 +24,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from skopeo import compression as comp
 from skopeo.errors import SkopeoError
@@ -101,7 +101,7 @@ class TarIndex:
                     if count > MAX_MEMBERS:
                         raise ArchiveError(f"tar archive {self.display} has more than {MAX_MEMBERS} members")
                     # tarfile keeps every TarInfo otherwise; we keep our own small records.
-                    tf.members.clear()
+                    tf.members.clear()  # type: ignore[attr-defined]
                     member = self._member(info)
                     if member is None:
                         continue
@@ -227,11 +227,11 @@ def spool(stream: BinaryIO, tmp_dir: str, prefix: str) -> str:
     compressed archives, which cannot be read at random offsets."""
     peek = comp.PeekReader(stream)
     algo = comp.detect(peek.peek())
-    src: BinaryIO = comp.decompressing_reader(peek, algo) if algo else peek  # type: ignore[assignment]
+    src = cast(BinaryIO, comp.decompressing_reader(cast(BinaryIO, peek), algo) if algo else peek)
     fd, path = tempfile.mkstemp(prefix=prefix, dir=tmp_dir)
     try:
         with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src, out, CHUNK)  # type: ignore[misc]
+            shutil.copyfileobj(src, out, CHUNK)
     except BaseException:
         os.unlink(path)
         raise
@@ -251,7 +251,7 @@ def open_index(path: str, tmp_dir: str) -> tuple[TarIndex, str | None]:
         if comp.detect(head) is None:
             return TarIndex(path), None
     with open(path, "rb") as f:
-        tmp = spool(f, tmp_dir, "docker-tar-")  # type: ignore[arg-type]
+        tmp = spool(f, tmp_dir, "docker-tar-")
     try:
         return TarIndex(tmp, display=path), tmp
     except BaseException:

@@ -248,7 +248,7 @@ class TarWriter:
                 return
             src.seek(0)
             self.out.seek(self.pos)
-        shutil.copyfileobj(src, _Counting(self), CHUNK)  # type: ignore[misc]
+        shutil.copyfileobj(src, _Counting(self), CHUNK)
 
     def finish(self) -> None:
         with self._lock:

@@ -166,7 +166,7 @@ def test_failed_copy_leaves_no_archive(run_skopeo) -> None:  # type: ignore[no-u
     assert not Path("out.tar").exists()
 
 
-def test_many_layers_in_parallel(run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+def test_many_layers(run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
     make_image("many", "m", seed=11, layers=8)
     run_skopeo("copy", "-q", "oci:many:m", "docker-archive:many.tar:m:1", check=True)
     names = members(Path("many.tar"))

@@ -14,7 +14,7 @@ import ssl
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, SkopeoError
@@ -179,7 +179,7 @@ class DaemonClient:
                     if resp.status_code == 404:
                         raise ImageNotFoundError(message)
                     raise SkopeoError(message)
-                yield _ResponseReader(resp.iter_raw(CHUNK))
+                yield cast(BinaryIO, _ResponseReader(resp.iter_raw(CHUNK)))
         except httpx.HTTPError as e:
             raise self._connection_error(e) from None
 

@@ -109,7 +109,7 @@ class DaemonReference(ImageReference):
         client = DaemonClient(ctx)
         try:
             with client.save(self.string_within_transport()) as stream:
-                tmp = spool(stream, ctx.tmp_directory(), "docker-daemon-tar-")  # type: ignore[arg-type]
+                tmp = spool(stream, ctx.tmp_directory(), "docker-daemon-tar-")
         finally:
             client.close()
         try:
@@ -154,7 +154,7 @@ class DaemonDestination(ArchiveDestinationBase):
         self._committed = False
         self._thread = threading.Thread(target=self._upload, name="docker-daemon-load", daemon=True)
         self._thread.start()
-        tar = TarWriter(self._pipe, ctx.tmp_directory())  # type: ignore[arg-type]
+        tar = TarWriter(self._pipe, ctx.tmp_directory())
         super().__init__(reference, DockerArchiveWriter(tar), [reference.ref])
         # Upstream's quirk: the OS check applies only when the default socket is
         # named explicitly.
