@@ -480,7 +480,7 @@ class _Copier:
                 reader: BinaryIO = peek  # type: ignore[assignment]
                 if op in (DECOMPRESS, "recompress"):
                     assert detected is not None
-                    reader = comp.decompressing_reader(reader, detected)  # type: ignore[assignment]
+                    reader = comp.decompressing_reader(reader, detected)
                 if op in (COMPRESS, "recompress"):
                     assert target is not None
                     reader = comp.compressing_reader(reader, target, self.options.compression_level)  # type: ignore[assignment]

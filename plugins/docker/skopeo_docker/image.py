@@ -399,9 +399,7 @@ class DockerImageDestination(ImageDestination):
         desired_layer_compression=COMPRESS,
         thread_safe_put_blob=True,
         accepts_foreign_layer_urls=True,
-        # Lookaside / extension-API / sigstore-attachment storage is not written yet:
-        # fail clearly rather than drop signatures silently.
-        signatures_unsupported_reason="Storing signatures on registries is not implemented yet",
+        # Signatures go to the registries.d lookaside (see signatures.py).
     )
     reference: DockerImageReference
 
