@@ -19,7 +19,7 @@ from . import gojson, imageconfig, log
 from . import manifest as mf
 from .context import SystemContext
 from .digest import VerifyingReader
-from .errors import ManifestError, PolicyError, SkopeoError, UnsupportedError
+from .errors import ManifestError, ManifestTypeRejectedError, PolicyError, SkopeoError, UnsupportedError
 from .policy import PolicyContext
 from .progress import CancelledError, CountingReader, Progress
 from .transport import (
@@ -36,11 +36,6 @@ MULTI_ARCH_SYSTEM = "system"
 MULTI_ARCH_ALL = "all"
 MULTI_ARCH_INDEX_ONLY = "index-only"
 DEFAULT_PARALLEL_COPIES = 6
-
-
-class ManifestTypeRejectedError(SkopeoError):
-    """Raised by a destination that does not accept a manifest type, so the
-    engine can try the next candidate format."""
 
 
 @dataclass

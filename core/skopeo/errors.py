@@ -60,3 +60,8 @@ class UnsupportedError(SkopeoError):
 
 class PluginError(SkopeoError):
     """A plugin that is missing, broken or implements hooks we do not know."""
+
+
+class ManifestTypeRejectedError(SkopeoError):
+    """Raised by a destination that does not accept a manifest type, so the
+    copy engine can try the next candidate format."""

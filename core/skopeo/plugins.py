@@ -84,19 +84,40 @@ def _cache_file() -> str:
     return os.path.join(_cache_dir(), f"entry-points-{_environment_key()}-{_path_fingerprint()}.json")
 
 
+MAX_CACHE_FILES = 16
+
+
 def _drop_stale_cache_files(current: str) -> None:
+    """Remove this environment's older cache files, and the oldest files of
+    other environments beyond MAX_CACHE_FILES (throw-away venvs leave some)."""
     prefix = f"entry-points-{_environment_key()}-"
+    directory = _cache_dir()
     try:
-        names = os.listdir(_cache_dir())
+        names = [n for n in os.listdir(directory) if n.startswith("entry-points-")]
     except OSError:
         return
+    others = []
     for name in names:
-        path = os.path.join(_cache_dir(), name)
-        if name.startswith(prefix) and path != current:
+        path = os.path.join(directory, name)
+        if path == current:
+            continue
+        if name.startswith(prefix):
+            _remove(path)
+        else:
             try:
-                os.remove(path)
+                others.append((os.stat(path).st_mtime, path))
             except OSError:
                 pass
+    others.sort()
+    for _, path in others[: max(0, len(others) - (MAX_CACHE_FILES - 1))]:
+        _remove(path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def _scan_entry_points() -> list[EntryPoint]:

@@ -13,20 +13,16 @@ header needs the size before the data.
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo.reference import DockerReference, parse_normalized
-from skopeo.transport import BlobInfo, DestinationCapabilities, ImageReference, Transport
-from skopeo_archive.docker_archive import ArchiveDestinationBase, ArchiveSourceBase
-from skopeo_archive.dockertar import ArchiveImage, DockerArchiveReader, DockerArchiveWriter
-from skopeo_archive.tarindex import TarIndex, spool
-from skopeo_archive.tarwriter import TarWriter
+from skopeo.transport import ImageReference, Transport
 
-from .client import DEFAULT_HOST, DaemonClient
+if TYPE_CHECKING:
+    from .image import DaemonDestination, DaemonSource
 
 TRANSPORT_NAME = "docker-daemon"
 CHUNK = 1 << 20
@@ -106,6 +102,13 @@ class DaemonReference(ImageReference):
         return [] if self.ref is None else policy_namespaces(self.ref)
 
     def new_image_source(self, ctx: SystemContext) -> DaemonSource:
+        # The archive code and httpx load only when an image is opened.
+        from skopeo_archive.dockertar import ArchiveImage, DockerArchiveReader
+        from skopeo_archive.tarindex import TarIndex, spool
+
+        from .client import DaemonClient
+        from .image import DaemonSource
+
         client = DaemonClient(ctx)
         try:
             with client.save(self.string_within_transport()) as stream:
@@ -129,93 +132,6 @@ class DaemonReference(ImageReference):
             raise SkopeoError(
                 f"Invalid destination docker-daemon:{self.string_within_transport()}: a destination must be a name:tag"
             )
+        from .image import DaemonDestination
+
         return DaemonDestination(self, ctx)
-
-
-class DaemonSource(ArchiveSourceBase):
-    pass
-
-
-class DaemonDestination(ArchiveDestinationBase):
-    reference: DaemonReference
-
-    def __init__(self, reference: DaemonReference, ctx: SystemContext) -> None:
-        assert reference.ref is not None
-        self.client = DaemonClient(ctx)
-        try:
-            self.client.api_version()  # fail now, not after streaming layers, if the daemon is unreachable
-            r, w = os.pipe()
-        except BaseException:
-            self.client.close()
-            raise
-        self._read_fd = r
-        self._pipe = os.fdopen(w, "wb", buffering=0)
-        self._error: BaseException | None = None
-        self._committed = False
-        self._thread = threading.Thread(target=self._upload, name="docker-daemon-load", daemon=True)
-        self._thread.start()
-        tar = TarWriter(self._pipe, ctx.tmp_directory())
-        super().__init__(reference, DockerArchiveWriter(tar), [reference.ref])
-        # Upstream's quirk: the OS check applies only when the default socket is
-        # named explicitly.
-        self.capabilities = DestinationCapabilities(
-            supported_manifest_types=self.capabilities.supported_manifest_types,
-            desired_layer_compression=self.capabilities.desired_layer_compression,
-            thread_safe_put_blob=True,
-            signatures_unsupported_reason="Storing signatures for docker-daemon: destinations is not supported",
-            must_match_runtime_os=ctx.daemon_host == DEFAULT_HOST,
-        )
-
-    def _body(self) -> Iterator[bytes]:
-        while True:
-            chunk = os.read(self._read_fd, CHUNK)
-            if not chunk:
-                return
-            yield chunk
-
-    def _upload(self) -> None:
-        try:
-            self.client.load(self._body())
-        except BaseException as e:  # reported by commit/put_blob in the caller's thread
-            self._error = e
-        finally:
-            os.close(self._read_fd)
-
-    def _raise_upload_error(self, err: BaseException) -> None:
-        """A write into the pipe failed: the daemon's answer says why."""
-        self._pipe.close()
-        self._thread.join(timeout=60)
-        if self._error is not None:
-            raise self._error
-        raise SkopeoError(f"writing to the docker daemon: {err}")
-
-    def put_blob(self, stream, info: BlobInfo, is_config: bool = False) -> BlobInfo:  # type: ignore[no-untyped-def]
-        try:
-            return super().put_blob(stream, info, is_config)
-        except (BrokenPipeError, ConnectionError) as e:
-            self._raise_upload_error(e)
-            raise
-
-    def put_manifest(self, data: bytes, mime: str, instance_digest: str | None = None) -> None:
-        try:
-            super().put_manifest(data, mime, instance_digest)
-        except (BrokenPipeError, ConnectionError) as e:
-            self._raise_upload_error(e)
-
-    def commit(self, toplevel_manifest: bytes, toplevel_mime: str) -> None:
-        try:
-            self.writer.close()
-        except (BrokenPipeError, ConnectionError) as e:
-            self._raise_upload_error(e)
-        self._pipe.close()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        self._committed = True
-
-    def close(self) -> None:
-        if not self._pipe.closed:
-            # An unfinished archive: the daemon sees a truncated tar and loads nothing.
-            self._pipe.close()
-        self._thread.join(timeout=60)
-        self.client.close()
