@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -19,9 +20,16 @@ from . import gojson, imageconfig, log
 from . import manifest as mf
 from .context import SystemContext
 from .digest import VerifyingReader
-from .errors import ManifestError, ManifestTypeRejectedError, PolicyError, SkopeoError, UnsupportedError
+from .errors import (
+    ManifestError,
+    ManifestTypeRejectedError,
+    PolicyError,
+    SkopeoError,
+    UnsupportedError,
+    UploadInterruptedError,
+)
 from .policy import PolicyContext
-from .progress import CancelledError, CountingReader, Progress
+from .progress import BlobProgress, CancelledError, CountingReader, Progress
 from .transport import (
     COMPRESS,
     DECOMPRESS,
@@ -36,6 +44,10 @@ MULTI_ARCH_SYSTEM = "system"
 MULTI_ARCH_ALL = "all"
 MULTI_ARCH_INDEX_ONLY = "index-only"
 DEFAULT_PARALLEL_COPIES = 6
+# A blob whose upload was interrupted (UploadInterruptedError) is copied at most
+# this many times in total, waiting BLOB_RESTART_DELAY, then doubling.
+BLOB_RESTART_ATTEMPTS = 3
+BLOB_RESTART_DELAY = 1.0
 
 
 @dataclass
@@ -455,10 +467,34 @@ class _Copier:
             if reused is not None and reused.digest is not None:
                 self.progress.skipped(f"Copying blob {desc.digest}")
                 return _LayerResult(reused.digest, reused.size, hinted, desc, changed=False)
+        # A destination that cannot rewind a stream it consumed part of raises
+        # UploadInterruptedError on a transient failure (e.g. a registry upload
+        # whose connection was reset): the blob is then read again from the
+        # source, through a fresh pipeline, instead of buffering it anywhere.
+        bars: list[BlobProgress] = []  # one progress bar across attempts
+        attempt = 0
+        while True:
+            try:
+                return self._transfer_layer(desc, info, may_change, need_diff_id, bars)
+            except UploadInterruptedError as e:
+                attempt += 1
+                if attempt >= BLOB_RESTART_ATTEMPTS or self._cancel.is_set():
+                    raise
+                delay = BLOB_RESTART_DELAY * 2 ** (attempt - 1)
+                log.info(f"{e}: copying blob {desc.digest} again in {delay:g}s ({attempt}/{BLOB_RESTART_ATTEMPTS - 1})")
+                time.sleep(delay)
+
+    def _transfer_layer(
+        self, desc: mf.Descriptor, info: BlobInfo, may_change: bool, need_diff_id: bool, bars: list[BlobProgress]
+    ) -> _LayerResult:
+        """One attempt at reading a layer from the source and writing it."""
         stream, size = self.src.get_blob(info)
         try:
             expected_size = desc.size if desc.size >= 0 else size
-            bar = self.progress.blob(f"Copying blob {desc.digest}", expected_size)
+            if not bars:
+                bars.append(self.progress.blob(f"Copying blob {desc.digest}", expected_size))
+            bar = bars[0]
+            bar.copied = 0  # from the start (again, when restarted)
             counted = CountingReader(stream, bar, self._cancel)
             verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")  # type: ignore[arg-type]
             peek = comp.PeekReader(verifier)  # type: ignore[arg-type]
@@ -525,8 +561,17 @@ class _Copier:
             reused = self.dest.try_reusing_blob(known)
             if reused is not None and reused.digest is not None:
                 return reused
-            tmp.seek(0)
-            return self.dest.put_blob(VerifyingReader(tmp, known.digest, size), known)  # type: ignore[arg-type]
+            attempt = 0
+            while True:
+                tmp.seek(0)
+                try:
+                    return self.dest.put_blob(VerifyingReader(tmp, known.digest, size), known)  # type: ignore[arg-type]
+                except UploadInterruptedError as e:
+                    attempt += 1
+                    if attempt >= BLOB_RESTART_ATTEMPTS:
+                        raise
+                    log.info(f"{e}: uploading {known.digest} again ({attempt}/{BLOB_RESTART_ATTEMPTS - 1})")
+                    time.sleep(BLOB_RESTART_DELAY * 2 ** (attempt - 1))
 
     # --- manifests ------------------------------------------------------------
     def _build_manifest(

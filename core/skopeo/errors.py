@@ -65,3 +65,12 @@ class PluginError(SkopeoError):
 class ManifestTypeRejectedError(SkopeoError):
     """Raised by a destination that does not accept a manifest type, so the
     copy engine can try the next candidate format."""
+
+
+class UploadInterruptedError(SkopeoError):
+    """A destination consumed part of a blob stream it cannot rewind and then
+    failed for a reason that may go away (connection reset, 5xx, 429 …).  The
+    copy engine reacts by re-opening the source blob and calling ``put_blob``
+    again; nothing of the failed attempt is visible at the destination."""
+
+    retryable = True

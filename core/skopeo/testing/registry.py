@@ -15,10 +15,12 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import socketserver
+import struct
 import subprocess
 import threading
 import time
@@ -441,6 +443,47 @@ def start_registry(
 
 # --- a misbehaving proxy ------------------------------------------------------------------
 @dataclass
+class Fault:
+    """One injected failure of :class:`FaultyProxy`, for requests whose
+    ``"METHOD target"`` line matches the regex *match*, the first *times* such
+    requests (None: all of them).  *action*:
+
+    - ``"status"``: answer *status* at once (not forwarded), with
+      ``Retry-After: <retry_after>`` if set and a registry error body for 4xx;
+    - ``"reset"``: reset the connection (RST) instead of answering, after
+      forwarding the request when *forward* is true (the registry acts on it,
+      the client never learns);
+    - ``"reset_body"``: reset the connection after half of the request body
+      (an upload cut off mid-stream; nothing is forwarded);
+    - ``"truncate"``: forward, then send only half of the response body and
+      close.
+    """
+
+    match: str
+    action: str = "status"
+    status: int = 503
+    retry_after: str | None = None
+    times: int | None = 1
+    forward: bool = False
+    hits: int = 0
+
+    def take(self, line: str) -> bool:
+        if (self.times is not None and self.hits >= self.times) or not re.search(self.match, line):
+            return False
+        self.hits += 1
+        return True
+
+
+def _reset(conn: socket.socket) -> None:
+    """Close with a TCP RST ("connection reset by peer") instead of a FIN."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    conn.close()
+
+
+@dataclass
 class FaultyProxy:
     """A loopback HTTP/1.1 proxy in front of a plain-HTTP registry that records
     every request.  For responses to ``GET …/blobs/…`` it can ``corrupt`` (flip a
@@ -450,10 +493,12 @@ class FaultyProxy:
     ``paginate`` adds ``?n=2`` to tag-list requests so the registry pages with
     ``Link`` headers; ``deny_tags`` / ``ecr_tags`` make tag lists fail the way
     some registries do.  Each connection handles one request (``Connection: close``
-    is forced)."""
+    is forced).  ``faults`` adds targeted failures of any request (see
+    :class:`Fault`); they are checked in order and the first that applies wins."""
 
     upstream_port: int
     mode: str = "none"
+    faults: list[Fault] = field(default_factory=list)
     port: int = 0
     blob_requests: list[str] = field(default_factory=list)
     # (method, target, [(header, value), …]) of every request, in arrival order.
@@ -500,8 +545,19 @@ class FaultyProxy:
             if name == b"content-length":
                 length = int(line.split(b":", 1)[1])
             headers.append(line)
+        chunked = b"transfer-encoding: chunked" in b"".join(h.lower() for h in headers)
+        method_t, target_t = request_line.split(b" ")[:2]
+        fault = self._fault(f"{method_t.decode(errors='replace')} {target_t.decode(errors='replace')}")
+        if fault is not None and fault.action == "reset_body":
+            self.requests.append((method_t.decode(errors="replace"), target_t.decode(errors="replace"), []))
+            if chunked:
+                rfile.readline()
+            else:
+                rfile.read(length // 2)
+            _reset(conn)
+            return
         body = rfile.read(length) if length else b""
-        if b"transfer-encoding: chunked" in b"".join(h.lower() for h in headers):
+        if chunked:
             body = self._read_chunked(rfile)
             headers = [h for h in headers if not h.lower().startswith(b"transfer-encoding")]
             headers.append(f"Content-Length: {len(body)}\r\n".encode())
@@ -514,6 +570,12 @@ class FaultyProxy:
         canned = self._canned_tag_list_error(target)
         if canned is not None:
             conn.sendall(canned)
+            return
+        if fault is not None and fault.action == "status":
+            conn.sendall(self._status_response(fault))
+            return
+        if fault is not None and fault.action == "reset" and not fault.forward:
+            _reset(conn)
             return
         paginate = self.mode == "paginate" and b"/tags/list" in target
         if paginate:
@@ -535,6 +597,13 @@ class FaultyProxy:
         if is_blob:
             self.blob_requests.append(target.decode())
         head, _, payload = response.partition(b"\r\n\r\n")
+        if fault is not None and fault.action == "reset":
+            _reset(conn)
+            return
+        if fault is not None and fault.action == "truncate":
+            conn.sendall(head + b"\r\n\r\n" + payload[: len(payload) // 2])
+            conn.shutdown(socket.SHUT_RDWR)
+            return
         if paginate and response.startswith(b"HTTP/1.1 200"):
             head, payload = self._page(target, payload)
         if is_blob and self.mode == "corrupt" and payload:
@@ -547,6 +616,28 @@ class FaultyProxy:
             conn.shutdown(socket.SHUT_RDWR)
             return
         conn.sendall(head + b"\r\n\r\n" + payload)
+
+    def _fault(self, line: str) -> Fault | None:
+        with _fault_lock:
+            for f in self.faults:
+                if f.take(line):
+                    return f
+        return None
+
+    @staticmethod
+    def _status_response(fault: Fault) -> bytes:
+        from http import HTTPStatus
+
+        body = b""
+        if 400 <= fault.status < 500:
+            code = {429: "TOOMANYREQUESTS", 408: "UNKNOWN"}.get(fault.status, "UNKNOWN")
+            body = json.dumps({"errors": [{"code": code, "message": HTTPStatus(fault.status).phrase.lower()}]}).encode()
+        head = f"HTTP/1.1 {fault.status} {HTTPStatus(fault.status).phrase}\r\nContent-Length: {len(body)}\r\n"
+        if body:
+            head += "Content-Type: application/json\r\n"
+        if fault.retry_after is not None:
+            head += f"Retry-After: {fault.retry_after}\r\n"
+        return (head + "Connection: close\r\n\r\n").encode() + body
 
     def _canned_tag_list_error(self, target: bytes) -> bytes | None:
         """``deny_tags``: tag lists answer 403 DENIED; ``ecr_tags``: 404 with the body
@@ -595,6 +686,8 @@ class FaultyProxy:
             self._server.server_close()
             self._server = None
 
+
+_fault_lock = threading.Lock()
 
 RegistryFactory = Callable[..., Registry]
 
@@ -647,11 +740,11 @@ if pytest is not None:
 
     @pytest.fixture
     def faulty_proxy() -> Any:
-        """``make(upstream_port, mode)`` → a started :class:`FaultyProxy`."""
+        """``make(upstream_port, mode, faults=[Fault(…)])`` → a started :class:`FaultyProxy`."""
         proxies: list[FaultyProxy] = []
 
-        def make(upstream_port: int, mode: str = "none") -> FaultyProxy:
-            p = FaultyProxy(upstream_port, mode).start()
+        def make(upstream_port: int, mode: str = "none", faults: list[Fault] | None = None) -> FaultyProxy:
+            p = FaultyProxy(upstream_port, mode, list(faults or [])).start()
             proxies.append(p)
             return p
 
