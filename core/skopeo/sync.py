@@ -240,7 +240,8 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     started = time.monotonic()
     if options.dry_run:
         log.warning("Running in dry-run mode")
-    sources = _enumerate(source, options)
+    # Listing the sources (tag lists) is retried like each copy (--retry-times).
+    sources = retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
     result = SyncResult(sources=len(sources))
     jobs = [job for s in sources for job in s.jobs]
     total = len(jobs)

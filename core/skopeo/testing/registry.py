@@ -456,7 +456,8 @@ class Fault:
     - ``"reset_body"``: reset the connection after half of the request body
       (an upload cut off mid-stream; nothing is forwarded);
     - ``"truncate"``: forward, then send only half of the response body and
-      close.
+      close;
+    - ``"delay"``: wait *delay* seconds, then forward normally (slow registry).
     """
 
     match: str
@@ -465,6 +466,7 @@ class Fault:
     retry_after: str | None = None
     times: int | None = 1
     forward: bool = False
+    delay: float = 0.0
     hits: int = 0
 
     def take(self, line: str) -> bool:
@@ -503,6 +505,8 @@ class FaultyProxy:
     blob_requests: list[str] = field(default_factory=list)
     # (method, target, [(header, value), …]) of every request, in arrival order.
     requests: list[tuple[str, str, list[tuple[str, str]]]] = field(default_factory=list)
+    # time.monotonic() at which each request of ``requests`` arrived.
+    request_times: list[float] = field(default_factory=list)
     _dropped: set[bytes] = field(default_factory=set)
     _server: socketserver.ThreadingTCPServer | None = None
 
@@ -549,7 +553,7 @@ class FaultyProxy:
         method_t, target_t = request_line.split(b" ")[:2]
         fault = self._fault(f"{method_t.decode(errors='replace')} {target_t.decode(errors='replace')}")
         if fault is not None and fault.action == "reset_body":
-            self.requests.append((method_t.decode(errors="replace"), target_t.decode(errors="replace"), []))
+            self._record(method_t.decode(errors="replace"), target_t.decode(errors="replace"), [])
             if chunked:
                 rfile.readline()
             else:
@@ -562,11 +566,11 @@ class FaultyProxy:
             headers = [h for h in headers if not h.lower().startswith(b"transfer-encoding")]
             headers.append(f"Content-Length: {len(body)}\r\n".encode())
         method, target = request_line.split(b" ")[:2]
-        self.requests.append((
+        self._record(
             method.decode(errors="replace"), target.decode(errors="replace"),
             [(h.split(b":", 1)[0].decode(errors="replace"), h.split(b":", 1)[1].strip().decode(errors="replace"))
              for h in headers if b":" in h],
-        ))
+        )
         canned = self._canned_tag_list_error(target)
         if canned is not None:
             conn.sendall(canned)
@@ -577,6 +581,8 @@ class FaultyProxy:
         if fault is not None and fault.action == "reset" and not fault.forward:
             _reset(conn)
             return
+        if fault is not None and fault.action == "delay":
+            time.sleep(fault.delay)
         paginate = self.mode == "paginate" and b"/tags/list" in target
         if paginate:
             # registry 2.8 does not page tag lists itself: ask for all, serve pages of 2.
@@ -616,6 +622,11 @@ class FaultyProxy:
             conn.shutdown(socket.SHUT_RDWR)
             return
         conn.sendall(head + b"\r\n\r\n" + payload)
+
+    def _record(self, method: str, target: str, headers: list[tuple[str, str]]) -> None:
+        with _fault_lock:
+            self.request_times.append(time.monotonic())
+            self.requests.append((method, target, headers))
 
     def _fault(self, line: str) -> Fault | None:
         with _fault_lock:

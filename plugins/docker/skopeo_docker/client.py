@@ -1,6 +1,20 @@
 """The registry HTTP client: connection setup ("ping"), authentication (Basic,
 Bearer tokens with a per-scope cache, identity tokens, ``--registry-token``),
-429 back-off, size-capped bodies and Go-like error text.
+per-request retries, size-capped bodies and Go-like error text.
+
+Per-request retries (below ``--retry-times``, which repeats whole operations):
+a request answered 408/429/500/502/503/504, or whose connection was dropped or
+reset, is sent again after an exponential back-off (``Retry-After`` in seconds
+or as an HTTP date wins), at most ``RETRY_ATTEMPTS`` times in total and never
+past ``RETRY_MAX_TOTAL`` seconds.  Only requests whose body can be sent again
+(none, or ``bytes``) are retried here; a streamed body (a blob upload) cannot be
+rewound by the client, so the destination restarts the upload instead (see
+``DockerImageDestination.put_blob``).  Connection *setup* failures (refused,
+DNS, TLS) are not retried per request: they rarely heal within seconds and
+``--retry-times`` covers them.  A 429 (or a 503 with ``Retry-After``) also
+starts a cool-down shared by every thread talking to that registry, so a
+``sync`` with many images in flight slows down as a whole instead of each
+thread hammering the registry until its attempts run out.
 
 One ``httpx.Client`` (a keep-alive connection pool) is shared per registry and
 TLS configuration for the whole process, and so is the ping result: inspecting
@@ -48,9 +62,15 @@ DOCKER_REGISTRY = "registry-1.docker.io"
 MAX_AUTH_TOKEN_BODY_SIZE = 1 << 20
 MAX_TAG_LIST_BODY_SIZE = 16 << 20
 MINIMUM_TOKEN_LIFETIME = 60
-BACKOFF_ATTEMPTS = 5
+# Per-request retries: total attempts, first delays (429 as upstream: 2 s
+# doubling; 5xx and dropped connections start lower), cap per wait, and the
+# total time one request may spend retrying.
+RETRY_ATTEMPTS = 5
 BACKOFF_INITIAL = 2.0
+RETRY_INITIAL = 0.5
 BACKOFF_MAX = 60.0
+RETRY_MAX_TOTAL = 300.0
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 CHUNK = 1 << 20
 
 # Codes that repeating the operation will not fix (upstream's retry policy).
@@ -58,9 +78,20 @@ _NOT_RETRYABLE_CODES = ("UNAUTHORIZED", "DENIED", "NAME_UNKNOWN", "MANIFEST_UNKN
 
 
 class TransportError(SkopeoError):
-    """The network failed (refused, reset, timed out, TLS …); worth retrying."""
+    """The network failed (refused, reset, timed out, TLS …).  Worth repeating
+    the operation (``retryable``) unless the cause is one that will not go away
+    by itself (certificate problems, unknown host, HTTP spoken to HTTPS …).
+    ``transient`` says the connection broke after it was established (reset,
+    dropped, EOF): the request itself may be sent again at once."""
 
     retryable = True
+    transient = False
+
+
+# Reasons (as described by describe_network_error) that repeating will not fix.
+_PERMANENT_NETWORK_REASONS = ("tls: ", "no such host", "server gave HTTP response to HTTPS client", "proxyconnect")
+# httpx errors raised after the connection was up: the peer dropped or reset it.
+_TRANSIENT_HTTPX_ERRORS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 def mark_retryable(err: RegistryError) -> RegistryError:
@@ -134,7 +165,11 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
 def url_error(method: str, url: httpx.URL, exc: BaseException) -> TransportError:
     """Go's ``*url.Error`` text: ``Get "https://h/v2/": <reason>``."""
     op = method[:1].upper() + method[1:].lower()
-    return TransportError(f'{op} "{url}": {describe_network_error(exc, url)}')
+    reason = describe_network_error(exc, url)
+    err = TransportError(f'{op} "{url}": {reason}')
+    err.retryable = not any(p in reason for p in _PERMANENT_NETWORK_REASONS)
+    err.transient = err.retryable and isinstance(exc, _TRANSIENT_HTTPX_ERRORS)
+    return err
 
 
 # --- reading bodies ----------------------------------------------------------------
@@ -180,6 +215,42 @@ class _Pool:
     client: httpx.Client
     lock: threading.Lock = field(default_factory=threading.Lock)
     ping: _Ping | None = None
+
+
+class _Cooldown:
+    """When a registry last asked us to slow down: every request to that host,
+    from any thread or client, waits until the time has passed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def extend(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self) -> float:
+        """Sleep until the cool-down is over; the seconds slept."""
+        slept = 0.0
+        while True:
+            with self._lock:
+                remaining = self._until - time.monotonic()
+            if remaining <= 0:
+                return slept
+            time.sleep(remaining)
+            slept += remaining
+
+
+_cooldowns_lock = threading.Lock()
+_cooldowns: dict[str, _Cooldown] = {}
+
+
+def _cooldown(host: str) -> _Cooldown:
+    with _cooldowns_lock:
+        c = _cooldowns.get(host)
+        if c is None:
+            c = _cooldowns[host] = _Cooldown()
+        return c
 
 
 _pools_lock = threading.Lock()
@@ -273,6 +344,7 @@ class RegistryClient:
         self.cert_dir = tlsconfig.cert_dir_for(registry, ctx.cert_dir)
         self.user_agent = user_agent(ctx)
         self._pool = _pool(self.host, self.cert_dir, skip_verify)
+        self._cooldown = _cooldown(self.host)
         self._tokens: dict[str, _Token] = {}
         self._token_lock = threading.Lock()
         self._warned: set[str] = set()
@@ -295,7 +367,7 @@ class RegistryClient:
 
     def _ping_once(self, scheme: str) -> _Ping:
         url = httpx.URL(f"{scheme}://{self.host}/v2/")
-        resp = self._send("GET", url, [], None, None)
+        resp = self._send_retrying("GET", url, [], None, None)
         log.debug(f"Ping {url} status {resp.status_code}")
         if resp.status_code not in (200, 401):
             raise error_from(resp)
@@ -369,23 +441,45 @@ class RegistryClient:
         content: bytes | Iterator[bytes] | None = None,
         auth: bool = True,
         extra_scope: Scope | None = None,
+        preload: int | None = None,
     ) -> httpx.Response:
         """Send a request (body streamed unread: use :func:`read_limited` or
-        ``iter_bytes``).  A path is resolved against the registry."""
+        ``iter_bytes``).  A path is resolved against the registry.
+
+        Failures worth repeating are retried here (see the module docstring)
+        when *content* can be sent again.  With *preload*, a 2xx body is read
+        (at most *preload* bytes) before returning, so a body cut short is
+        retried too; the response then holds it in memory."""
         ping = self.ping()
         url = path_or_url if isinstance(path_or_url, httpx.URL) else self.url(path_or_url)
         headers = headers or []
         replayable = content is None or isinstance(content, bytes)
-        delay = BACKOFF_INITIAL
-        attempts = 0
+        sent = 0
+        retries = 0
+        deadline = time.monotonic() + RETRY_MAX_TOTAL
         reauthenticated = False
         while True:
+            self._cooldown.wait()
             authorization, cache_key = self._authorization(ping, extra_scope) if auth else (None, None)
-            resp = self._send(method, url, headers, content, authorization)
-            attempts += 1
+            try:
+                resp = self._send(method, url, headers, content, authorization)
+                sent += 1
+                if preload is not None and 200 <= resp.status_code < 300:
+                    resp = _preloaded(resp, preload)
+            except TransportError as e:
+                sent += 1
+                if not (replayable and e.transient):
+                    raise
+                retries += 1
+                delay = self._retry_delay(retries, RETRY_INITIAL, deadline)
+                if delay is None:
+                    raise
+                log.info(f"{e}: retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})")
+                time.sleep(delay)
+                continue
             if resp.status_code == 401 and auth and replayable:
                 retry_scope = _insufficient_scope(resp)
-                if attempts == 1 and retry_scope is not None:
+                if sent == 1 and retry_scope is not None:
                     # The registry says which scope it wants: get a token for it, once.
                     log.debug("Detected insufficient_scope error, will retry request with updated scope")
                     resp.close()
@@ -398,13 +492,71 @@ class RegistryClient:
                         self._tokens.pop(cache_key, None)
                     resp.close()
                     continue
-            if resp.status_code != 429 or not replayable or attempts >= BACKOFF_ATTEMPTS:
+            if resp.status_code not in RETRY_STATUSES or not replayable:
+                return resp
+            retries += 1
+            initial = BACKOFF_INITIAL if resp.status_code == 429 else RETRY_INITIAL
+            delay = self._retry_delay(retries, initial, deadline, resp)
+            if delay is None:
                 return resp
             resp.close()
-            delay = min(_retry_after(resp, delay), BACKOFF_MAX)
-            log.debug(f"Too many requests to {url}: sleeping for {delay:f} seconds before next attempt")
+            if resp.status_code == 429 or "Retry-After" in resp.headers:
+                # Everybody talking to this registry waits, not only this thread.
+                self._cooldown.extend(delay)
+            log.info(
+                f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, "
+                f"retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})"
+            )
             time.sleep(delay)
-            delay *= 2
+
+    @staticmethod
+    def _retry_delay(retries: int, initial: float, deadline: float, resp: httpx.Response | None = None) -> float | None:
+        """Seconds to wait before retry number *retries* (1-based), or None when
+        the attempts or the time budget are exhausted."""
+        if retries >= RETRY_ATTEMPTS:
+            return None
+        backoff = min(initial * (2 ** (retries - 1)), BACKOFF_MAX)
+        delay = min(_retry_after(resp, backoff), BACKOFF_MAX) if resp is not None else backoff
+        if time.monotonic() + delay > deadline:
+            return None
+        return delay
+
+    def _send_retrying(
+        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes | None,
+        authorization: str | None,
+    ) -> httpx.Response:
+        """:meth:`_send` with the same retries as :meth:`request` (token requests;
+        the last failed response is returned)."""
+        retries = 0
+        deadline = time.monotonic() + RETRY_MAX_TOTAL
+        while True:
+            self._cooldown.wait()
+            try:
+                resp = self._send(method, url, headers, content, authorization)
+            except TransportError as e:
+                retries += 1
+                delay = self._retry_delay(retries, RETRY_INITIAL, deadline) if e.transient else None
+                if delay is None:
+                    raise
+                log.info(f"{e}: retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})")
+                time.sleep(delay)
+                continue
+            if resp.status_code not in RETRY_STATUSES:
+                return resp
+            retries += 1
+            initial = BACKOFF_INITIAL if resp.status_code == 429 else RETRY_INITIAL
+            delay = self._retry_delay(retries, initial, deadline, resp)
+            if delay is None:
+                return resp
+            resp.close()
+            if resp.status_code == 429 or "Retry-After" in resp.headers:
+                self._cooldown.extend(delay)
+            log.info(f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, retrying in {delay:g}s")
+            time.sleep(delay)
+
+    def wait_cooldown(self) -> None:
+        """Wait while the registry asked for a pause (before restarting an upload)."""
+        self._cooldown.wait()
 
     # --- authentication -----------------------------------------------------------------
     def _authorization(self, ping: _Ping, extra_scope: Scope | None) -> tuple[str | None, str | None]:
@@ -460,7 +612,7 @@ class RegistryClient:
             body = urllib.parse.urlencode(sorted(form, key=lambda kv: kv[0])).encode()
             url = httpx.URL(realm)
             headers = [("Content-Type", "application/x-www-form-urlencoded")]
-            resp = self._send("POST", url, headers, body, None)
+            resp = self._send_retrying("POST", url, headers, body, None)
             context = "Trying to obtain access token"
         else:
             parsed = urllib.parse.urlsplit(realm)
@@ -477,7 +629,7 @@ class RegistryClient:
             if self.creds.username and self.creds.password:
                 raw = f"{self.creds.username}:{self.creds.password}".encode()
                 authorization = "Basic " + base64.b64encode(raw).decode()
-            resp = self._send("GET", url, [], None, authorization)
+            resp = self._send_retrying("GET", url, [], None, authorization)
             context = "Requesting bearer token"
         if resp.status_code == 429:
             resp.close()
@@ -541,8 +693,30 @@ def _insufficient_scope(resp: httpx.Response) -> Scope | None:
     return None
 
 
+def _preloaded(resp: httpx.Response, limit: int) -> httpx.Response:
+    """*resp* with its (still encoded) body read into memory, at most *limit*
+    bytes; a broken connection raises :class:`TransportError` (transient)."""
+    cl = resp.headers.get("Content-Length")
+    if cl is not None and cl.isdigit() and int(cl) > limit:
+        return resp  # read_limited reports the size; nothing to preload
+    buf = bytearray()
+    try:
+        for chunk in resp.iter_raw():
+            buf += chunk
+            if len(buf) > limit:
+                raise SkopeoError(f"exceeded maximum allowed size of {limit} bytes")
+    except httpx.TransportError as e:
+        raise url_error(resp.request.method, resp.request.url, e) from None
+    finally:
+        resp.close()
+    if cl is not None and cl.isdigit() and len(buf) != int(cl):
+        raise url_error(resp.request.method, resp.request.url, httpx.RemoteProtocolError("unexpected EOF: incomplete"))
+    return httpx.Response(resp.status_code, headers=resp.headers, content=bytes(buf), request=resp.request,
+                          extensions=resp.extensions)
+
+
 def _retry_after(resp: httpx.Response, fallback: float) -> float:
-    after = resp.headers.get("Retry-After")
+    after = resp.headers.get("Retry-After", "").strip()
     if not after:
         return fallback
     if after.isdigit():

@@ -16,8 +16,7 @@ from skopeo import digest as digest_mod
 from skopeo import log
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import ManifestTypeRejectedError
-from skopeo.errors import SkopeoError
+from skopeo.errors import ManifestTypeRejectedError, SkopeoError, UploadInterruptedError
 from skopeo.reference import TAG_RE, DockerReference, parse_canonical
 from skopeo.transport import (
     COMPRESS,
@@ -32,6 +31,7 @@ from . import registries_conf
 from .client import (
     CHUNK,
     MAX_TAG_LIST_BODY_SIZE,
+    RETRY_STATUSES,
     RegistryClient,
     Scope,
     TransportError,
@@ -55,6 +55,10 @@ DESTINATION_MANIFEST_TYPES = (
 RESUME_MIN_PROGRESS = 1 << 20
 RESUME_MIN_INTERVAL = 60.0
 RESUME_DELAY = 1.0
+# A blob upload whose streamed body failed is restarted this many times in total
+# (when its stream can be rewound), waiting UPLOAD_RETRY_DELAY, then doubling.
+UPLOAD_ATTEMPTS = 3
+UPLOAD_RETRY_DELAY = 1.0
 
 
 def _path(ref: DockerReference, kind: str, tail: str) -> str:
@@ -104,7 +108,9 @@ def _record_manifest_blobs(data: bytes, mime: str, ref: DockerReference) -> None
 
 # --- manifests -------------------------------------------------------------------------------
 def fetch_manifest(client: RegistryClient, ref: DockerReference, tag_or_digest: str) -> tuple[bytes, str]:
-    resp = client.request("GET", _path(ref, "manifests", tag_or_digest), headers=ACCEPT_MANIFESTS)
+    resp = client.request(
+        "GET", _path(ref, "manifests", tag_or_digest), headers=ACCEPT_MANIFESTS, preload=mf.MAX_MANIFEST_SIZE
+    )
     content_type = resp.headers.get("Content-Type", "")
     log.debug(f'Content-Type from manifest GET is "{content_type}"')
     if resp.status_code != 200:
@@ -252,6 +258,16 @@ def _parse_content_range(value: str) -> tuple[int, int, int]:
         return int(first), int(last), (-1 if total == "*" else int(total))
     except ValueError:
         return -1, -1, -1
+
+
+def _tell(stream: BinaryIO) -> int | None:
+    """The position of a stream that can be rewound to it, else None."""
+    try:
+        if stream.seekable():
+            return stream.tell()
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
 
 
 def _blob_size(resp: httpx.Response) -> int:
@@ -481,6 +497,34 @@ class DockerImageDestination(ImageDestination):
         return None
 
     def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+        """Upload a blob: POST a session, one streamed PATCH, PUT ?digest=.
+
+        Retries.  Bodiless requests (POST, the final PUT) are retried by the
+        client.  The PATCH streams *stream* and cannot be replayed by the client:
+        when it fails for a transient reason (connection dropped or reset,
+        408/429/5xx), the session is abandoned and the upload starts again with
+        a new POST.  The bytes already sent must be produced again: a seekable
+        stream (config blobs, spooled temporary files) is rewound here; any
+        other stream makes us raise :class:`UploadInterruptedError` and the copy
+        engine re-opens the source blob and calls us again.  Nothing is buffered
+        in memory or spooled to disk for this, and nothing of a failed attempt
+        is visible: a blob only exists once the final PUT succeeded."""
+        start = _tell(stream)
+        attempt = 0
+        while True:
+            try:
+                return self._upload_once(stream, info)
+            except UploadInterruptedError as e:
+                attempt += 1
+                if start is None or attempt >= UPLOAD_ATTEMPTS:
+                    raise
+                delay = UPLOAD_RETRY_DELAY * 2 ** (attempt - 1)
+                log.info(f"{e}: restarting the upload in {delay:g}s ({attempt}/{UPLOAD_ATTEMPTS - 1})")
+                time.sleep(delay)
+                self.client.wait_cooldown()
+                stream.seek(start)
+
+    def _upload_once(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
         upload_path = f"/v2/{self.ref.path}/blobs/uploads/"
         log.debug(f"Uploading {upload_path}")
         resp = self.client.request("POST", upload_path)
@@ -492,11 +536,16 @@ class DockerImageDestination(ImageDestination):
 
         hasher = digest_mod.hasher(digest_mod.CANONICAL) if info.digest is None else None
         size = 0
+        source_failed = False
 
         def body() -> Iterator[bytes]:
-            nonlocal size
+            nonlocal size, source_failed
             while True:
-                chunk = stream.read(CHUNK)
+                try:
+                    chunk = stream.read(CHUNK)
+                except BaseException:
+                    source_failed = True  # the source's own error, not the upload's
+                    raise
                 if not chunk:
                     return
                 if hasher is not None:
@@ -507,9 +556,20 @@ class DockerImageDestination(ImageDestination):
         headers = [("Content-Type", "application/octet-stream")]
         if info.digest is not None and info.size >= 0:
             headers.append(("Content-Length", str(info.size)))
-        resp = self.client.request("PATCH", location, headers=headers, content=body())
+        try:
+            resp = self.client.request("PATCH", location, headers=headers, content=body())
+        except TransportError as e:
+            if source_failed:
+                raise  # reading the source failed (it reports itself), not the upload
+            if not e.retryable:
+                raise e.wrap("uploading layer chunked") from None
+            self._cancel_upload(location)
+            raise UploadInterruptedError(f"uploading layer chunked: {e}") from None
         if not 200 <= resp.status_code <= 399:
             err = error_from(resp)
+            if resp.status_code in RETRY_STATUSES:
+                self._cancel_upload(location)
+                raise UploadInterruptedError(f"uploading layer chunked: {err}") from None
             raise err.wrap("uploading layer chunked") from None
         location = self._location(resp)
         resp.close()
@@ -519,14 +579,50 @@ class DockerImageDestination(ImageDestination):
         query = [(k, v) for k, v in query if k != "digest"] + [("digest", digest)]
         # Go's url.Values.Encode() sorts by key.
         location = location.copy_with(query=urllib.parse.urlencode(sorted(query, key=lambda kv: kv[0])).encode())
-        resp = self.client.request("PUT", location, headers=[("Content-Type", "application/octet-stream")], content=b"")
+        try:
+            resp = self.client.request(
+                "PUT", location, headers=[("Content-Type", "application/octet-stream")], content=b""
+            )
+        except TransportError as e:
+            if not e.retryable:
+                raise e.wrap(f"uploading layer to {location}") from None
+            raise UploadInterruptedError(f"uploading layer to {location}: {e}") from None
         if resp.status_code != 201:
             err = error_from(resp)
-            raise err.wrap(f"uploading layer to {location}") from None
+            if resp.status_code == 404 and self._blob_exists(self.ref.path, digest, None) == size:
+                # A retried PUT whose first attempt was committed before the
+                # connection broke: the session is gone, the blob is there.
+                log.debug(f"Upload session of {digest} is gone but the blob exists: done")
+            elif resp.status_code in RETRY_STATUSES:
+                raise UploadInterruptedError(f"uploading layer to {location}: {err}") from None
+            else:
+                raise err.wrap(f"uploading layer to {location}") from None
         resp.close()
         log.debug(f"Upload of layer {digest} complete")
         known_locations.record(digest, self.ref.domain, self.ref.path)
         return BlobInfo(digest, size, info.media_type, info.urls, info.annotations)
+
+    def _cancel_upload(self, location: httpx.URL) -> None:
+        """Best effort: tell the registry an abandoned upload session can go."""
+        try:
+            self.client.request("DELETE", location).close()
+        except SkopeoError as e:
+            log.debug(f"Error cancelling upload {location}: {e}")
+
+    def existing_manifest_digest(self) -> str | None:
+        """The digest of the manifest the destination tag (or digest) holds now,
+        from one ``HEAD`` request; None when absent or unknown (then ``sync``
+        copies, and a real problem is reported by the copy itself)."""
+        tail = self.ref.digest or self.ref.tag or "latest"
+        try:
+            resp = self.client.request("HEAD", _path(self.ref, "manifests", tail), headers=ACCEPT_MANIFESTS)
+        except SkopeoError as e:
+            log.debug(f"Checking for an existing manifest {tail} in {self.ref.name}: {e}")
+            return None
+        resp.close()
+        found = resp.headers.get("Docker-Content-Digest", "") if resp.status_code == 200 else ""
+        log.debug(f"Existing manifest {tail} in {self.ref.name}: status {resp.status_code}, digest {found!r}")
+        return found if digest_mod.is_digest(found) else None
 
     @staticmethod
     def _location(resp: httpx.Response) -> httpx.URL:
@@ -592,7 +688,7 @@ def list_repository_tags(ctx: SystemContext, ref: DockerReference) -> list[str]:
     path = _path(ref, "tags", "list")
     tags: list[str] = []
     while True:
-        resp = client.request("GET", path)
+        resp = client.request("GET", path, preload=MAX_TAG_LIST_BODY_SIZE)
         if resp.status_code != 200:
             err = error_from(resp)
             raise err.wrap("fetching tags list") from None
