@@ -22,6 +22,7 @@ import socket
 import socketserver
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -357,6 +358,19 @@ class Registry:
                 self.process.wait(timeout=10)
         if self.token_server is not None:
             self.token_server.stop()
+        forget_registry_state()
+
+
+def forget_registry_state() -> None:
+    """Drop what this process remembers about registries (pooled connections,
+    blobs known present): a later registry may reuse this one's port."""
+    client = sys.modules.get("skopeo_docker.client")
+    image = sys.modules.get("skopeo_docker.image")
+    if client is not None:
+        client.close_all()
+    if image is not None:
+        image.known_locations.clear()
+        image.blob_claims.clear()
 
 
 def htpasswd_file(path: Path, users: dict[str, str]) -> Path:

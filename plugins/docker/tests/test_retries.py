@@ -33,7 +33,9 @@ from .conftest import Runner, fatal_message
 ACCEPT = PolicyContext(Policy.accept_anything())
 BLOB_GET = r"^GET .*/blobs/sha256:"
 MANIFEST_GET = r"^GET .*/manifests/"
-PATCH = r"^PATCH .*/blobs/uploads/"
+# Requests that carry a blob: with a known digest the body goes with the final PUT
+# (monolithic upload); otherwise with a PATCH.
+PATCH = r"^(PATCH|PUT) .*/blobs/uploads/"
 UPLOAD_POST = r"^POST .*/blobs/uploads/"
 UPLOAD_PUT = r"^PUT .*/blobs/uploads/"
 MANIFEST_PUT = r"^PUT .*/manifests/"
@@ -143,7 +145,6 @@ def test_upload_reset_mid_body_is_restarted(registry: Registry, big_image: str, 
         Fault(UPLOAD_POST, status=502, times=1),
         Fault(PATCH, action="reset_body", times=3),
         Fault(PATCH, status=503, times=1),
-        Fault(UPLOAD_PUT, status=500, times=1),
         Fault(MANIFEST_PUT, status=503, times=1),
     ])
     digest = copy(big_image, f"docker://{proxy.host}/r/up:v1")
@@ -152,7 +153,8 @@ def test_upload_reset_mid_body_is_restarted(registry: Registry, big_image: str, 
     back = f"oci:{tmp_path / 'back'}:v1"
     copy(f"docker://{registry.host}/r/up:v1", back)
     validate(back)
-    assert count(proxy, PATCH) == 3 + 4  # 2 layers + config, plus one per interrupted PATCH
+    # 2 layers + config, plus one per interrupted body upload (3 resets and a 503).
+    assert count(proxy, PATCH) == 3 + 4
 
 
 def test_committed_upload_whose_answer_was_lost(registry: Registry, oci_image: str, faulty_proxy) -> None:
@@ -211,7 +213,7 @@ def test_persistent_upload_fault_fails_cleanly(registry: Registry, oci_image: st
     proc = skopeo("copy", "--dest-tls-verify=false", oci_image, f"docker://{proxy.host}/r/p:v1")
     assert proc.returncode == 1
     msg = fatal_message(proc.stderr)
-    assert msg.startswith("trying to reuse blob") or "uploading layer chunked" in msg, msg
+    assert msg.startswith("trying to reuse blob") or "uploading layer" in msg, msg
     assert "connection reset by peer" in msg or "EOF" in msg, msg
     missing = reference_skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/r/p:v1")
     assert missing.returncode != 0 and "manifest unknown" in missing.stderr
