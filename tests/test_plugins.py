@@ -112,3 +112,21 @@ def test_env_restricts_entry_points() -> None:
     out = subprocess.run([sys.executable, "-c", code], env={"SKOPEO_PLUGINS": "", "PATH": ""},
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_plugins_load_lazily_after_first_full_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Once the cache knows which plugin provides what, a command that needs one
+    transport imports only that plugin; the first run (new cache) loads all."""
+    code = (
+        "import sys; from skopeo import plugins; plugins.get_transport('dir'); "
+        "print(sorted(m for m in ('skopeo_dir', 'skopeo_oci', 'skopeo_docker') if m in sys.modules))"
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path), "PATH": ""}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert first.strip() == "['skopeo_dir', 'skopeo_docker', 'skopeo_oci']"
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert second.strip() == "['skopeo_dir']"
+    # Hooks still reach every plugin implementing them.
+    creds = "from skopeo import plugins; pm = plugins.hook_manager('get_credentials'); print(pm.has_plugin('docker'))"
+    out = subprocess.run([sys.executable, "-c", creds], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"

@@ -34,5 +34,5 @@ def resolve(ctx: SystemContext, registry: str, repository: str | None = None) ->
         return Credentials(identity_token=ctx.identity_token, source="command line")
     from . import plugins
 
-    found = plugins.manager().hook.get_credentials(registry=registry, repository=repository, ctx=ctx)
+    found = plugins.hook_manager("get_credentials").hook.get_credentials(registry=registry, repository=repository, ctx=ctx)
     return found if found is not None else Credentials()

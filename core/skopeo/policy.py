@@ -142,7 +142,6 @@ def parse(data: bytes, source: str = "<in-memory>") -> Policy:
         raise _InvalidPolicy(_type_error(raw_transports, "map[string]signature.PolicyTransportScopes"))
     from . import plugins
 
-    known = plugins.transports()
     for tname, scopes in raw_transports.items():
         if scopes is None:
             scopes = {}
@@ -150,7 +149,7 @@ def parse(data: bytes, source: str = "<in-memory>") -> Policy:
             raise _InvalidPolicy(_type_error(scopes, "signature.PolicyTransportScopes"))
         parsed: dict[str, list[dict[str, Any]]] = {}
         for scope, reqs in scopes.items():
-            transport = known.get(tname)
+            transport = plugins.find_transport(tname)
             if transport is not None and scope != "":
                 try:
                     transport.validate_policy_configuration_scope(scope)
