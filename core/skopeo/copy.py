@@ -130,6 +130,7 @@ class _Copier:
         self.bytes_copied = 0
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._compress_threads = 2
         self.report = self.progress.line
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
@@ -411,6 +412,10 @@ class _Copier:
         return self.options.force_layer_compression or self.dest.capabilities.desired_layer_compression
 
     def _copy_layers(self, layers: list[mf.Descriptor], may_change: bool, need_diff_ids: bool = False) -> list[_LayerResult]:
+        # zstd worker threads only when layers are not already compressed side by
+        # side: each worker buffers several MiB (5 layers × 2 threads ≈ 450 MiB).
+        self._compress_threads = 2 if not self.parallel or len(layers) == 1 else 0
+
         def one(desc: mf.Descriptor) -> _LayerResult:
             return self._copy_layer(desc, may_change, need_diff_ids)
 
@@ -514,7 +519,9 @@ class _Copier:
                     reader = comp.decompressing_reader(reader, detected)
                 if op in (COMPRESS, "recompress"):
                     assert target is not None
-                    reader = comp.compressing_reader(reader, target, self.options.compression_level)  # type: ignore[assignment]
+                    reader = comp.compressing_reader(  # type: ignore[assignment]
+                        reader, target, self.options.compression_level, self._compress_threads
+                    )
                 out = reader
                 media = desc.media_type
                 out_info = BlobInfo(None, -1, media, (), desc.annotations)
