@@ -30,6 +30,7 @@ from .errors import (
 )
 from .policy import PolicyContext
 from .progress import BlobProgress, CancelledError, CountingReader, Progress
+from .streams import PrefetchReader
 from .transport import (
     COMPRESS,
     DECOMPRESS,
@@ -131,6 +132,7 @@ class _Copier:
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._compress_threads = 2
+        self._prefetch = False
         self.report = self.progress.line
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
@@ -415,6 +417,9 @@ class _Copier:
         # zstd worker threads only when layers are not already compressed side by
         # side: each worker buffers several MiB (5 layers × 2 threads ≈ 450 MiB).
         self._compress_threads = 2 if not self.parallel or len(layers) == 1 else 0
+        # Blobs copied one after the other (a destination that writes them in
+        # sequence, or a single layer) get a second thread for the source side.
+        self._prefetch = not self.parallel or len(layers) == 1
 
         def one(desc: mf.Descriptor) -> _LayerResult:
             return self._copy_layer(desc, may_change, need_diff_ids)
@@ -493,6 +498,7 @@ class _Copier:
         self, desc: mf.Descriptor, info: BlobInfo, may_change: bool, need_diff_id: bool, bars: list[BlobProgress]
     ) -> _LayerResult:
         """One attempt at reading a layer from the source and writing it."""
+        prefetch: PrefetchReader | None = None
         stream, size = self.src.get_blob(info)
         try:
             expected_size = desc.size if desc.size >= 0 else size
@@ -525,12 +531,17 @@ class _Copier:
                 out = reader
                 media = desc.media_type
                 out_info = BlobInfo(None, -1, media, (), desc.annotations)
+            if self._prefetch:
+                prefetch = PrefetchReader(out)
+                out = prefetch  # type: ignore[assignment]
             if out_info.digest is None and (
                 self.options.dest_ctx.extra.get("precompute_digests") or not self.dest.capabilities.accepts_unknown_digests
             ):
                 stored = self._put_precomputed(out, out_info)
             else:
                 stored = self.dest.put_blob(out, out_info)
+            if prefetch is not None:
+                prefetch.stop()  # before anyone else reads the verifier
             if not verifier.done:
                 # The destination stopped early; finish reading so the digest is checked.
                 while verifier.read(comp.CHUNK):
@@ -539,6 +550,8 @@ class _Copier:
             with self._lock:
                 self.bytes_copied += verifier.size
         finally:
+            if prefetch is not None:
+                prefetch.stop()
             stream.close()
         assert stored.digest is not None
         changed = stored.digest != desc.digest
