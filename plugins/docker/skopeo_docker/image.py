@@ -186,6 +186,52 @@ def fetch_manifest(client: RegistryClient, ref: DockerReference, tag_or_digest: 
     return data, mime
 
 
+def get_blob_response(client: RegistryClient, path: str) -> httpx.Response:
+    """GET a blob, following redirects (object stores, CDNs) without sending the
+    registry's Authorization header to any other host."""
+    headers = [("Accept-Encoding", "identity")]
+    resp = client.request("GET", path, headers=headers)
+    origin = resp.request.url
+    for _ in range(10):
+        if resp.status_code not in (301, 302, 303, 307, 308) or "Location" not in resp.headers:
+            return resp
+        target = origin.join(resp.headers["Location"])
+        resp.close()
+        same_origin = (target.scheme, target.host, target.port) == (origin.scheme, origin.host, origin.port)
+        if same_origin:
+            resp = client.request("GET", target, headers=headers)
+        else:
+            resp = client.request("GET", target, headers=headers, auth=False)
+        origin = target
+    return resp
+
+
+def blob_bytes(client: RegistryClient, ref: DockerReference, desc: mf.Descriptor, limit: int) -> bytes:
+    """The contents of the (small) blob *desc* in *ref*'s repository, at most
+    *limit* bytes, checked against its digest (upstream's getOCIDescriptorContents)."""
+    try:
+        digest_mod.validate(desc.digest)
+    except SkopeoError as e:
+        raise SkopeoError(f'invalid digest "{desc.digest}": {e}') from None
+    algo = desc.digest.partition(":")[0]
+    if algo not in digest_mod.ALGORITHMS:
+        raise SkopeoError(f'invalid digest "{desc.digest}": unsupported digest algorithm "{algo}"')
+    path = _path(ref, "blobs", desc.digest)
+    log.debug(f"Downloading {path}")
+    resp = get_blob_response(client, path)
+    if resp.status_code != 200:
+        err = error_from(resp)
+        raise err.wrap("fetching blob") from None
+    try:
+        data = read_limited(resp, limit)
+    except SkopeoError as e:
+        raise e.wrap(f"reading blob {desc.digest} in {ref.name}") from None
+    actual = digest_mod.of_bytes(data, algo)
+    if actual != desc.digest:
+        raise SkopeoError(f'digest mismatch, expected "{desc.digest}", got "{actual}"')
+    return data
+
+
 # --- blob download with resume ------------------------------------------------------------------
 class BlobReader:
     """A blob streamed from the registry in large chunks.  A connection that breaks
@@ -383,10 +429,10 @@ class DockerImageSource(ImageSource):
         return data, mime
 
     def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:
-        from .signatures import lookaside_signatures
+        from .signatures import image_signatures
 
         digest = instance_digest or self.physical.digest or mf.manifest_digest(self._manifest)
-        return lookaside_signatures(self.ctx, self.physical, digest)
+        return image_signatures(self.ctx, self.client, self.physical, digest)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
         assert info.digest is not None
@@ -406,23 +452,7 @@ class DockerImageSource(ImageSource):
         return reader, _blob_size(resp)  # type: ignore[return-value]
 
     def _get_following_redirects(self, path: str) -> httpx.Response:
-        """GET a blob, following redirects (object stores, CDNs) without sending the
-        registry's Authorization header to any other host."""
-        headers = [("Accept-Encoding", "identity")]
-        resp = self.client.request("GET", path, headers=headers)
-        origin = resp.request.url
-        for _ in range(10):
-            if resp.status_code not in (301, 302, 303, 307, 308) or "Location" not in resp.headers:
-                return resp
-            target = origin.join(resp.headers["Location"])
-            resp.close()
-            same_origin = (target.scheme, target.host, target.port) == (origin.scheme, origin.host, origin.port)
-            if same_origin:
-                resp = self.client.request("GET", target, headers=headers)
-            else:
-                resp = self.client.request("GET", target, headers=headers, auth=False)
-            origin = target
-        return resp
+        return get_blob_response(self.client, path)
 
     def _get_external_blob(self, urls: tuple[str, ...]) -> tuple[BinaryIO, int] | None:
         errors = []
@@ -468,7 +498,8 @@ class DockerImageDestination(ImageDestination):
         desired_layer_compression=COMPRESS,
         thread_safe_put_blob=True,
         accepts_foreign_layer_urls=True,
-        # Signatures go to the registries.d lookaside (see signatures.py).
+        # Signatures go to the registries.d lookaside or, for sigstore ones,
+        # to sigstore attachments (see signatures.py).
     )
     reference: DockerImageReference
 
@@ -765,6 +796,10 @@ class DockerImageDestination(ImageDestination):
         else:
             self.manifest_digest = mf.manifest_digest(data)
             ref_tail = self.ref.digest or self.ref.tag or "latest"
+        self.upload_manifest(data, mime, ref_tail)
+
+    def upload_manifest(self, data: bytes, mime: str, ref_tail: str) -> None:
+        """PUT *data* as the manifest *ref_tail* (a tag or digest) of the repository."""
         path = _path(self.ref, "manifests", ref_tail)
         headers = []
         guessed = mf.guess_mime(data)
@@ -786,12 +821,12 @@ class DockerImageDestination(ImageDestination):
         _record_manifest_blobs(data, guessed or mime, self.ref)
 
     def put_signatures(self, signatures: list[bytes], instance_digest: str | None = None) -> None:
-        from .signatures import store_lookaside_signatures
+        from .signatures import store_image_signatures
 
         digest = instance_digest or self.manifest_digest
         if digest is None:
             raise SkopeoError("Unknown manifest digest, can't add signatures")
-        store_lookaside_signatures(self.ctx, self.ref, digest, signatures)
+        store_image_signatures(self, digest, signatures)
 
     def close(self) -> None:
         # Claims of blobs never uploaded (the copy failed first) let waiters go.

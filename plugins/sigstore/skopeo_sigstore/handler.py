@@ -86,6 +86,15 @@ def _param_file_key(path: str) -> tuple[str, str | None]:
     return key_file, read_passphrase_file(params.get("privateKeyPassphraseFile"))
 
 
+def _mime_type(data: bytes) -> str | None:
+    """The MIME type of a sigstore signature; None when it does not parse (the
+    verification then reports why)."""
+    try:
+        return SigstoreEnvelope.from_json(data).mime_type
+    except InvalidSignatureError:
+        return None
+
+
 class SigstoreHandler(SignatureHandler):
     kind = SIGSTORE_KIND
     requirement_types = (policy.SIGSTORE_SIGNED,)
@@ -111,11 +120,15 @@ class SigstoreHandler(SignatureHandler):
 
     def verify(self, requirement: dict[str, Any], signatures: list[bytes], manifest: bytes,
                image_reference: Any) -> VerificationResult:
-        sigs, others = split_by_kind(signatures, SIGSTORE_KIND)
+        all_sigstore, others = split_by_kind(signatures, SIGSTORE_KIND)
+        # Attachments of other MIME types (attestations, …) are not signatures.
+        sigs = [s for s in all_sigstore if _mime_type(s.data) in (SIGSTORE_MIME, None)]
+        non_attachments = len(all_sigstore) - len(sigs)
         if not sigs:
-            if others:
+            if others or non_attachments:
                 return VerificationResult(False, "A signature was required, but no signature exists "
-                                                 f"({len(others)} non-sigstore signatures)")
+                                                 f"({len(others)} non-sigstore signatures, "
+                                                 f"{non_attachments} sigstore non-signature attachments)")
             return VerificationResult(False, "A signature was required, but no signature exists")
         try:
             public_keys = self._public_keys(requirement)
