@@ -92,7 +92,7 @@ def test_rejects_newer_version_and_missing_manifest(tmp_path: Path) -> None:
     (d / "version").write_text("Directory Transport Version: 1.9\n")
     with pytest.raises(SkopeoError, match="unsupported directory transport version"):
         DirTransport().parse_reference(str(d)).new_image_destination(SystemContext())
-    with pytest.raises(ImageNotFoundError, match="manifest.json: no such file or directory"):
+    with pytest.raises(ImageNotFoundError, match=r"manifest\.json: no such file or directory"):
         DirTransport().parse_reference(str(tmp_path / "none")).new_image_source(SystemContext()).get_manifest()
 
 
