@@ -414,9 +414,11 @@ class _Copier:
         return self.options.force_layer_compression or self.dest.capabilities.desired_layer_compression
 
     def _copy_layers(self, layers: list[mf.Descriptor], may_change: bool, need_diff_ids: bool = False) -> list[_LayerResult]:
-        # zstd worker threads only when layers are not already compressed side by
-        # side: each worker buffers several MiB (5 layers × 2 threads ≈ 450 MiB).
-        self._compress_threads = 2 if not self.parallel or len(layers) == 1 else 0
+        # zstd workers: two for a lone layer; one per layer when layers are
+        # compressed side by side, so compression overlaps the decompression and
+        # hashing of its own layer (measured: 1.57 s and 124 MiB for the medium
+        # bench image, against 1.74 s / 94 MiB with none and 1.55 s / 164 MiB with two).
+        self._compress_threads = 2 if not self.parallel or len(layers) == 1 else 1
         # Blobs copied one after the other (a destination that writes them in
         # sequence, or a single layer) get a second thread for the source side.
         self._prefetch = not self.parallel or len(layers) == 1
