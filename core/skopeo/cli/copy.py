@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .. import manifest as mf
-from ..errors import UsageError
+from ..errors import SkopeoError, UsageError
 from .app import BOOL, INT, OPTBOOL, STR, STRSLICE, Command, Flag, Options
 from .options import (
     authfile_flag,
@@ -66,16 +66,11 @@ FLAGS = [
 ]
 
 
-def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
-    """(CopyOptions, (retry_times, retry_delay)) from parsed flags."""
-    from .. import compression
-    from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY, MULTI_ARCH_SYSTEM, CopyOptions
-    from ..transport import COMPRESS, DECOMPRESS
-
-    if opts.screds is not None:
-        opts["src_creds"] = opts.screds
-    if opts.dcreds is not None:
-        opts["dest_creds"] = opts.dcreds
+def apply_deprecated_flags(opts: Options) -> None:
+    """``--screds``/``--dcreds`` and the per-command ``--tls-verify`` (copy, sync)."""
+    for old, new in (("screds", "src_creds"), ("dcreds", "dest_creds")):
+        if opts.get(old) is not None:
+            opts[new] = opts[old]
     if opts.get("tls_verify") is not None:
         from .. import log
 
@@ -83,6 +78,26 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
         for side in ("src_tls_verify", "dest_tls_verify"):
             if opts.get(side) is None:
                 opts[side] = opts.tls_verify
+
+
+def manifest_type_flag(opts: Options) -> str | None:
+    """The MIME type ``--format`` asks for (copy, sync)."""
+    if not opts.format:
+        return None
+    if opts.format not in FORMATS:
+        raise UsageError(
+            f'unknown format "{opts.format}". Choose one of the supported formats: \'oci\', \'v2s1\', or \'v2s2\''
+        )
+    return FORMATS[opts.format]
+
+
+def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
+    """(CopyOptions, (retry_times, retry_delay)) from parsed flags."""
+    from .. import compression
+    from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY, MULTI_ARCH_SYSTEM, CopyOptions
+    from ..transport import COMPRESS, DECOMPRESS
+
+    apply_deprecated_flags(opts)
     if opts.all and opts.multi_arch:
         raise UsageError("Cannot use --all and --multi-arch flags together")
     multi_arch = MULTI_ARCH_ALL if opts.all else MULTI_ARCH_SYSTEM
@@ -93,13 +108,7 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
                 "Choose one of the supported options: 'system', 'all', or 'index-only'"
             )
         multi_arch = opts.multi_arch
-    manifest_type = None
-    if opts.format:
-        if opts.format not in FORMATS:
-            raise UsageError(
-                f'unknown format "{opts.format}". Choose one of the supported formats: \'oci\', \'v2s1\', or \'v2s2\''
-            )
-        manifest_type = FORMATS[opts.format]
+    manifest_type = manifest_type_flag(opts)
     if opts.dest_compress and opts.dest_decompress:
         raise UsageError("Cannot compress and decompress at the same time")
     if opts.dest_compress_format:
@@ -145,20 +154,12 @@ def run(opts: Options) -> int:
     options, (times, delay) = build_options(opts)
     try:
         src_ref = api.parse(source)
-    except Exception as e:
-        from ..errors import SkopeoError
-
-        if isinstance(e, SkopeoError):
-            raise e.wrap(f"Invalid source name {source}") from None
-        raise
+    except SkopeoError as e:
+        raise e.wrap(f"Invalid source name {source}") from None
     try:
         dest_ref = api.parse(dest)
-    except Exception as e:
-        from ..errors import SkopeoError
-
-        if isinstance(e, SkopeoError):
-            raise e.wrap(f"Invalid destination name {dest}") from None
-        raise
+    except SkopeoError as e:
+        raise e.wrap(f"Invalid destination name {dest}") from None
     if opts.dest_compress or opts.dest_decompress:
         if dest_ref.transport.name != "dir":
             from .. import log

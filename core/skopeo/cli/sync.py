@@ -6,7 +6,7 @@ import sys
 
 from ..errors import UsageError
 from .app import BOOL, INT, OPTBOOL, STR, Command, Flag, Options
-from .copy import FORMATS, copy_behaviour_flags
+from .copy import apply_deprecated_flags, copy_behaviour_flags, manifest_type_flag
 from .options import authfile_flag, policy_context, registry_flags, retry_flags, retry_settings, system_context
 
 FLAGS = [
@@ -43,23 +43,8 @@ def run(opts: Options) -> int:
         raise UsageError(f'"{opts.src}" is not a valid source transport')
     if opts.dest not in ("docker", "dir", "oci"):
         raise UsageError(f'"{opts.dest}" is not a valid destination transport')
-    for old, new in (("screds", "src_creds"), ("dcreds", "dest_creds")):
-        if opts.get(old) is not None:
-            opts[new] = opts[old]
-    if opts.get("tls_verify") is not None:
-        from .. import log
-
-        log.warning("'--tls-verify' is deprecated, instead use: --src-tls-verify, --dest-tls-verify")
-        for side in ("src_tls_verify", "dest_tls_verify"):
-            if opts.get(side) is None:
-                opts[side] = opts.tls_verify
-    manifest_type = None
-    if opts.format:
-        if opts.format not in FORMATS:
-            raise UsageError(
-                f'unknown format "{opts.format}". Choose one of the supported formats: \'oci\', \'v2s1\', or \'v2s2\''
-            )
-        manifest_type = FORMATS[opts.format]
+    apply_deprecated_flags(opts)
+    manifest_type = manifest_type_flag(opts)
     policy = policy_context(opts)
     times, delay = retry_settings(opts)
     copy_options = CopyOptions(

@@ -179,9 +179,14 @@ def read_limited(resp: httpx.Response, limit: int) -> bytes:
     if cl is not None and cl.isdigit() and int(cl) > limit:
         resp.close()
         raise SkopeoError(f"exceeded maximum allowed size of {limit} bytes")
+    return _collect(resp, resp.iter_bytes(), limit)
+
+
+def _collect(resp: httpx.Response, chunks: Iterator[bytes], limit: int) -> bytes:
+    """Join *chunks* of *resp*'s body, failing past *limit* bytes; closes *resp*."""
     buf = bytearray()
     try:
-        for chunk in resp.iter_bytes():
+        for chunk in chunks:
             buf += chunk
             if len(buf) > limit:
                 raise SkopeoError(f"exceeded maximum allowed size of {limit} bytes")
@@ -699,16 +704,7 @@ def _preloaded(resp: httpx.Response, limit: int) -> httpx.Response:
     cl = resp.headers.get("Content-Length")
     if cl is not None and cl.isdigit() and int(cl) > limit:
         return resp  # read_limited reports the size; nothing to preload
-    buf = bytearray()
-    try:
-        for chunk in resp.iter_raw():
-            buf += chunk
-            if len(buf) > limit:
-                raise SkopeoError(f"exceeded maximum allowed size of {limit} bytes")
-    except httpx.TransportError as e:
-        raise url_error(resp.request.method, resp.request.url, e) from None
-    finally:
-        resp.close()
+    buf = _collect(resp, resp.iter_raw(), limit)
     if cl is not None and cl.isdigit() and len(buf) != int(cl):
         raise url_error(resp.request.method, resp.request.url, httpx.RemoteProtocolError("unexpected EOF: incomplete"))
     return httpx.Response(resp.status_code, headers=resp.headers, content=bytes(buf), request=resp.request,
