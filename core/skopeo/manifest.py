@@ -8,7 +8,6 @@ the result matches what the reference tool would write byte for byte.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -223,6 +222,8 @@ def guess_mime(data: bytes) -> str:
 
 
 def _b64url(text: str) -> bytes:
+    import base64  # only schema1 signatures need it
+
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 

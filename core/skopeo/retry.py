@@ -3,7 +3,6 @@ for a reason that may go away (the error says so through ``retryable``)."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -37,6 +36,8 @@ def if_necessary(operation: Callable[[], T], times: int = 0, delay: float = 0.0)
             if attempt >= times or not e.retryable:
                 raise
             wait = delay if delay > 0 else float(2**attempt)
+            import random  # only on a retry
+
             wait += wait * random.uniform(0, 0.1)
             attempt += 1
             log.warning(f"Failed, retrying in {format_duration(round(wait, 3))} ... ({attempt}/{times}). Error: {e.message}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
 from .context import SystemContext
@@ -207,11 +207,3 @@ def validate_path_scope(scope: str) -> None:
         raise InvalidReferenceError('Invalid scope "/": Use the generic default scope ""')
     if os.path.normpath(scope) != scope:
         raise InvalidReferenceError(f"Invalid scope {scope}: Uses non-canonical format, perhaps try {os.path.normpath(scope)}")
-
-
-@dataclass
-class Registry:
-    """What plugins add through the ``register_*`` hooks."""
-
-    transports: dict[str, Transport] = field(default_factory=dict)
-    signature_handlers: dict[str, object] = field(default_factory=dict)
