@@ -64,7 +64,10 @@ def _run(argv: list[str]) -> int:
         app.print_stdout(app.command_help(cmd))
         return 0
     global_argv, cmd_argv = app.split_global(rest, cmd.flags)
-    gopts = app.parse_flags(app.GLOBAL_FLAGS, app.normalize_bools(global_argv, app.GLOBAL_FLAGS), "skopeo")
+    if global_argv:
+        gopts = app.parse_flags(app.GLOBAL_FLAGS, app.normalize_bools(global_argv, app.GLOBAL_FLAGS), "skopeo")
+    else:
+        gopts = app.default_options(app.GLOBAL_FLAGS)
     if gopts.version:
         app.print_stdout(f"skopeo version {__version__}\n")
         return 0
