@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from . import compression as comp
@@ -244,7 +244,7 @@ class _Copier:
                 inst_raw, inst_mime = self.src.get_manifest(d.digest)
                 self._check_instance_digest(inst_raw, d.digest)
                 res = self._copy_single(inst_raw, inst_mime or d.media_type or mf.guess_mime(inst_raw), d.digest, toplevel=False)
-                return replace(d, digest=res.digest, size=len(res.manifest), media_type=res.mime)
+                return d._replace(digest=res.digest, size=len(res.manifest), media_type=res.mime)
 
             if self.parallel and total > 1:
                 with ThreadPoolExecutor(max_workers=min(total, 3)) as pool:
@@ -519,7 +519,7 @@ class _Copier:
             out: BinaryIO
             if op == PRESERVE:
                 out = peek  # type: ignore[assignment]
-                out_info = replace(info, size=expected_size)
+                out_info = info._replace(size=expected_size)
             else:
                 reader: BinaryIO = peek  # type: ignore[assignment]
                 if op in (DECOMPRESS, "recompress"):
@@ -579,7 +579,7 @@ class _Copier:
                 hasher.update(chunk)
                 tmp.write(chunk)
                 size += len(chunk)
-            known = replace(info, digest=f"sha256:{hasher.hexdigest()}", size=size)
+            known = info._replace(digest=f"sha256:{hasher.hexdigest()}", size=size)
             reused = self.dest.try_reusing_blob(known)
             if reused is not None and reused.digest is not None:
                 return reused
@@ -618,10 +618,10 @@ class _Copier:
             src_desc = r.source
             if r.changed:
                 media = mf.layer_media_type(fam, r.compression, mf.is_foreign_layer(src_desc.media_type))
-                new_layers.append(replace(src_desc, digest=r.digest, size=r.size, media_type=media, urls=()))
+                new_layers.append(src_desc._replace(digest=r.digest, size=r.size, media_type=media, urls=()))
             else:
                 urls = () if r.drop_urls else src_desc.urls
-                new_layers.append(replace(src_desc, media_type=mf.convert_layer_type(src_desc.media_type, fam), urls=urls))
+                new_layers.append(src_desc._replace(media_type=mf.convert_layer_type(src_desc.media_type, fam), urls=urls))
         config = parsed.config
         assert config_raw is not None
         if parsed.mime == target:
@@ -630,7 +630,7 @@ class _Copier:
         elif target == mf.DOCKER_V2S2:
             if config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
                 raise ManifestError(f"cannot convert an artifact with config type {config.media_type!r} to {target}")
-            new_config = replace(config, media_type=mf.DOCKER_CONFIG, annotations=None)
+            new_config = config._replace(media_type=mf.DOCKER_CONFIG, annotations=None)
             self._put_config(config, config_raw)
         elif target == mf.OCI_MANIFEST:
             oci_raw = gojson.marshal(imageconfig.to_oci_config(config_raw))

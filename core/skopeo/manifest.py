@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from . import digest as digest_mod
 from . import gojson
@@ -93,8 +93,7 @@ def family(mime: str) -> str:
 
 
 # --- descriptors --------------------------------------------------------------
-@dataclass(frozen=True)
-class Platform:
+class Platform(NamedTuple):
     architecture: str = ""
     os: str = ""
     os_version: str = ""
@@ -128,8 +127,7 @@ class Platform:
         return out
 
 
-@dataclass(frozen=True)
-class Descriptor:
+class Descriptor(NamedTuple):
     media_type: str
     digest: str
     size: int
@@ -445,4 +443,4 @@ def family_of_layer(media_type: str) -> str:
 
 
 def with_layer_types(layers: list[Descriptor], to_family: str) -> list[Descriptor]:
-    return [replace(d, media_type=convert_layer_type(d.media_type, to_family)) for d in layers]
+    return [d._replace(media_type=convert_layer_type(d.media_type, to_family)) for d in layers]

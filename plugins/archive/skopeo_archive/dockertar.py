@@ -246,7 +246,7 @@ class ArchiveImage:
         path, size, algo = layer
         stream, _ = self.reader.index.open(path)
         if algo is not None:
-            return cast(BinaryIO, comp.decompressing_reader(cast(BinaryIO, stream), algo)), size
+            return comp.decompressing_reader(cast(BinaryIO, stream), algo), size
         return stream, size  # type: ignore[return-value]
 
 

@@ -107,7 +107,7 @@ class DirSource(ImageSource):
         return f, os.fstat(f.fileno()).st_size
 
     def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:
-        sigs = []
+        sigs: list[bytes] = []
         while True:
             path = self.reference.signature_path(len(sigs), instance_digest)
             try:
