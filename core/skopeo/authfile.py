@@ -5,7 +5,6 @@ lookup order of containers/image.  Registered like any plugin (see
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from dataclasses import dataclass
@@ -97,6 +96,8 @@ def decode_auth(entry: object) -> tuple[str, str] | None:
     if not isinstance(auth, str) or not auth:
         return None
     try:
+        import base64  # only when an entry has to be decoded
+
         decoded = base64.b64decode(auth).decode()
     except ValueError:
         return None
@@ -200,6 +201,8 @@ def write_auth_file(path: str, data: dict[str, object]) -> None:
 
 
 def encode_auth(username: str, password: str) -> str:
+    import base64
+
     return base64.b64encode(f"{username}:{password}".encode()).decode()
 
 

@@ -5,7 +5,6 @@ leaves a truncated blob under its final name."""
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -24,6 +23,8 @@ def remove_quietly(path: str) -> None:
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     directory = os.path.dirname(path) or "."
+    import tempfile  # with its random module, ~0.7 ms that read-only commands skip
+
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -46,6 +47,8 @@ def store_blob(
     """Copy *stream* to the file ``final_path(digest)``.  When ``info.digest`` is
     None the digest is computed here; otherwise the caller's verifying reader
     raises at EOF on a mismatch, before the file gets its final name."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".put-blob-", dir=tmp_dir)
     try:
         hasher = None if info.digest else digest_mod.hasher(digest_mod.CANONICAL)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import digest as digest_mod
 from .errors import InvalidReferenceError
@@ -44,8 +44,7 @@ def _name_re() -> re.Pattern[str]:
     return re.compile(rf"^(?:({_DOMAIN})/)?({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)$")
 
 
-@dataclass(frozen=True)
-class DockerReference:
+class DockerReference(NamedTuple):
     """A normalised (fully qualified) Docker reference."""
 
     domain: str
