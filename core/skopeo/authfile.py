@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .auth import Credentials
 from .context import SystemContext
@@ -20,8 +20,7 @@ LEGACY_DOCKER_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class AuthPath:
+class AuthPath(NamedTuple):
     path: str
     legacy_format: bool = False  # ~/.dockercfg: top level is the "auths" map
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+# eq=False: contexts are never compared, and each generated method costs start-up time.
+@dataclass(eq=False)
 class SystemContext:
     # Credentials and registry access (docker:// and friends).
     auth_file: str | None = None

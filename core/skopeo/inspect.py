@@ -14,7 +14,7 @@ from .imageconfig import GoTime
 from .transport import BlobInfo, ImageSource
 
 
-@dataclass
+@dataclass(eq=False)
 class ResolvedImage:
     """The top-level manifest plus the single image chosen from it."""
 

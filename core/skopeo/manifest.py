@@ -253,7 +253,7 @@ def matches_digest(data: bytes, expected: str) -> bool:
 
 
 # --- parsed manifests ---------------------------------------------------------
-@dataclass
+@dataclass(eq=False)
 class ImageManifest:
     """A single-image manifest (schema1, schema2 or OCI)."""
 
@@ -308,7 +308,7 @@ class ImageManifest:
         raise ManifestError(f"Unsupported manifest type {mime!r} for writing")
 
 
-@dataclass
+@dataclass(eq=False)
 class ManifestList:
     mime: str
     raw: bytes

@@ -10,8 +10,7 @@ import json
 import os
 import sys
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
 
@@ -43,8 +42,7 @@ FIRST_PARTY_TRANSPORTS = {
 _signature_handlers: dict[str, SignatureHandler] | None = None
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(NamedTuple):
     name: str
     value: str  # "module" or "module:attribute"
 

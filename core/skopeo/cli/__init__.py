@@ -73,7 +73,12 @@ def _run(argv: list[str]) -> int:
         return 0
     if gopts.debug:
         log.level = log.DEBUG
-    opts = app.parse_flags(cmd.flags, app.normalize_bools(cmd_argv, cmd.flags), f"skopeo {name}")
+    if any(t.startswith("-") for t in cmd_argv):
+        opts = app.parse_flags(cmd.flags, app.normalize_bools(cmd_argv, cmd.flags), f"skopeo {name}")
+    else:
+        # Only positional arguments: nothing for a parser to do.
+        opts = app.default_options(cmd.flags)
+        opts["args"] = list(cmd_argv)
     opts["globals"] = gopts
     if cmd.arg_counts is not None and len(opts.args) not in cmd.arg_counts:
         sys.stderr.write(app.command_help(cmd))
