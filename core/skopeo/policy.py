@@ -475,6 +475,24 @@ def _remap(prefix: str, signed_prefix: str, ref: DockerReference) -> DockerRefer
         return None
 
 
+def payload_rejection(requirement: dict[str, Any], payload: Any, manifest: bytes, image: ImageReference) -> str | None:
+    """Why a cryptographically verified signature *payload* (anything with
+    ``docker_manifest_digest`` and ``docker_reference``) does not accept this
+    image, or None: the checks every signature kind shares."""
+    from . import manifest as mf
+    from .errors import SkopeoError
+
+    try:
+        digest_ok = mf.matches_digest(manifest, payload.docker_manifest_digest)
+    except (SkopeoError, ValueError):
+        digest_ok = False
+    if not digest_ok:
+        return f"Signature for digest {payload.docker_manifest_digest} does not match"
+    if not identity_matches(requirement.get("signedIdentity"), image, payload.docker_reference):
+        return f'Signature for identity "{payload.docker_reference}" is not accepted'
+    return None
+
+
 def identity_matches(matcher: dict[str, Any] | None, image: ImageReference, signed_reference: str) -> bool:
     """Whether a signature claiming *signed_reference* is acceptable for *image*
     under the ``signedIdentity`` rule *matcher* (default ``matchRepoDigestOrExact``)."""

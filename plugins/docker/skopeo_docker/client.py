@@ -500,19 +500,27 @@ class RegistryClient:
             if resp.status_code not in RETRY_STATUSES or not replayable:
                 return resp
             retries += 1
-            initial = BACKOFF_INITIAL if resp.status_code == 429 else RETRY_INITIAL
-            delay = self._retry_delay(retries, initial, deadline, resp)
-            if delay is None:
+            if not self._wait_after_status(resp, method, url, retries, deadline):
                 return resp
-            resp.close()
-            if resp.status_code == 429 or "Retry-After" in resp.headers:
-                # Everybody talking to this registry waits, not only this thread.
-                self._cooldown.extend(delay)
-            log.info(
-                f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, "
-                f"retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})"
-            )
-            time.sleep(delay)
+
+    def _wait_after_status(self, resp: httpx.Response, method: str, url: httpx.URL, retries: int, deadline: float) -> bool:
+        """After a retryable status: close *resp* and sleep (honouring
+        Retry-After) before retry number *retries*; False when attempts or time
+        are exhausted (the caller then returns *resp* as it is)."""
+        initial = BACKOFF_INITIAL if resp.status_code == 429 else RETRY_INITIAL
+        delay = self._retry_delay(retries, initial, deadline, resp)
+        if delay is None:
+            return False
+        resp.close()
+        if resp.status_code == 429 or "Retry-After" in resp.headers:
+            # Everybody talking to this registry waits, not only this thread.
+            self._cooldown.extend(delay)
+        log.info(
+            f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, "
+            f"retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})"
+        )
+        time.sleep(delay)
+        return True
 
     @staticmethod
     def _retry_delay(retries: int, initial: float, deadline: float, resp: httpx.Response | None = None) -> float | None:
@@ -549,15 +557,8 @@ class RegistryClient:
             if resp.status_code not in RETRY_STATUSES:
                 return resp
             retries += 1
-            initial = BACKOFF_INITIAL if resp.status_code == 429 else RETRY_INITIAL
-            delay = self._retry_delay(retries, initial, deadline, resp)
-            if delay is None:
+            if not self._wait_after_status(resp, method, url, retries, deadline):
                 return resp
-            resp.close()
-            if resp.status_code == 429 or "Retry-After" in resp.headers:
-                self._cooldown.extend(delay)
-            log.info(f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, retrying in {delay:g}s")
-            time.sleep(delay)
 
     def wait_cooldown(self) -> None:
         """Wait while the registry asked for a pause (before restarting an upload)."""

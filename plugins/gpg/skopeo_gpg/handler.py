@@ -97,15 +97,7 @@ class SimpleSigningHandler(SignatureHandler):
             payload, _ = verify_and_extract(mech, data, trusted)
         except SkopeoError as e:
             return e.message
-        try:
-            digest_ok = mf.matches_digest(manifest, payload.docker_manifest_digest)
-        except (SkopeoError, ValueError):
-            digest_ok = False
-        if not digest_ok:
-            return f"Signature for digest {payload.docker_manifest_digest} does not match"
-        if not policy.identity_matches(requirement.get("signedIdentity"), image_reference, payload.docker_reference):
-            return f'Signature for identity "{payload.docker_reference}" is not accepted'
-        return None
+        return policy.payload_rejection(requirement, payload, manifest, image_reference)
 
 
 def _summary(rejections: list[str]) -> str:

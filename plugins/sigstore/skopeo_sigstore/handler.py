@@ -179,12 +179,4 @@ class SigstoreHandler(SignatureHandler):
             payload = parse_payload(envelope.payload, SIGSTORE_TYPE, optional_may_be_null=True)
         except InvalidSignatureError as e:
             return e.message
-        try:
-            digest_ok = mf.matches_digest(manifest, payload.docker_manifest_digest)
-        except (SkopeoError, ValueError):
-            digest_ok = False
-        if not digest_ok:
-            return f"Signature for digest {payload.docker_manifest_digest} does not match"
-        if not policy.identity_matches(requirement.get("signedIdentity"), image_reference, payload.docker_reference):
-            return f'Signature for identity "{payload.docker_reference}" is not accepted'
-        return None
+        return policy.payload_rejection(requirement, payload, manifest, image_reference)
