@@ -192,3 +192,20 @@ def test_schema1_converted_like_reference(tmp_path: Path, sample_layout: Path, r
     # oci: accepts no schema1, so the conversion happens without --format too.
     run_skopeo("copy", f"dir:{s1}", f"oci:{tmp_path}/layout:s1", check=True)
     images.validate(f"oci:{tmp_path}/layout:s1")
+
+
+def test_oversized_config_is_refused_without_reading_it_all(tmp_path: Path, sample_layout: Path) -> None:
+    """Configs are read into memory, so their size is capped (4 MiB) before use."""
+    import hashlib
+
+    _copy(f"oci:{sample_layout}:hello", f"dir:{tmp_path}/d")
+    big = b'{"architecture":"amd64","os":"linux","pad":"' + b"x" * (5 << 20) + b'"}'
+    digest = "sha256:" + hashlib.sha256(big).hexdigest()
+    (tmp_path / "d" / digest.split(":")[1]).write_bytes(big)
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    manifest["config"]["digest"], manifest["config"]["size"] = digest, len(big)
+    (tmp_path / "d" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SkopeoError, match="too large"):
+        _copy(f"dir:{tmp_path}/d", f"dir:{tmp_path}/out")
+    with pytest.raises(SkopeoError, match="too large"):
+        api.inspect(f"dir:{tmp_path}/d")

@@ -17,8 +17,8 @@ from . import manifest as mf
 from . import plugins, retry
 from .context import SystemContext
 from .errors import SkopeoError
-from .inspect import oci_config, output, read_blob_verified, resolve
-from .transport import ImageReference
+from .inspect import oci_config, output, resolve
+from .transport import ImageReference, read_blob_verified
 
 if TYPE_CHECKING:
     from .copy import CopyOptions, CopyResult

@@ -192,10 +192,9 @@ def write_auth_file(path: str, data: dict[str, object]) -> None:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
+        from .fsutil import remove_quietly
+
+        remove_quietly(tmp)
         raise
 
 

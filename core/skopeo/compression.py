@@ -115,13 +115,9 @@ class _GzipDecompressor:
         return b"".join(out)
 
     def flush(self) -> bytes:
-        if not self._obj.eof and not _stream_consumed_ok(self._obj):
+        if not self._obj.eof:
             raise SkopeoError("gzip: unexpected EOF in compressed layer")
         return b""
-
-
-def _stream_consumed_ok(obj: Any) -> bool:
-    return bool(getattr(obj, "eof", True))
 
 
 class _ZstdCompressor:

@@ -39,6 +39,7 @@ from .transport import (
     ImageDestination,
     ImageReference,
     ImageSource,
+    read_blob_verified,
 )
 
 MULTI_ARCH_SYSTEM = "system"
@@ -386,20 +387,7 @@ class _Copier:
     def _read_config(self, parsed: mf.ImageManifest) -> bytes | None:
         if parsed.config is None:
             return None
-        stream, _ = self.src.get_blob(BlobInfo(parsed.config.digest, parsed.config.size, parsed.config.media_type))
-        try:
-            reader = VerifyingReader(stream, parsed.config.digest, parsed.config.size, what="config")
-            data = reader.read(mf.MAX_CONFIG_SIZE + 1)
-            if len(data) > mf.MAX_CONFIG_SIZE:
-                raise SkopeoError(f"config blob {parsed.config.digest} is too large")
-            rest = reader.read()
-            if rest:
-                data += rest
-            if not reader.done:
-                reader.read()
-        finally:
-            stream.close()
-        return data
+        return read_blob_verified(self.src, parsed.config, mf.MAX_CONFIG_SIZE)
 
     def _check_os(self, config_raw: bytes | None) -> None:
         if not self.dest.capabilities.must_match_runtime_os or config_raw is None:

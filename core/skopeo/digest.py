@@ -95,9 +95,8 @@ class VerifyingReader:
             self._hash.update(data)
             self.size += len(data)
             if self.expected_size >= 0 and self.size > self.expected_size:
-                raise DigestMismatchError(
-                    f"{self._what} {self.expected_digest or ''} is larger than its expected size {self.expected_size}".replace("  ", " ")
-                )
+                name = f"{self._what} {self.expected_digest}" if self.expected_digest else self._what
+                raise DigestMismatchError(f"{name} is larger than its expected size {self.expected_size}")
             if n is None or n < 0:
                 self._finish()
             return data

@@ -8,10 +8,9 @@ from typing import Any
 
 from . import imageconfig
 from . import manifest as mf
-from .digest import VerifyingReader
 from .errors import ManifestError, SkopeoError
 from .imageconfig import GoTime
-from .transport import BlobInfo, ImageSource
+from .transport import ImageSource, read_blob_verified
 
 
 @dataclass(eq=False)
@@ -22,23 +21,6 @@ class ResolvedImage:
     toplevel_mime: str
     manifest: mf.ImageManifest
     config_raw: bytes | None
-
-
-def read_blob_verified(src: ImageSource, desc: mf.Descriptor, limit: int) -> bytes:
-    stream, _ = src.get_blob(BlobInfo(desc.digest, desc.size, desc.media_type))
-    try:
-        reader = VerifyingReader(stream, desc.digest, desc.size)
-        data = reader.read(limit + 1)
-        if len(data) > limit:
-            raise SkopeoError(f"blob {desc.digest} is too large")
-        while not reader.done:
-            more = reader.read(limit)
-            data += more
-            if len(data) > limit:
-                raise SkopeoError(f"blob {desc.digest} is too large")
-        return data
-    finally:
-        stream.close()
 
 
 def resolve(src: ImageSource, os_: str | None, arch: str | None, variant: str | None) -> ResolvedImage:

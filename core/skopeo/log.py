@@ -15,7 +15,6 @@ _SHORT = {DEBUG: "DEBU", INFO: "INFO", WARNING: "WARN", ERROR: "ERRO", FATAL: "F
 level = INFO
 _start = time.monotonic()
 _lock = threading.Lock()
-_seen_once: set[str] = set()
 
 
 def _quote(value: str) -> str:
@@ -62,14 +61,6 @@ def info(msg: str, **fields: str) -> None:
 
 def warning(msg: str, **fields: str) -> None:
     emit(WARNING, msg, **fields)
-
-
-def warning_once(msg: str) -> None:
-    with _lock:
-        if msg in _seen_once:
-            return
-        _seen_once.add(msg)
-    emit(WARNING, msg)
 
 
 def error(msg: str, **fields: str) -> None:

@@ -87,6 +87,8 @@ MAX_CACHE_FILES = 16
 def _drop_stale_cache_files(current: str) -> None:
     """Remove this environment's older cache files, and the oldest files of
     other environments beyond MAX_CACHE_FILES (throw-away venvs leave some)."""
+    from .fsutil import remove_quietly
+
     prefix = f"entry-points-{_environment_key()}-"
     directory = _cache_dir()
     try:
@@ -99,7 +101,7 @@ def _drop_stale_cache_files(current: str) -> None:
         if path == current:
             continue
         if name.startswith(prefix):
-            _remove(path)
+            remove_quietly(path)
         else:
             try:
                 others.append((os.stat(path).st_mtime, path))
@@ -107,14 +109,7 @@ def _drop_stale_cache_files(current: str) -> None:
                 pass
     others.sort()
     for _, path in others[: max(0, len(others) - (MAX_CACHE_FILES - 1))]:
-        _remove(path)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+        remove_quietly(path)
 
 
 def _scan_entry_points() -> list[EntryPoint]:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import BinaryIO, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, ClassVar, NamedTuple
 
 from .context import SystemContext
-from .errors import InvalidReferenceError, UnsupportedError
+from .errors import InvalidReferenceError, SkopeoError, UnsupportedError
 from .reference import DockerReference
+
+if TYPE_CHECKING:
+    from .manifest import Descriptor
 
 # Value types are NamedTuples: defined at every start-up, they cost a fifth of
 # a frozen dataclass (use ``._replace()`` to derive one).
@@ -205,3 +208,24 @@ def validate_path_scope(scope: str) -> None:
         raise InvalidReferenceError('Invalid scope "/": Use the generic default scope ""')
     if os.path.normpath(scope) != scope:
         raise InvalidReferenceError(f"Invalid scope {scope}: Uses non-canonical format, perhaps try {os.path.normpath(scope)}")
+
+
+def read_blob_verified(src: ImageSource, desc: Descriptor, limit: int) -> bytes:
+    """A small blob (config, signature payload) read whole: digest and size
+    verified, at most *limit* bytes ever held."""
+    from .digest import VerifyingReader
+
+    stream, _ = src.get_blob(BlobInfo(desc.digest, desc.size, desc.media_type))
+    try:
+        reader = VerifyingReader(stream, desc.digest, desc.size)
+        data = reader.read(limit + 1)
+        if len(data) > limit:
+            raise SkopeoError(f"blob {desc.digest} is too large")
+        while not reader.done:
+            more = reader.read(limit)
+            data += more
+            if len(data) > limit:
+                raise SkopeoError(f"blob {desc.digest} is too large")
+        return data
+    finally:
+        stream.close()

@@ -59,6 +59,25 @@ def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen[bytes
 
 
 # --- certificates ------------------------------------------------------------------
+def _self_signed_builder(key: Any, name: str) -> Any:
+    """A CA certificate builder for *key* named *name*, valid for 30 days."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    )
+
+
 @dataclass
 class CertPair:
     cert: Path
@@ -79,21 +98,11 @@ class CA:
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
 
         directory.mkdir(parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = dt.datetime.now(dt.UTC)
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            _self_signed_builder(key, name)
             .add_extension(
                 x509.KeyUsage(
                     digital_signature=True, content_commitment=False, key_encipherment=False,
@@ -198,26 +207,12 @@ class TokenServer:
     _x5c: str = ""
 
     def start(self) -> TokenServer:
-        from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
 
         self.directory.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(65537, 2048)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "skopeo test token signer")])
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
+        cert = _self_signed_builder(key, "skopeo test token signer").sign(key, hashes.SHA256())
         self.bundle = self.directory / "token-signer.crt"
         self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         self._key = key

@@ -21,6 +21,7 @@ from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, SkopeoError
+from skopeo.fsutil import remove_quietly
 from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import (
     DECOMPRESS,
@@ -193,10 +194,7 @@ class ArchiveSourceBase(ImageSource):
     def close(self) -> None:
         self.image.reader.close()
         if self._tmp_file:
-            try:
-                os.unlink(self._tmp_file)
-            except FileNotFoundError:
-                pass
+            remove_quietly(self._tmp_file)
             self._tmp_file = None
 
 
@@ -304,7 +302,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
                 existing_index.close()
             self._file.close()
             if self._created:
-                _unlink_quietly(path)
+                remove_quietly(path)
             raise
         super().__init__(reference, DockerArchiveWriter(tar, existing), tags, existing_index)
 
@@ -322,7 +320,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
                     self._file.truncate(self._cut)
                     os.pwrite(self._file.fileno(), self._tail, self._cut)
                 elif self._created:
-                    _unlink_quietly(self._path)
+                    remove_quietly(self._path)
                 else:
                     self._file.truncate(0)
         finally:
@@ -345,9 +343,3 @@ def _metadata_offset(index: TarIndex) -> int:
         )
     return ordered[i].header_offset
 
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

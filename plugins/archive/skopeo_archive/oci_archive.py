@@ -22,6 +22,7 @@ from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
+from skopeo.fsutil import remove_quietly
 from skopeo.transport import (
     COMPRESS,
     PRESERVE,
@@ -139,10 +140,7 @@ class OCIArchiveSource(ImageSource):
     def close(self) -> None:
         self.tar.close()
         if self._tmp_file:
-            try:
-                os.unlink(self._tmp_file)
-            except FileNotFoundError:
-                pass
+            remove_quietly(self._tmp_file)
             self._tmp_file = None
 
 
@@ -254,8 +252,5 @@ class OCIArchiveDestination(ImageDestination):
     def close(self) -> None:
         self._file.close()
         if self._tmp is not None:
-            try:
-                os.unlink(self._tmp)
-            except FileNotFoundError:
-                pass
+            remove_quietly(self._tmp)
             self._tmp = None
