@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,80 @@ def test_digestfile_and_quiet(tmp_path: Path, sample_layout: Path, run_skopeo) -
     digest = (tmp_path / "digest").read_text()
     assert digest == run_skopeo("manifest-digest", f"{tmp_path}/d/manifest.json", check=True).stdout.strip()
     assert oct(os.stat(tmp_path / "digest").st_mode & 0o777) == "0o644"
+
+
+# pflag's grammar and its error texts, compared with the reference word for word.
+FLAG_ERRORS = [
+    ["copy", "-x", "a", "b"],
+    ["copy", "--retry-times", "abc", "a", "b"],
+    ["copy", "--retry-times"],
+    ["login", "-u"],
+    ["copy", "--dest-compress-level", "abc", "a", "b"],
+    ["copy", "--quiet=maybe", "a", "b"],
+    ["--debug=nope", "inspect", "x"],
+    ["copy", "--multi-arch"],
+    ["copy", "-qx", "a", "b"],
+    ["inspect", "-n"],
+    ["copy", "--retry-times=0x1f", "a", "b"],
+    ["login", "-vu"],
+]
+
+
+def _fatal(stderr: str) -> str:
+    line = next(ln for ln in stderr.splitlines() if "level=fatal" in ln)
+    return line.split("msg=", 1)[1]
+
+
+@pytest.mark.parametrize("args", FLAG_ERRORS, ids=" ".join)
+def test_flag_errors_match_reference(run_skopeo, oracle, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    ours, theirs = run_skopeo(*args), oracle(*args)
+    assert ours.returncode == theirs.returncode == 1
+    assert _fatal(ours.stderr) == _fatal(theirs.stderr)
+
+
+def test_flag_grammar() -> None:
+    from skopeo.cli import app
+    from skopeo.cli.copy import COMMAND as COPY
+    from skopeo.cli.login import COMMAND as LOGIN
+    from skopeo.errors import UsageError
+
+    opts = app.parse_flags(COPY.flags, ["a", "-q", "--retry-times=017", "b", "--additional-tag", "x,y",
+                                        "--additional-tag=z", "--src-tls-verify", "--dest-tls-verify=0", "--", "--all"])
+    assert opts.args == ["a", "b", "--all"]
+    assert opts.quiet is True and opts.all is False
+    assert opts.retry_times == 15  # Go's base-0 octal
+    assert opts.additional_tag == ["x", "y", "z"]
+    assert opts.src_tls_verify is True and opts.dest_tls_verify is False
+    assert app.parse_flags(COPY.flags, []).src_tls_verify is None
+    # Shorthand values: attached, after "=", or the next argument; booleans combine.
+    for argv in (["-uNAME"], ["-u=NAME"], ["-u", "NAME"]):
+        assert app.parse_flags(LOGIN.flags, argv).username == "NAME"
+    # A boolean never takes the next argument as its value.
+    opts = app.parse_flags(COPY.flags, ["--quiet", "false", "x"])
+    assert opts.quiet is True and opts.args == ["false", "x"]
+    assert app.parse_flags(COPY.flags, ["-"]).args == ["-"]
+    # Newer than the reference: an unsigned flag, with strconv.ParseUint's wording.
+    with pytest.raises(UsageError, match=r'for "--image-parallel-copies" flag: strconv\.ParseUint: parsing "-1"'):
+        app.parse_flags(COPY.flags, ["--image-parallel-copies", "-1"])
+
+
+def _complete(words: str, cwd: Path | None = None) -> list[str]:
+    env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+               _SKOPEO_COMPLETE="bash_complete")
+    proc = subprocess.run([sys.executable, "-m", "skopeo"], env=env, cwd=cwd, capture_output=True, text=True, check=True)
+    return [line.split(",", 1)[1] for line in proc.stdout.splitlines()]
+
+
+def test_shell_completion(tmp_path: Path, sample_layout: Path) -> None:
+    """The hidden ``completion`` command (typer/click underneath) prints a script
+    whose callbacks complete commands, flags, transports and local paths."""
+    script = subprocess.run([sys.executable, "-m", "skopeo", "completion", "bash"], capture_output=True, text=True,
+                            check=True).stdout
+    assert "_SKOPEO_COMPLETE=bash_complete" in script
+    assert _complete("skopeo co") == ["copy"]
+    assert "completion" not in _complete("skopeo ")  # hidden, as upstream
+    assert _complete("skopeo copy --dest-compress-f") == ["--dest-compress-format"]
+    assert "--debug" in _complete("skopeo --de")
+    assert _complete("skopeo inspect doc") == ["docker-archive:", "docker-daemon:", "docker://"]
+    (tmp_path / "layouts").mkdir()
+    assert _complete("skopeo inspect oci:lay", cwd=tmp_path) == ["oci:layouts/"]

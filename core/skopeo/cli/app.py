@@ -1,7 +1,6 @@
-"""Command-line plumbing: flags declared once as data, turned into typer
-parameters for parsing and into cobra-style help text, plus the argv rewrites
-that give us cobra/pflag semantics (optional booleans, ``--flag=false``, global
-flags after the sub-command).
+"""Command-line plumbing: flags declared once as data, parsed with pflag's
+grammar (optional booleans, ``--flag=false``, ``-uNAME``, global flags after the
+sub-command) and printed as cobra-style help text.
 
 Each command lives in its own module with a ``COMMAND`` object; only the module
 of the command being run is imported, which keeps start-up short."""
@@ -9,15 +8,14 @@ of the command being run is imported, which keeps start-up short."""
 from __future__ import annotations
 
 import importlib
-import inspect
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 from ..errors import UsageError
 
-BOOL, STR, INT, OPTBOOL, STRSLICE, INTSLICE = "bool", "string", "int", "optbool", "stringSlice", "intSlice"
+BOOL, STR, INT, UINT, OPTBOOL, STRSLICE, INTSLICE = "bool", "string", "int", "uint", "optbool", "stringSlice", "intSlice"
 
 
 # NamedTuples rather than dataclasses: these classes are built at every start-up
@@ -98,6 +96,7 @@ COMMAND_MODULES = {
     "standalone-verify": "skopeo.cli.standalone_verify",
     "untrusted-signature-dump-without-verification": "skopeo.cli.untrusted_signature_dump",
     "generate-sigstore-key": "skopeo.cli.generate_sigstore_key",
+    "completion": "skopeo.cli.completion",
 }
 
 ROOT_LONG = "Various operations with container images and container image registries"
@@ -117,14 +116,6 @@ def load_command(name: str) -> Command:
 # --- argv rewriting --------------------------------------------------------------
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
-
-
-def parse_go_bool(flag: str, value: str) -> bool:
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise UsageError(f'invalid argument "{value}" for "--{flag}" flag: strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
 def _flag_table(flags: Sequence[Flag]) -> dict[str, Flag]:
@@ -160,39 +151,6 @@ def split_global(argv: list[str], command_flags: Sequence[Flag]) -> tuple[list[s
             rest.append(tok)
         i += 1
     return globals_, rest
-
-
-def normalize_bools(argv: list[str], flags: Sequence[Flag]) -> list[str]:
-    """pflag semantics: ``--b=false`` for booleans, bare ``--tls-verify`` = true."""
-    table = _flag_table(flags)
-    out: list[str] = []
-    skip_value = False
-    for tok in argv:
-        if skip_value:
-            out.append(tok)
-            skip_value = False
-            continue
-        if tok == "--":
-            out.append(tok)
-            skip_value = False
-            continue
-        key, eq, value = tok.partition("=")
-        flag = table.get(key)
-        if flag is None:
-            out.append(tok)
-            continue
-        if flag.kind == BOOL:
-            if eq:
-                if parse_go_bool(flag.name, value):
-                    out.append(key)
-            else:
-                out.append(tok)
-        elif flag.kind == OPTBOOL:
-            out.append(f"--{flag.name}={'true' if not eq or parse_go_bool(flag.name, value) else 'false'}")
-        else:
-            out.append(tok)
-            skip_value = not eq and not (key.startswith("-") and not key.startswith("--") and len(key) > 2)
-    return out
 
 
 # --- help -------------------------------------------------------------------------
@@ -243,79 +201,121 @@ def root_help() -> str:
     )
 
 
-# --- parsing with typer -----------------------------------------------------------
-def _typer_param(flag: Flag) -> inspect.Parameter:
-    import typer
-
-    decls = [f"--{flag.name}"] + ([f"-{flag.short}"] if flag.short else [])
-    ann: Any
-    if flag.kind == BOOL:
-        ann, default = bool, bool(flag.default)
-    elif flag.kind == INT:
-        ann, default = Optional[int], flag.default  # noqa: UP045 - typer needs the typing form
-    elif flag.kind in (STRSLICE, INTSLICE):
-        ann, default = Optional[list[str]], None  # noqa: UP045
-    else:
-        ann, default = Optional[str], flag.default  # noqa: UP045
-    option = typer.Option(default, *decls, help=flag.help, show_default=False, hidden=flag.hidden)
-    return inspect.Parameter(flag.dest, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=ann)
-
-
-# click's wording differs between versions: "No such option: --x" / "No such option '--x'."
-_NO_SUCH_OPTION = re.compile(r"No such option:? '?(-[^'\s]+?)'?\.?(?:\s|$)")
-
-
+# --- parsing ----------------------------------------------------------------------
+# pflag's grammar, implemented here rather than through typer/click: their
+# semantics differ (optional-value booleans, ``--flag=false``, ``-uVALUE``,
+# error wording), and importing them would cost ~12 ms on every run.
 def default_options(flags: Sequence[Flag]) -> Options:
-    """What :func:`parse_flags` returns for an empty command line, without
-    building a parser (the common case for the global flags)."""
+    """What :func:`parse_flags` returns for an empty command line."""
     opts = Options({f.dest: (bool(f.default) if f.kind == BOOL else [] if f.kind in (STRSLICE, INTSLICE) else f.default)
                     for f in flags})
     opts["args"] = []
     return opts
 
 
-def parse_flags(flags: Sequence[Flag], argv: list[str], prog: str) -> Options:
-    """Parse *argv* against *flags* with typer; positional arguments go to ``args``."""
-    import typer
-    from typer.main import get_command
+def _display_name(flag: Flag) -> str:
+    return f"-{flag.short}, --{flag.name}" if flag.short else f"--{flag.name}"
 
-    result: dict[str, Any] = {}
 
-    def collect(**kwargs: Any) -> None:
-        result.update(kwargs)
+_GO_OCTAL = re.compile(r"[+-]?0[0-7]+")
 
-    params = [
-        inspect.Parameter(
-            "args", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            default=typer.Argument(None), annotation=Optional[list[str]],  # noqa: UP045
-        )
-    ] + [_typer_param(f) for f in flags]
-    collect.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False,
-                      context_settings={"help_option_names": []})
-    app.command()(collect)
-    click_cmd = get_command(app)
+
+def _parse_go_int(flag: Flag, value: str, unsigned: bool) -> int:
+    """strconv.ParseInt/ParseUint with base 0 (``0x1f``, ``0o17``, ``017``, ``1_000``)."""
     try:
-        click_cmd.main(argv, prog_name=prog, standalone_mode=False)
-    except Exception as e:
-        msg = getattr(e, "format_message", None)
-        text = msg() if callable(msg) else str(e)
-        unknown = _NO_SUCH_OPTION.match(text)
-        if unknown:
-            opt = unknown.group(1)
-            text = f"unknown flag: {opt}" if opt.startswith("--") else f"unknown shorthand flag: '{opt[1:2]}' in {opt}"
-        elif text.startswith("Option '") and "requires an argument" in text:
-            text = f"flag needs an argument: {text.split(chr(39))[1]}"
-        raise UsageError(text) from None
-    opts = Options(result)
-    opts["args"] = list(result.get("args") or [])
+        if _GO_OCTAL.fullmatch(value):
+            number = int(value, 8)
+        else:
+            number = int(value, 0)
+        if unsigned and (number < 0 or value.startswith(("+", "-"))):
+            raise ValueError(value)
+        return number
+    except ValueError:
+        func = "ParseUint" if unsigned else "ParseInt"
+        raise UsageError(f'invalid argument "{value}" for "{_display_name(flag)}" flag: '
+                         f'strconv.{func}: parsing "{value}": invalid syntax') from None
+
+
+def _set(opts: Options, flag: Flag, value: str | None) -> None:
+    """Store one occurrence of *flag* (``None``: a boolean given without a value)."""
+    kind = flag.kind
+    if kind in (BOOL, OPTBOOL):
+        if value is None:
+            opts[flag.dest] = True
+        elif value in _TRUE:
+            opts[flag.dest] = True
+        elif value in _FALSE:
+            opts[flag.dest] = False
+        else:
+            raise UsageError(f'invalid argument "{value}" for "{_display_name(flag)}" flag: '
+                             f'strconv.ParseBool: parsing "{value}": invalid syntax')
+    elif kind in (INT, UINT):
+        opts[flag.dest] = _parse_go_int(flag, value or "", kind == UINT)
+    elif kind == STRSLICE:
+        opts[flag.dest].extend(part for part in (value or "").split(",") if part != "")
+    elif kind == INTSLICE:
+        opts[flag.dest].extend(_parse_go_int(flag, part, False) for part in (value or "").split(",") if part != "")
+    else:
+        opts[flag.dest] = value
+
+
+def parse_flags(flags: Sequence[Flag], argv: list[str]) -> Options:
+    """Parse *argv* against *flags* as pflag does (interspersed flags and
+    arguments, ``--`` ends flags); positional arguments go to ``args``."""
+    table = _flag_table(flags)
+    opts = default_options(flags)
     for f in flags:
-        value = opts.get(f.dest)
-        if f.kind == OPTBOOL and value is not None:
-            opts[f.dest] = value == "true"
-        elif f.kind in (STRSLICE, INTSLICE):
-            items = [part for v in (value or []) for part in v.split(",") if part != ""]
-            opts[f.dest] = [int(x) for x in items] if f.kind == INTSLICE else items
+        if f.kind in (STRSLICE, INTSLICE):
+            opts[f.dest] = []  # a fresh list: _set extends it
+    args: list[str] = opts["args"]
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        i += 1
+        if tok == "--":
+            args.extend(argv[i:])
+            break
+        if not tok.startswith("-") or tok == "-":
+            args.append(tok)
+            continue
+        if tok.startswith("--"):
+            name, eq, value = tok.partition("=")
+            flag = table.get(name)
+            if flag is None:
+                raise UsageError(f"unknown flag: {name}")
+            if eq:
+                _set(opts, flag, value)
+            elif flag.kind in (BOOL, OPTBOOL):
+                _set(opts, flag, None)
+            elif i < len(argv):
+                _set(opts, flag, argv[i])
+                i += 1
+            else:
+                raise UsageError(f"flag needs an argument: {name}")
+            continue
+        # Shorthands: "-abc" is "-a -b -c"; a flag taking a value takes the rest
+        # of the token ("-uNAME", "-u=NAME") or else the next argument.
+        rest = tok[1:]
+        while rest:
+            # pflag names the unparsed tail in its errors: "'x' in -x" for "-qx".
+            tail = "-" + rest
+            char, rest = rest[0], rest[1:]
+            flag = table.get("-" + char)
+            if flag is None:
+                raise UsageError(f"unknown shorthand flag: '{char}' in {tail}")
+            if rest.startswith("="):
+                _set(opts, flag, rest[1:])
+                break
+            if flag.kind in (BOOL, OPTBOOL):
+                _set(opts, flag, None)
+            elif rest:
+                _set(opts, flag, rest)
+                break
+            elif i < len(argv):
+                _set(opts, flag, argv[i])
+                i += 1
+            else:
+                raise UsageError(f"flag needs an argument: '{char}' in {tail}")
     return opts
 
 

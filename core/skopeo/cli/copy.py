@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import manifest as mf
 from ..errors import SkopeoError, UsageError
-from .app import BOOL, INT, OPTBOOL, STR, STRSLICE, Command, Flag, Options
+from .app import BOOL, INT, OPTBOOL, STR, STRSLICE, UINT, Command, Flag, Options
 from .options import (
     authfile_flag,
     image_flags,
@@ -59,7 +59,7 @@ FLAGS = [
     Flag("dest-force-compress-format", BOOL, "Enforce the compression format specified by --dest-compress-format"),
     Flag("dest-archive-append", BOOL, "Add the image to an existing archive instead of refusing it, so one archive holds several images (docker-archive only; skopeo-py extension)"),
     Flag("dest-precompute-digests", BOOL, "Precompute digests to prevent uploading layers already on the registry using the 'docker' transport."),
-    Flag("image-parallel-copies", INT, "Maximum number of image layers to be copied (pulled/pushed) simultaneously. Not setting this field will fall back to containers/image defaults.", metavar="uint"),
+    Flag("image-parallel-copies", UINT, "Maximum number of image layers to be copied (pulled/pushed) simultaneously. Not setting this field will fall back to containers/image defaults.", metavar="uint"),
     Flag("screds", STR, "", hidden=True),
     Flag("dcreds", STR, "", hidden=True),
     Flag("tls-verify", OPTBOOL, "", hidden=True),
@@ -125,8 +125,6 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
         dest_ctx.extra["docker_archive_append"] = True
     force = COMPRESS if opts.dest_compress else DECOMPRESS if opts.dest_decompress else None
     parallel = opts.image_parallel_copies
-    if parallel is not None and parallel < 0:
-        raise UsageError("--image-parallel-copies must not be negative")
     options = CopyOptions(
         source_ctx=src_ctx,
         dest_ctx=dest_ctx,

@@ -48,7 +48,7 @@ from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.reference import DockerReference
 
-from . import registries_conf, tlsconfig, wwwauth
+from . import http11, registries_conf, tlsconfig, wwwauth
 from .registry_errors import (
     MAX_ERROR_BODY_SIZE,
     RegistryError,
@@ -262,6 +262,15 @@ _pools_lock = threading.Lock()
 _pools: dict[tuple[str, str, bool], _Pool] = {}
 
 
+_LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
+
+
+def _environment_proxies() -> bool:
+    import urllib.request
+
+    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
+
+
 def _tune_httpcore() -> None:
     """httpcore reads HTTP/1.1 bodies 64 KiB at a time; blobs stream measurably
     faster (~15%) with 256 KiB reads.  A private knob, so only set if present."""
@@ -269,11 +278,8 @@ def _tune_httpcore() -> None:
         from httpcore._sync.http11 import HTTP11Connection
     except ImportError:  # pragma: no cover - another httpcore layout
         return
-    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < BODY_READ_SIZE:
-        HTTP11Connection.READ_NUM_BYTES = BODY_READ_SIZE
-
-
-BODY_READ_SIZE = 256 * 1024
+    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < http11.READ_SIZE:
+        HTTP11Connection.READ_NUM_BYTES = http11.READ_SIZE
 
 
 def _pool(host: str, cert_dir: str, skip_verify: bool) -> _Pool:
@@ -281,13 +287,21 @@ def _pool(host: str, cert_dir: str, skip_verify: bool) -> _Pool:
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
-            _tune_httpcore()
+            ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify)
+            options: dict[str, Any] = {}
+            if _environment_proxies():
+                # HTTP(S)_PROXY / NO_PROXY as Go's ProxyFromEnvironment: httpx's own
+                # transport, which tunnels through proxies.
+                # Like Go, never for loopback hosts.
+                _tune_httpcore()
+                options.update(verify=ssl_context, trust_env=True, mounts=dict.fromkeys(_LOOPBACK_PATTERNS),
+                               limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
+            else:
+                options.update(transport=http11.ConnectionPool(ssl_context), trust_env=False)
             client = httpx.Client(
-                verify=tlsconfig.ssl_context(cert_dir, skip_verify),
-                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, as Go's ProxyFromEnvironment
                 follow_redirects=False,
                 timeout=httpx.Timeout(connect=30.0, read=300.0, write=300.0, pool=None),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+                **options,
             )
             # Go sends no Accept header unless asked; the manifest GETs send their own.
             del client.headers["Accept"]

@@ -4,6 +4,7 @@ v1 format, parsing errors), and the parsers behind them."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -247,6 +248,49 @@ def test_cli_start_up_does_not_import_httpx() -> None:
         "from skopeo.cli import main\n"
         "main(['manifest-digest', '/dev/null'])\n"
         "assert 'httpx' not in sys.modules, 'httpx imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+# --- proxies ---------------------------------------------------------------------------------
+def test_proxy_from_environment(registry: Registry, oci_image: str, faulty_proxy, skopeo: Runner,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY/HTTPS_PROXY carry registry traffic (absolute-form requests to the
+    proxy); NO_PROXY and loopback hosts go direct, as Go's ProxyFromEnvironment."""
+    digest = copy(oci_image, f"docker://{registry.host}/p/x:v1")
+    proxy = faulty_proxy(registry.port, "none")  # forwards whatever it gets to the registry
+    monkeypatch.setenv("HTTP_PROXY", f"http://{proxy.host}")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{proxy.host}")
+    # A name only the proxy "resolves" (it sends everything to the registry).
+    remote = f"docker://registry.proxied.test:{registry.port}/p/x:v1"
+    proc = skopeo("inspect", "--tls-verify=false", remote)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["Digest"] == digest
+    targets = [t for _, t, _ in proxy.requests]
+    assert f"http://registry.proxied.test:{registry.port}/v2/" in targets
+    assert any(t.startswith(f"http://registry.proxied.test:{registry.port}/v2/p/x/manifests/") for t in targets)
+    seen = len(proxy.requests)
+    # Loopback registries never go through the proxy.
+    assert skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/p/x:v1").returncode == 0
+    assert len(proxy.requests) == seen
+    # NO_PROXY exempts a host: the name then fails to resolve, directly.
+    monkeypatch.setenv("NO_PROXY", "registry.proxied.test")
+    proc = skopeo("inspect", "--tls-verify=false", remote)
+    assert proc.returncode != 0 and "no such host" in proc.stderr
+    assert len(proxy.requests) == seen
+
+
+def test_registry_commands_import_neither_typer_nor_httpcore() -> None:
+    """Start-up: flags are parsed without typer, and without a proxy the registry
+    client does not load httpcore (see skopeo_docker.http11)."""
+    code = (
+        "import sys\n"
+        "from skopeo.cli import main\n"
+        "main(['inspect', '--tls-verify=false', 'docker://127.0.0.1:9/x'])\n"
+        "for m in ('typer', 'httpcore', 'h11'):\n"
+        "    assert m not in sys.modules, m + ' imported'\n"
+        "assert 'httpx' in sys.modules\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
