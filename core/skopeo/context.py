@@ -8,8 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # eq=False: contexts are never compared, and each generated method costs start-up time.
+# ``extra`` hint for destinations: the caller saw moments ago that the target
+# repository does not exist (``sync`` lists tags first), so asking whether each
+# blob is already there would only get "no".
+DEST_REPOSITORY_IS_NEW = "dest_repository_is_new"
+
+
 @dataclass(eq=False)
 class SystemContext:
     # Credentials and registry access (docker:// and friends).
@@ -35,7 +40,8 @@ class SystemContext:
     override_os: str | None = None
     override_arch: str | None = None
     override_variant: str | None = None
-    # Anything a third-party transport wants to carry (keyed by its own names).
+    # Anything a third-party transport wants to carry (keyed by its own names),
+    # and hints such as DEST_REPOSITORY_IS_NEW.
     extra: dict[str, Any] = field(default_factory=dict)
 
     def tmp_directory(self) -> str:

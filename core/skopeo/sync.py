@@ -4,7 +4,8 @@ Sources are enumerated first (registry tag lists, ``dir:`` trees or a YAML
 file), then copied by a bounded pool of workers, each copy still moving its
 blobs in parallel.  Images whose manifest is already at the destination are
 skipped with one request each, so a rerun (or a resumed, interrupted sync)
-only copies what is missing.
+only copies what is missing.  A registry destination's tags are listed once
+per repository first: an image whose tag is not there needs no check at all.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import log, plugins, retry
-from .context import SystemContext
+from .context import DEST_REPOSITORY_IS_NEW, SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
 from .digest import is_digest
 from .errors import SkopeoError, UsageError
@@ -30,7 +31,7 @@ from .transport import ImageReference
 
 SOURCE_KINDS = ("docker", "dir", "yaml")
 DEST_KINDS = ("docker", "dir", "oci")
-DEFAULT_PARALLEL_IMAGES = 4
+DEFAULT_PARALLEL_IMAGES = 8
 
 
 @dataclass
@@ -71,6 +72,45 @@ class _Source:
     """One repository or directory tree that yields images."""
 
     jobs: list[_Job]
+
+
+# What a registry destination holds for an image, from its repository's tag list.
+MAYBE_PRESENT, NEW_TAG, NEW_REPOSITORY = "maybe-present", "new-tag", "new-repository"
+
+
+class _DestinationTags:
+    """The tags each destination repository of a registry held when the sync
+    reached it, listed once per repository (several threads may ask at once)."""
+
+    def __init__(self, ctx: SystemContext) -> None:
+        self._ctx = ctx
+        self._lock = threading.Lock()
+        self._repos: dict[str, tuple[threading.Lock, list[set[str] | None]]] = {}
+
+    def status(self, dest: str) -> str:
+        """NEW_TAG or NEW_REPOSITORY when *dest* (``docker://…:tag``) is certainly
+        absent, else MAYBE_PRESENT (then the copy checks the manifest)."""
+        ref = parse_normalized(dest[len("docker://"):])
+        if ref.tag is None or ref.digest is not None:
+            return MAYBE_PRESENT
+        with self._lock:
+            lock, slot = self._repos.setdefault(ref.name, (threading.Lock(), []))
+        with lock:
+            if not slot:
+                slot.append(self._list(ref.name))
+        tags = slot[0]
+        if tags is None or ref.tag in tags:
+            return MAYBE_PRESENT
+        return NEW_TAG if tags else NEW_REPOSITORY
+
+    def _list(self, name: str) -> set[str] | None:
+        try:
+            return set(_docker_ref(name).list_tags(self._ctx)[1])
+        except SkopeoError as e:
+            if getattr(e, "status", 0) == 404:  # the repository does not exist (yet)
+                return set()
+            log.debug(f"Listing the tags of {name} failed, checking each image instead: {e}")
+            return None
 
 
 # --- enumeration -------------------------------------------------------------------
@@ -268,6 +308,8 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
         result.seconds = time.monotonic() - started
         return result
 
+    destination_tags = _DestinationTags(options.copy.dest_ctx) if options.dest_kind == "docker" else None
+
     def run_one(item: tuple[int, _Job, str]) -> None:
         i, job, dest = item
         log.info(f"Copying image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
@@ -275,7 +317,10 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
             os.makedirs(dest[len("dir:"):], 0o755, exist_ok=True)
         opts = copy_mod.copy(options.copy)
         opts.source_ctx = job.source_ctx
-        opts.skip_existing = True
+        status = destination_tags.status(dest) if destination_tags is not None else MAYBE_PRESENT
+        opts.skip_existing = status == MAYBE_PRESENT
+        if status == NEW_REPOSITORY:
+            opts.dest_ctx = replace(opts.dest_ctx, extra={**opts.dest_ctx.extra, DEST_REPOSITORY_IS_NEW: True})
         dest_ref = plugins.parse_image_name(dest)
         try:
             res: CopyResult = retry.if_necessary(lambda: copy_image(policy, dest_ref, job.source, opts),

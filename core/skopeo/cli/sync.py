@@ -23,7 +23,7 @@ FLAGS = [
     Flag("all", BOOL, "Copy all images if SOURCE-IMAGE is a list", short="a"),
     Flag("dry-run", BOOL, "Run without actually copying data"),
     Flag("keep-going", BOOL, "Do not abort the sync if any image copy fails"),
-    Flag("parallel-images", INT, "Copy up to N images at once (default 4)", metavar="N"),
+    Flag("parallel-images", INT, "Copy up to N images at once (default 8)", metavar="N"),
     Flag("sign-identity", STR, "Identity of signed image, must be a fully specified docker reference", metavar="IDENTITY"),
     Flag("screds", STR, "", hidden=True),
     Flag("dcreds", STR, "", hidden=True),

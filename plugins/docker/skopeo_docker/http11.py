@@ -29,6 +29,8 @@ import httpx
 # Large reads: blob bodies stream measurably faster than with 64 KiB reads.
 READ_SIZE = 256 * 1024
 MAX_IDLE_PER_HOST = 32
+# Unread response bodies up to this size are drained to keep the connection.
+DRAIN_MAX = 64 * 1024
 
 _Key = tuple[str, str, int]
 
@@ -94,10 +96,18 @@ class _Body(httpx.SyncByteStream):
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if self._resp.isclosed() and not self._resp.will_close:
+        resp = self._resp
+        if not resp.isclosed() and not resp.will_close and resp.length is not None and resp.length <= DRAIN_MAX:
+            # A HEAD, an empty body, or a short error body nobody read: finish it
+            # so the connection can be used again (reconnecting costs more).
+            try:
+                resp.read()
+            except (OSError, http.client.HTTPException):
+                pass
+        if resp.isclosed() and not resp.will_close:
             self._pool.release(self._key, conn)
         else:
-            self._resp.close()
+            resp.close()
             conn.close()
 
     def _discard(self) -> None:

@@ -15,7 +15,7 @@ import httpx
 from skopeo import digest as digest_mod
 from skopeo import log
 from skopeo import manifest as mf
-from skopeo.context import SystemContext
+from skopeo.context import DEST_REPOSITORY_IS_NEW, SystemContext
 from skopeo.errors import ManifestTypeRejectedError, SkopeoError, UploadInterruptedError
 from skopeo.reference import TAG_RE, DockerReference, parse_canonical
 from skopeo.transport import (
@@ -509,6 +509,9 @@ class DockerImageDestination(ImageDestination):
         self.ctx = ctx
         # Blob claims (see _BlobClaims) this destination holds and must release.
         self._claims: set[tuple[str, str, str]] = set()
+        # Blobs are not looked up in a repository known to be new (mounts from
+        # other repositories are still tried).
+        self._new_repository = bool(ctx.extra.get(DEST_REPOSITORY_IS_NEW))
 
     # --- blobs ---
     def _blob_exists(self, repo_path: str, digest: str, extra_scope: Scope | None) -> int | None:
@@ -590,7 +593,7 @@ class DockerImageDestination(ImageDestination):
 
     def _find_blob(self, info: BlobInfo) -> BlobInfo | None:
         assert info.digest is not None
-        size = self._blob_exists(self.ref.path, info.digest, None)
+        size = None if self._new_repository else self._blob_exists(self.ref.path, info.digest, None)
         if size is not None:
             known_locations.record(info.digest, self.ref.domain, self.ref.path)
             return BlobInfo(info.digest, size, info.media_type, info.urls, info.annotations)

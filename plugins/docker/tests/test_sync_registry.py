@@ -312,3 +312,33 @@ def test_retry_times_covers_listing_and_copies(source, registry_factory, faulty_
     assert proc.stderr.count("Failed, retrying in") == 2
     assert copied(proc) == (4, 0, 0)
     assert digest_of(f"docker://{dst.host}/rt/app:1.3.0") == digests["team/app:1.3.0"]
+
+
+def test_destination_requests_are_minimal(source, registry_factory, faulty_proxy, skopeo: Runner) -> None:
+    """One tag listing per destination repository replaces the per-image
+    manifest check; in a repository that did not exist, blobs are not looked
+    up one by one either.  A partly filled repository still gets both checks."""
+    src, digests = source
+    dst = registry_factory()
+    proxy = faulty_proxy(dst.port)
+    args = ["sync", "--src", "docker", "--dest", "docker", *NOTLS, f"{src.host}/team/app", f"{proxy.host}/fresh"]
+    proc = skopeo(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert copied(proc) == (4, 0, 0)
+    methods = [(m, t.split("?")[0]) for m, t, _ in proxy.requests]
+    assert ("GET", "/v2/fresh/app/tags/list") in methods
+    assert not [r for r in methods if r[0] == "HEAD"], methods
+    for tag in TAGS:
+        assert digest_of(f"docker://{dst.host}/fresh/app:{tag}") == digests[f"team/app:{tag}"]
+    # Drop one image: its tag is then known absent (no manifest HEAD for it), the
+    # others are checked and skipped; blobs of the existing repository are looked up.
+    skopeo("delete", "--tls-verify=false", f"docker://{dst.host}/fresh/app:v2", check=True)
+    proxy.requests.clear()
+    again = skopeo(*args)
+    assert again.returncode == 0, again.stderr
+    assert copied(again) == (1, 3, 0)
+    heads = [t for m, t, _ in proxy.requests if m == "HEAD"]
+    assert sorted(t for t in heads if "/manifests/" in t) == sorted(
+        f"/v2/fresh/app/manifests/{t}" for t in TAGS if t != "v2")
+    assert any("/blobs/" in t for t in heads)
+    assert digest_of(f"docker://{dst.host}/fresh/app:v2") == digests["team/app:v2"]
