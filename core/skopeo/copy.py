@@ -314,8 +314,10 @@ class _Copier:
             try:
                 self.dest.put_manifest(out, out_mime, None if toplevel else mf.manifest_digest(out))
             except ManifestTypeRejectedError as e:
-                errors.append(f"{cand}: {e}")
+                errors.append(f"{cand}: writing manifest: {e}")
                 continue
+            except SkopeoError as e:
+                raise e.wrap("writing manifest") from None
             break
         else:
             if len(candidates) == 1 and errors:
@@ -598,8 +600,10 @@ class _Copier:
             return parsed.raw, parsed.mime
         if not may_modify:
             raise ManifestError(f"Unsupported manifest type, need a {target} manifest")
-        if target in mf.SCHEMA1 or parsed.config is None:
+        if parsed.config is None:
             raise ManifestError(f"conversion to {target} is not supported")
+        if target in mf.SCHEMA1:
+            return self._schema1_manifest(parsed, layers, config_raw), target
         fam = mf.family(target)
         new_layers = []
         for r in layers:
@@ -629,6 +633,28 @@ class _Copier:
         else:
             raise ManifestError(f"conversion to {target} is not supported")
         return parsed.serialize(target, new_config, new_layers), target
+
+    def _schema1_manifest(self, parsed: mf.ImageManifest, layers: list[_LayerResult], config_raw: bytes | None) -> bytes:
+        """A signed schema1 manifest for a schema2/OCI image (no config blob is
+        written: schema1 carries the config in its history)."""
+        from . import schema1
+
+        assert parsed.config is not None and config_raw is not None
+        if parsed.config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
+            raise ManifestError(f"cannot convert an artifact with config type {parsed.config.media_type!r} to schema1")
+        for r in layers:
+            if r.compression not in (None, comp.GZIP) or mf.is_foreign_layer(r.source.media_type):
+                raise ManifestError(f"schema1 manifests cannot describe layer {r.digest} ({r.source.media_type})")
+        dref = self.dest.reference.docker_reference()
+        unsigned, uses_empty_layer = schema1.from_config(
+            config_raw, [r.source.digest for r in layers], [r.digest for r in layers],
+            dref.path if dref is not None else "", (dref.tag or "") if dref is not None else "",
+        )
+        if uses_empty_layer:
+            empty = BlobInfo(mf.EMPTY_LAYER_DIGEST, len(schema1.GZIPPED_EMPTY_LAYER), mf.DOCKER_LAYER_GZIP)
+            if self.dest.try_reusing_blob(empty) is None:
+                self.dest.put_blob(io.BytesIO(schema1.GZIPPED_EMPTY_LAYER), empty)
+        return schema1.sign(unsigned)
 
     def _put_config(self, desc: mf.Descriptor | None, data: bytes | None) -> None:
         if desc is None or data is None:

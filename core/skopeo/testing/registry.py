@@ -386,8 +386,10 @@ def start_registry(
     delete: bool = True,
     ca: CA | None = None,
     token_server: TokenServer | None = None,
+    schema1: bool = False,
 ) -> Registry:
-    """Start ``docker-registry``; *auth* is None, ``"htpasswd"`` or ``"token"``."""
+    """Start ``docker-registry``; *auth* is None, ``"htpasswd"`` or ``"token"``;
+    *schema1* accepts pushes of (signed) schema1 manifests, off by default in 2.8."""
     directory.mkdir(parents=True, exist_ok=True)
     users = dict(users or ({"testuser": "testpassword"} if auth else {}))
     port = free_port()
@@ -434,6 +436,8 @@ def start_registry(
         ]
     elif auth is not None:
         raise ValueError(f"unknown auth kind {auth!r}")
+    if schema1:
+        lines += ["compatibility:", "  schema1:", "    enabled: true"]
     config = directory / "config.yml"
     config.write_text("\n".join(lines) + "\n")
     log = open(directory / "registry.log", "wb")
@@ -722,7 +726,7 @@ if pytest is not None:
 
     @pytest.fixture
     def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Any:
-        """``start(tls=False, auth=None|"htpasswd"|"token", users=…, delete=True)`` →
+        """``start(tls=False, auth=None|"htpasswd"|"token", users=…, delete=True, schema1=False)`` →
         a running :class:`Registry`; everything started is stopped afterwards."""
         if not os.path.exists(REGISTRY_BINARY):
             pytest.skip("docker-registry is not installed")

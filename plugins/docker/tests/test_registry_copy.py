@@ -241,3 +241,22 @@ def test_reference_pushes_we_pull(skopeo: Runner, reference_skopeo: Runner, regi
     skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", dest, other, check=True)
     again = json.loads(reference_skopeo("inspect", "--tls-verify=false", other, check=True).stdout)
     assert again["Digest"] == theirs["Digest"]
+
+
+@pytest.mark.oracle
+def test_format_v2s1_push(registry_factory, oci_image: str, skopeo: Runner, reference_skopeo: Runner,
+                          tmp_path: Path) -> None:
+    """A signed schema1 manifest pushed to a registry that accepts them (it checks
+    the signature), naming the repository and tag; the reference pulls it."""
+    reg = registry_factory(schema1=True)
+    dest = f"docker://{reg.host}/legacy/app:v1"
+    proc = skopeo("copy", "--dest-tls-verify=false", "--format", "v2s1", oci_image, dest)
+    assert proc.returncode == 0, proc.stderr
+    raw = reference_skopeo("inspect", "--raw", "--tls-verify=false", dest, check=True).stdout.encode()
+    manifest = json.loads(raw)
+    assert manifest["schemaVersion"] == 1 and manifest["name"] == "legacy/app" and manifest["tag"] == "v1"
+    assert len(manifest["fsLayers"]) == 2 and "signatures" in manifest
+    info = json.loads(reference_skopeo("inspect", "--tls-verify=false", dest, check=True).stdout)
+    assert info["Digest"] == mf.manifest_digest(raw)
+    reference_skopeo("copy", "--src-tls-verify=false", dest, f"oci:{tmp_path}/pulled:v1", check=True)
+    assert validate(f"oci:{tmp_path}/pulled:v1") == validate(oci_image)
