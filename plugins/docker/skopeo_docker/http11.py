@@ -242,9 +242,11 @@ class ConnectionPool(httpx.BaseTransport):
                 raise httpx.WriteError(str(e), request=request) from e
         try:
             return self._response(conn, request, read_timeout)
-        except httpx.RemoteProtocolError as e:
-            if isinstance(e.__cause__, http.client.RemoteDisconnected):
-                # Closed without a byte of answer: a keep-alive race when reused.
+        except (httpx.RemoteProtocolError, httpx.ReadError) as e:
+            if isinstance(e.__cause__, (ConnectionResetError, BrokenPipeError)):
+                # Closed or reset without a byte of answer (http.client's
+                # RemoteDisconnected is a ConnectionResetError): when the
+                # connection was idle in the pool, the keep-alive race.
                 raise _StaleConnection(e) from e
             raise
 
