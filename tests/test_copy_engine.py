@@ -3,6 +3,7 @@ digest verification and failure atomicity."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -209,3 +210,89 @@ def test_oversized_config_is_refused_without_reading_it_all(tmp_path: Path, samp
         _copy(f"dir:{tmp_path}/d", f"dir:{tmp_path}/out")
     with pytest.raises(SkopeoError, match="too large"):
         api.inspect(f"dir:{tmp_path}/d")
+
+
+def _awkward_tar() -> bytes:
+    """Entries of every kind a layer holds: directories, files (empty, large,
+    with a long name, with xattrs), symlinks, hard links, a fifo."""
+    import io
+    import random
+    import tarfile
+
+    rng = random.Random(5)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        def add(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **attrs: object) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.mtime, info.mode = kind, len(data), 1700000000, 0o755 if kind == tarfile.DIRTYPE else 0o644
+            for key, value in attrs.items():
+                setattr(info, key, value)
+            tar.addfile(info, io.BytesIO(data) if data else None)
+
+        add("etc/", tarfile.DIRTYPE)
+        add("etc/empty")
+        add("etc/big.bin", data=rng.randbytes(3 << 20), uid=1000, gid=1000)
+        add("etc/" + "long-name-" * 20 + ".txt", data=b"long\n" * 100)
+        add("etc/caps", data=b"x", pax_headers={"SCHILY.xattr.security.capability": "\x01\x02"})
+        add("etc/link", tarfile.SYMTYPE, linkname="big.bin")
+        add("etc/hard", tarfile.LNKTYPE, linkname="etc/big.bin")
+        add("etc/pipe", tarfile.FIFOTYPE)
+    return buf.getvalue()
+
+
+def test_zstd_chunked(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """``--dest-compress-format zstd:chunked``: a plain zstd stream of the same
+    tar (diff_ids unchanged, the reference decompresses it), whose TOC (found by
+    footer and annotations) describes every entry like the reference's, and
+    whose per-file frames decompress to exactly each file's content."""
+    import io
+    import tarfile
+
+    import zstandard
+
+    from skopeo import zstdchunked
+
+    layer = _awkward_tar()
+    src = tmp_path / "src"
+    writer = images.OCILayoutWriter(str(src))
+    writer.tag(writer.image([layer]), "v1")
+    run_skopeo("copy", "--dest-compress-format", "zstd:chunked", f"oci:{src}:v1", f"oci:{tmp_path}/out:v1", check=True)
+    images.validate(f"oci:{tmp_path}/out:v1")  # digests, sizes, and the diff_id of the decompressed stream
+    manifest = json.loads(api.inspect_raw(f"oci:{tmp_path}/out:v1"))
+    (desc,) = manifest["layers"]
+    assert desc["mediaType"] == mf.OCI_LAYER_ZSTD
+    blob = (tmp_path / "out" / "blobs" / "sha256" / desc["digest"].split(":")[1]).read_bytes()
+
+    def unzstd(data: bytes) -> bytes:
+        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True).read()
+
+    assert unzstd(blob) == layer
+    toc = zstdchunked.read_toc(blob, desc["annotations"])
+    by_name = {e["name"]: e for e in toc["entries"]}
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        for member in tar.getmembers():
+            name = member.name + ("/" if member.isdir() else "")
+            entry = by_name[name]
+            if member.isreg() and member.size:
+                content = tar.extractfile(member).read()  # type: ignore[union-attr]
+                frames = blob[entry["offset"]:entry["endOffset"]]
+                assert unzstd(frames) == content
+                assert entry["digest"] == f"sha256:{hashlib.sha256(content).hexdigest()}"
+    assert by_name["etc/link"]["type"] == "symlink" and by_name["etc/link"]["linkName"] == "big.bin"
+    assert by_name["etc/hard"]["type"] == "hardlink" and by_name["etc/pipe"]["type"] == "fifo"
+    assert by_name["etc/caps"]["xattrs"] == {"security.capability": "AQI="}
+    assert by_name["etc/big.bin"]["uid"] == 1000
+    # The reference reads it as the plain layer.
+    oracle("copy", "--dest-decompress", f"oci:{tmp_path}/out:v1", f"dir:{tmp_path}/plain", check=True)
+    assert (tmp_path / "plain" / hashlib.sha256(layer).hexdigest()).read_bytes() == layer
+    # And describes the same entries for the same input (upstream also splits
+    # large files into extra "chunk" entries at content-defined boundaries).
+    oracle("copy", "--dest-compress-format", "zstd:chunked", f"oci:{src}:v1", f"oci:{tmp_path}/theirs:v1", check=True)
+    theirs = json.loads(oracle("inspect", "--raw", f"oci:{tmp_path}/theirs:v1", check=True).stdout)["layers"][0]
+    their_blob = (tmp_path / "theirs" / "blobs" / "sha256" / theirs["digest"].split(":")[1]).read_bytes()
+    positional = {"offset", "endOffset", "chunkSize", "chunkOffset", "chunkDigest", "chunkType"}
+
+    def described(entries: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{k: v for k, v in e.items() if k not in positional} for e in entries if e["type"] != "chunk"]
+
+    assert described(toc["entries"]) == described(zstdchunked.read_toc(their_blob, theirs["annotations"])["entries"])

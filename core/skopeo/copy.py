@@ -41,6 +41,8 @@ from .transport import (
     ImageSource,
     read_blob_verified,
 )
+from .zstdchunked import ANNOTATIONS as ZSTD_CHUNKED_ANNOTATIONS
+from .zstdchunked import ZstdChunkedReader
 
 MULTI_ARCH_SYSTEM = "system"
 MULTI_ARCH_ALL = "all"
@@ -99,6 +101,8 @@ class _LayerResult:
     drop_urls: bool = False
     # sha256 of the uncompressed content, when it had to be computed.
     diff_id: str = ""
+    # Annotations the new representation needs (zstd:chunked's TOC position).
+    annotations: dict[str, str] | None = None
 
 
 def copy_image(
@@ -439,8 +443,6 @@ class _Copier:
             return PRESERVE, detected
         desired = self._desired_compression()
         fmt = self.options.compression_format or comp.GZIP
-        if fmt == comp.ZSTD_CHUNKED:
-            fmt = comp.ZSTD
         if desired == COMPRESS:
             if detected is None:
                 return COMPRESS, fmt
@@ -491,6 +493,7 @@ class _Copier:
     ) -> _LayerResult:
         """One attempt at reading a layer from the source and writing it."""
         prefetch: PrefetchReader | None = None
+        chunked: ZstdChunkedReader | None = None
         stream, size = self.src.get_blob(info)
         try:
             expected_size = desc.size if desc.size >= 0 else size
@@ -515,7 +518,10 @@ class _Copier:
                 if op in (DECOMPRESS, "recompress"):
                     assert detected is not None
                     reader = comp.decompressing_reader(reader, detected)
-                if op in (COMPRESS, "recompress"):
+                if target == comp.ZSTD_CHUNKED:
+                    chunked = ZstdChunkedReader(reader, self.options.compression_level)
+                    reader = chunked  # type: ignore[assignment]
+                elif op in (COMPRESS, "recompress"):
                     assert target is not None
                     reader = comp.compressing_reader(  # type: ignore[assignment]
                         reader, target, self.options.compression_level, self._compress_threads
@@ -549,6 +555,8 @@ class _Copier:
         changed = stored.digest != desc.digest
         compression = target if op != PRESERVE else detected
         result = _LayerResult(stored.digest, stored.size, compression, desc, changed, drop_urls=bool(desc.urls) and may_change)
+        if chunked is not None:
+            result.annotations = chunked.annotations
         if tee is not None:
             if not tee.done:
                 raise SkopeoError(f"layer {desc.digest} was not read to its end")
@@ -609,8 +617,13 @@ class _Copier:
         for r in layers:
             src_desc = r.source
             if r.changed:
-                media = mf.layer_media_type(fam, r.compression, mf.is_foreign_layer(src_desc.media_type))
-                new_layers.append(src_desc._replace(digest=r.digest, size=r.size, media_type=media, urls=()))
+                compression = comp.ZSTD if r.compression == comp.ZSTD_CHUNKED else r.compression
+                media = mf.layer_media_type(fam, compression, mf.is_foreign_layer(src_desc.media_type))
+                # Annotations describing the old representation go; the new one's are added.
+                annotations = {k: v for k, v in (src_desc.annotations or {}).items() if k not in ZSTD_CHUNKED_ANNOTATIONS}
+                annotations.update(r.annotations or {})
+                new_layers.append(src_desc._replace(digest=r.digest, size=r.size, media_type=media, urls=(),
+                                                    annotations=annotations or None))
             else:
                 urls = () if r.drop_urls else src_desc.urls
                 new_layers.append(src_desc._replace(media_type=mf.convert_layer_type(src_desc.media_type, fam), urls=urls))

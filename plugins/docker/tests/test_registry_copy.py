@@ -260,3 +260,36 @@ def test_format_v2s1_push(registry_factory, oci_image: str, skopeo: Runner, refe
     assert info["Digest"] == mf.manifest_digest(raw)
     reference_skopeo("copy", "--src-tls-verify=false", dest, f"oci:{tmp_path}/pulled:v1", check=True)
     assert validate(f"oci:{tmp_path}/pulled:v1") == validate(oci_image)
+
+
+@pytest.mark.slow
+def test_zstd_chunked_partial_pull_with_podman(registry: Registry, oci_image: str, skopeo: Runner, tmp_path: Path) -> None:
+    """A real zstd:chunked consumer: podman (containers/storage) with partial
+    pulls enabled fetches our layers file by file through their TOC."""
+    import os
+    import shutil
+    import subprocess
+
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman is not installed (Debian package podman)")
+    dest = f"{registry.host}/chunked/app:v1"
+    proc = skopeo("copy", "--dest-tls-verify=false", "--dest-compress-format", "zstd:chunked", oci_image, f"docker://{dest}")
+    assert proc.returncode == 0, proc.stderr
+    conf = tmp_path / "storage.conf"
+    conf.write_text(
+        '[storage]\ndriver = "overlay"\n'
+        f'graphroot = "{tmp_path / "graph"}"\nrunroot = "{tmp_path / "run"}"\n'
+        '[storage.options]\npull_options = {enable_partial_images = "true", use_hard_links = "false", ostree_repos = ""}\n'
+    )
+    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
+    pull = subprocess.run([podman, "--log-level=debug", "pull", "--tls-verify=false", dest], env=env,
+                          capture_output=True, text=True, timeout=240)
+    if pull.returncode != 0 and "driver not supported" in pull.stderr:
+        pytest.skip("overlay storage is not available here")
+    assert pull.returncode == 0, pull.stderr[-2000:]
+    manifest = json.loads(api.inspect_raw(f"docker://{registry.host}/chunked/app:v1", insecure()))
+    assert pull.stderr.count("Retrieved partial blob") == len(manifest["layers"]), pull.stderr[-2000:]
+    layers = subprocess.run([podman, "image", "inspect", "--format", "{{json .RootFS.Layers}}", dest], env=env,
+                            capture_output=True, text=True, check=True).stdout
+    assert json.loads(layers) == json.loads(api.inspect_raw(oci_image, config=True))["rootfs"]["diff_ids"]
