@@ -11,7 +11,7 @@ import io
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
@@ -138,6 +138,9 @@ class _Copier:
         self._cancel = threading.Event()
         self._compress_threads = 2
         self._prefetch = False
+        # Config blobs being stored ahead of their manifest (by digest).
+        self._background: ThreadPoolExecutor | None = None
+        self._config_uploads: dict[str, Future[None]] = {}
         self.report = self.progress.line
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
@@ -154,6 +157,9 @@ class _Copier:
             result.bytes_copied = self.bytes_copied
             return result
         finally:
+            if self._background is not None:
+                # Nothing outlives the copy (an early config upload of a failed one).
+                self._background.shutdown(wait=True, cancel_futures=True)
             self.progress.close()
 
     def _run(self) -> CopyResult:
@@ -300,6 +306,8 @@ class _Copier:
                 raise ManifestError(f"Unsupported manifest type, need a {candidates[0]} manifest")
             parsed, config_raw, layer_results = self._copy_schema1_converted(parsed)
         else:
+            if self.parallel:
+                self._start_config_upload(parsed, candidates[0], config_raw)
             layer_results = self._copy_layers(parsed.layers, may_modify)
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
@@ -627,25 +635,46 @@ class _Copier:
             else:
                 urls = () if r.drop_urls else src_desc.urls
                 new_layers.append(src_desc._replace(media_type=mf.convert_layer_type(src_desc.media_type, fam), urls=urls))
-        config = parsed.config
         assert config_raw is not None
+        stored, data, new_config = self._target_config(parsed, target, config_raw)
+        self._put_config(stored, data)
+        return parsed.serialize(target, new_config, new_layers), target
+
+    @staticmethod
+    def _target_config(parsed: mf.ImageManifest, target: str, config_raw: bytes) -> tuple[mf.Descriptor, bytes, mf.Descriptor]:
+        """For a *target* manifest type: the config blob to store (descriptor and
+        bytes) and the descriptor the new manifest names."""
+        config = parsed.config
+        assert config is not None
         if parsed.mime == target:
-            new_config = config
-            self._put_config(config, config_raw)
-        elif target == mf.DOCKER_V2S2:
+            return config, config_raw, config
+        if target == mf.DOCKER_V2S2:
             if config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
                 raise ManifestError(f"cannot convert an artifact with config type {config.media_type!r} to {target}")
-            new_config = config._replace(media_type=mf.DOCKER_CONFIG, annotations=None)
-            self._put_config(config, config_raw)
-        elif target == mf.OCI_MANIFEST:
-            oci_raw = gojson.marshal(imageconfig.to_oci_config(config_raw))
+            return config, config_raw, config._replace(media_type=mf.DOCKER_CONFIG, annotations=None)
+        if target == mf.OCI_MANIFEST:
             from . import digest as digest_mod
 
-            new_config = mf.Descriptor(mf.OCI_CONFIG, digest_mod.of_bytes(oci_raw), len(oci_raw))
-            self._put_config(new_config, oci_raw)
-        else:
-            raise ManifestError(f"conversion to {target} is not supported")
-        return parsed.serialize(target, new_config, new_layers), target
+            oci_raw = gojson.marshal(imageconfig.to_oci_config(config_raw))
+            oci = mf.Descriptor(mf.OCI_CONFIG, digest_mod.of_bytes(oci_raw), len(oci_raw))
+            return oci, oci_raw, oci
+        raise ManifestError(f"conversion to {target} is not supported")
+
+    def _start_config_upload(self, parsed: mf.ImageManifest, target: str, config_raw: bytes | None) -> None:
+        """Store the config the first manifest candidate needs while the layers
+        are copied, instead of after them (three requests fewer on the critical
+        path of a registry copy); :meth:`_put_config` reports it at the usual
+        point and waits for it."""
+        if parsed.config is None or config_raw is None or target in mf.SCHEMA1:
+            return
+        try:
+            desc, data, _ = self._target_config(parsed, target, config_raw)
+        except ManifestError:
+            return  # reported when the manifest is built
+        with self._lock:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="config")
+            self._config_uploads[desc.digest] = self._background.submit(self._store_config, desc, data)
 
     def _schema1_manifest(self, parsed: mf.ImageManifest, layers: list[_LayerResult], config_raw: bytes | None) -> bytes:
         """A signed schema1 manifest for a schema2/OCI image (no config blob is
@@ -672,8 +701,16 @@ class _Copier:
     def _put_config(self, desc: mf.Descriptor | None, data: bytes | None) -> None:
         if desc is None or data is None:
             return
-        info = BlobInfo(desc.digest, len(data), desc.media_type)
         self.report(f"Copying config {desc.digest}")
+        with self._lock:
+            early = self._config_uploads.pop(desc.digest, None)
+        if early is not None:
+            early.result()
+        else:
+            self._store_config(desc, data)
+
+    def _store_config(self, desc: mf.Descriptor, data: bytes) -> None:
+        info = BlobInfo(desc.digest, len(data), desc.media_type)
         if self.dest.try_reusing_blob(info) is not None:
             return
         self.dest.put_blob(io.BytesIO(data), info, is_config=True)

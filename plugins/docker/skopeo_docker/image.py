@@ -512,6 +512,15 @@ class DockerImageDestination(ImageDestination):
         # Blobs are not looked up in a repository known to be new (mounts from
         # other repositories are still tried).
         self._new_repository = bool(ctx.extra.get(DEST_REPOSITORY_IS_NEW))
+        # Connect while the copy is still reading the source: the first upload
+        # then finds the registry pinged (a failure is reported by that upload).
+        threading.Thread(target=self._warm_up, name="registry-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.client.ping()
+        except SkopeoError as e:
+            log.debug(f"Connecting to {self.client.host} ahead of use failed: {e}")
 
     # --- blobs ---
     def _blob_exists(self, repo_path: str, digest: str, extra_scope: Scope | None) -> int | None:

@@ -170,7 +170,9 @@ def test_upload_from_registry_source_is_reread(registry_factory, big_image: str,
     source blob (a new GET) when the upload must start again."""
     src, dst = registry_factory(), registry_factory()
     digest = copy(big_image, f"docker://{src.host}/r/s:v1")
-    proxy = proxied(dst, faulty_proxy, [Fault(PATCH, action="reset_body", times=1)])
+    # The first layer's upload (the config, stored alongside, restarts by itself).
+    layer = json.loads(api.inspect_raw(big_image))["layers"][0]["digest"].split(":")[1]
+    proxy = proxied(dst, faulty_proxy, [Fault(rf"^PUT .*/blobs/uploads/.*digest=sha256%3A{layer}", action="reset_body", times=1)])
     src_proxy = proxied(src, faulty_proxy, [])
     assert copy(f"docker://{src_proxy.host}/r/s:v1", f"docker://{proxy.host}/r/d:v1") == digest
     assert count(src_proxy, BLOB_GET) == 3 + 1  # the interrupted layer was downloaded twice
@@ -369,3 +371,17 @@ def test_ping_is_retried(registry: Registry, oci_image: str, faulty_proxy) -> No
     proxy = proxied(registry, faulty_proxy, [Fault(r"^GET /v2/$", status=503, times=2)])
     copy(oci_image, f"docker://{proxy.host}/r/ping:v1")
     assert count(proxy, r"^GET /v2/$") == 3
+
+
+def test_config_stored_alongside_layers_fails_the_copy_cleanly(registry: Registry, big_image: str, faulty_proxy) -> None:
+    """The config blob is stored while the layers copy; its failure still fails
+    the copy at the usual point, before any manifest is written, and nothing is
+    left running."""
+    config = json.loads(api.inspect_raw(big_image))["config"]["digest"].split(":")[1]
+    proxy = proxied(registry, faulty_proxy, [Fault(rf"^PUT .*/blobs/uploads/.*digest=sha256%3A{config}", status=400, times=None)])
+    before = threading.active_count()
+    with pytest.raises(SkopeoError, match=rf"uploading layer to .*digest=sha256%3A{config}: unknown: bad request"):
+        copy(big_image, f"docker://{proxy.host}/r/cfg:v1")
+    assert count(proxy, MANIFEST_PUT) == 0
+    assert count(proxy, rf"^PUT .*/blobs/uploads/.*digest=sha256%3A(?!{config})") == 2  # both layers went up
+    assert threading.active_count() <= before + 1  # the registry warm-up thread may linger briefly
