@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from . import compression as comp
 from . import gojson, imageconfig, log
@@ -41,8 +41,6 @@ from .transport import (
     ImageSource,
     read_blob_verified,
 )
-from .zstdchunked import ANNOTATIONS as ZSTD_CHUNKED_ANNOTATIONS
-from .zstdchunked import ZstdChunkedReader
 
 MULTI_ARCH_SYSTEM = "system"
 MULTI_ARCH_ALL = "all"
@@ -501,7 +499,7 @@ class _Copier:
     ) -> _LayerResult:
         """One attempt at reading a layer from the source and writing it."""
         prefetch: PrefetchReader | None = None
-        chunked: ZstdChunkedReader | None = None
+        chunked: Any = None  # a zstdchunked.ZstdChunkedReader
         stream, size = self.src.get_blob(info)
         try:
             expected_size = desc.size if desc.size >= 0 else size
@@ -527,8 +525,10 @@ class _Copier:
                     assert detected is not None
                     reader = comp.decompressing_reader(reader, detected)
                 if target == comp.ZSTD_CHUNKED:
+                    from .zstdchunked import ZstdChunkedReader  # tarfile: only when needed
+
                     chunked = ZstdChunkedReader(reader, self.options.compression_level)
-                    reader = chunked  # type: ignore[assignment]
+                    reader = chunked
                 elif op in (COMPRESS, "recompress"):
                     assert target is not None
                     reader = comp.compressing_reader(  # type: ignore[assignment]
@@ -620,6 +620,8 @@ class _Copier:
             raise ManifestError(f"conversion to {target} is not supported")
         if target in mf.SCHEMA1:
             return self._schema1_manifest(parsed, layers, config_raw), target
+        from .zstdchunked import ANNOTATIONS as ZSTD_CHUNKED_ANNOTATIONS
+
         fam = mf.family(target)
         new_layers = []
         for r in layers:

@@ -23,7 +23,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import digest as digest_mod
 from . import log
@@ -44,8 +44,7 @@ class RegistriesDError(SkopeoError):
     """A registries.d file that cannot be used."""
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     lookaside: str = ""
     lookaside_staging: str = ""
     sigstore: str = ""
@@ -75,8 +74,7 @@ class Config:
     docker: dict[str, Section]
 
 
-@dataclass(frozen=True)
-class LookasideConfig:
+class LookasideConfig(NamedTuple):
     """Signature storage for one repository: base URLs (repository path already
     appended, as upstream's ``signatureBase``) for reading and writing."""
 

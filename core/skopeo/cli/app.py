@@ -217,13 +217,12 @@ def _display_name(flag: Flag) -> str:
     return f"-{flag.short}, --{flag.name}" if flag.short else f"--{flag.name}"
 
 
-_GO_OCTAL = re.compile(r"[+-]?0[0-7]+")
 
 
 def _parse_go_int(flag: Flag, value: str, unsigned: bool) -> int:
     """strconv.ParseInt/ParseUint with base 0 (``0x1f``, ``0o17``, ``017``, ``1_000``)."""
     try:
-        if _GO_OCTAL.fullmatch(value):
+        if re.fullmatch(r"[+-]?0[0-7]+", value):  # Go's octal
             number = int(value, 8)
         else:
             number = int(value, 0)

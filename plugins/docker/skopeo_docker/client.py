@@ -34,9 +34,9 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -208,18 +208,21 @@ def error_from(resp: httpx.Response) -> RegistryError:
 
 
 # --- process-wide connection pools ---------------------------------------------------
-@dataclass
-class _Ping:
+class _Ping(NamedTuple):
     scheme: str
     challenges: list[wwwauth.Challenge]
     supports_signatures: bool
 
 
-@dataclass
 class _Pool:
-    client: httpx.Client
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    ping: _Ping | None = None
+    """The shared HTTP client of one registry and TLS setup, and its ping result."""
+
+    __slots__ = ("client", "lock", "ping")
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.lock = threading.Lock()
+        self.ping: _Ping | None = None
 
 
 class _Cooldown:
@@ -319,8 +322,7 @@ def close_all() -> None:
         p.client.close()
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     resource_type: str
     remote_name: str
     actions: str
@@ -334,8 +336,7 @@ class Scope:
         return cls(*parts) if len(parts) == 3 else None
 
 
-@dataclass
-class _Token:
+class _Token(NamedTuple):
     token: str
     expires: float
 

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from skopeo import log
 from skopeo.context import SystemContext
@@ -36,8 +36,7 @@ class InvalidRegistriesError(SkopeoError):
     pass
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     location: str = ""
     insecure: bool = False
     pull_from_mirror: str = ""
@@ -52,8 +51,7 @@ class Endpoint:
         return self.location + ref[n:]
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(NamedTuple):
     prefix: str
     endpoint: Endpoint
     blocked: bool = False
