@@ -296,3 +296,10 @@ def test_zstd_chunked(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -
         return [{k: v for k, v in e.items() if k not in positional} for e in entries if e["type"] != "chunk"]
 
     assert described(toc["entries"]) == described(zstdchunked.read_toc(their_blob, theirs["annotations"])["entries"])
+
+
+def test_zstd_chunked_of_a_layer_that_is_not_a_tar(tmp_path: Path) -> None:
+    writer = images.OCILayoutWriter(str(tmp_path / "src"))
+    writer.tag(writer.image([b"\x01" * 5000]), "v1")
+    with pytest.raises(SkopeoError, match="compressing layer as zstd:chunked"):
+        _copy(f"oci:{tmp_path}/src:v1", f"oci:{tmp_path}/out:v1", compression_format="zstd:chunked")

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from . import gojson
+from .errors import SkopeoError
 
 CHECKSUM_ANNOTATION = "io.containers.zstd-chunked.manifest-checksum"
 POSITION_ANNOTATION = "io.containers.zstd-chunked.manifest-position"
@@ -202,6 +203,13 @@ class ZstdChunkedReader:
         self._gen.close()
 
     def _generate(self, source: BinaryIO) -> Generator[bytes, None, None]:
+        try:
+            yield from self._chunked(source)
+        except (tarfile.TarError, EOFError, ValueError) as e:
+            # Go's writer fails the same way on a layer that is not a tar.
+            raise SkopeoError(f"compressing layer as zstd:chunked: {e or 'not a tar archive'}") from None
+
+    def _chunked(self, source: BinaryIO) -> Generator[bytes, None, None]:
         rec = _Recorder(source)
         frames = _Frames(self._level)
         entries: list[dict[str, Any]] = []
