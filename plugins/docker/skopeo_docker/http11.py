@@ -177,7 +177,7 @@ class ConnectionPool(httpx.BaseTransport):
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.", request=request)
         key: _Key = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        # A body that is bytes can be sent again; a streamed one cannot.
+        # A body that is bytes can be sent again; a streamed one only if unread.
         replayable = isinstance(request.stream, httpx.ByteStream)
         while True:
             conn = self._checkout(key)
@@ -188,7 +188,7 @@ class ConnectionPool(httpx.BaseTransport):
                 resp = self._exchange(conn, request)
             except _StaleConnection as e:
                 conn.close()
-                if reused and replayable:
+                if reused and (replayable or not e.body_started):
                     continue  # the server closed it while idle: a fresh connection, once per idle one
                 raise e.error from e.error.__cause__
             except BaseException:
@@ -233,7 +233,7 @@ class ConnectionPool(httpx.BaseTransport):
             if not sent_anything:
                 stale = httpx.WriteError(str(e), request=request)
                 stale.__cause__ = e
-                raise _StaleConnection(stale) from e
+                raise _StaleConnection(stale, body_started=False) from e
             # The server may have answered early (a 401 or 413 before reading the
             # whole body) and closed: its answer explains more than the write error.
             try:
@@ -247,7 +247,7 @@ class ConnectionPool(httpx.BaseTransport):
                 # Closed or reset without a byte of answer (http.client's
                 # RemoteDisconnected is a ConnectionResetError): when the
                 # connection was idle in the pool, the keep-alive race.
-                raise _StaleConnection(e) from e
+                raise _StaleConnection(e, body_started=True) from e
             raise
 
     @staticmethod
@@ -271,6 +271,8 @@ class _StaleConnection(Exception):
     """Carries the error of a request that failed before the server answered
     anything, which a fresh connection may not hit."""
 
-    def __init__(self, error: httpx.TransportError) -> None:
+    def __init__(self, error: httpx.TransportError, body_started: bool) -> None:
         super().__init__(str(error))
         self.error = error
+        # Whether the request body (which may be a one-shot stream) was read.
+        self.body_started = body_started
