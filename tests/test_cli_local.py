@@ -278,3 +278,17 @@ def test_format_v2s1_matches_reference(tmp_path: Path, sample_layout: Path, run_
     oracle("copy", f"dir:{tmp_path}/ours", f"oci:{tmp_path}/back:x", check=True)
     # (throwaway layers are dropped again on the way back)
     assert images.validate(f"oci:{tmp_path}/back:x") == images.validate(src)
+
+
+def test_schema1_conversion_refusals() -> None:
+    from skopeo import schema1
+    from skopeo.errors import ManifestError
+
+    layer = "sha256:" + "a" * 64
+    with pytest.raises(ManifestError, match="Cannot convert an image with 0 history entries"):
+        schema1.from_config(b'{"architecture":"amd64","os":"linux"}', [layer], [layer], "", "")
+    two_layers_of_history = b'{"history":[{"created_by":"a"},{"created_by":"b"}]}'
+    with pytest.raises(ManifestError, match="needs more than the 1 distributed layers"):
+        schema1.from_config(two_layers_of_history, [layer], [layer], "", "")
+    with pytest.raises(ManifestError, match="history is not a list of objects"):
+        schema1.from_config(b'{"history":["x"]}', [layer], [layer], "", "")

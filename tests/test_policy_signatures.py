@@ -61,6 +61,8 @@ def _sigstore(**kw: Any) -> dict[str, Any]:
         (_sigstore(keyPath="/a", keyData=KEY), "exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki"),
         (_sigstore(keyPaths=[]), "keyPaths contains no entries"),
         (_sigstore(keyDatas=[]), "keyDatas contains no entries"),
+        (_sigstore(keyPath="/a", rekorPublicKeyPaths=[]), "rekorPublicKeyPaths contains no entries"),
+        (_sigstore(keyPath="/a", rekorPublicKeyDatas=[]), "rekorPublicKeyDatas contains no entries"),
         (_sigstore(keyPath="/a", rekorPublicKeyPath="/r", rekorPublicKeyData=KEY), "at most one of rekorPublickeyPath"),
         (_sigstore(fulcio={"caData": KEY, "oidcIssuer": "i", "subjectEmail": "e"}), "must be specified if fulcio is used"),
         (_sigstore(fulcio={"caPath": "/c", "caData": KEY, "oidcIssuer": "i", "subjectEmail": "e"}, rekorPublicKeyPath="/r"),

@@ -299,48 +299,38 @@ def _signed_by(req: dict[str, Any]) -> None:
         raise _InvalidPolicy("keyPaths must not be empty")
 
 
+def _key_sources(req: dict[str, Any], path: str, paths: str, data: str, datas: str) -> int:
+    """How many of the four ways to give keys *req* uses (each one validated)."""
+    count = 1 if _string(req, path) else 0
+    path_list = _string_list(req, paths)
+    if path_list is not None:
+        if not path_list:
+            raise _InvalidPolicy(f"{paths} contains no entries")
+        count += 1
+    if _bytes_field(req, data) is not None:
+        count += 1
+    data_list = _bytes_list(req, datas)
+    if data_list is not None:
+        if not data_list:
+            raise _InvalidPolicy(f"{datas} contains no entries")
+        count += 1
+    return count
+
+
 def _sigstore_signed(req: dict[str, Any]) -> None:
     _check_keys(req, (
         "type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
         "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas",
         "signedIdentity",
     ))
-    sources = 0
-    if _string(req, "keyPath"):
-        sources += 1
-    key_paths = _string_list(req, "keyPaths")
-    if key_paths is not None:
-        if not key_paths:
-            raise _InvalidPolicy("keyPaths contains no entries")
-        sources += 1
-    if _bytes_field(req, "keyData") is not None:
-        sources += 1
-    key_datas = _bytes_list(req, "keyDatas")
-    if key_datas is not None:
-        if not key_datas:
-            raise _InvalidPolicy("keyDatas contains no entries")
-        sources += 1
+    sources = _key_sources(req, "keyPath", "keyPaths", "keyData", "keyDatas")
     if req.get("fulcio") is not None:
         _fulcio(req["fulcio"])
         sources += 1
     if req.get("pki") is not None:
         _pki(req["pki"])
         sources += 1
-    rekor = 0
-    if _string(req, "rekorPublicKeyPath"):
-        rekor += 1
-    rekor_paths = _string_list(req, "rekorPublicKeyPaths")
-    if rekor_paths is not None:
-        if not rekor_paths:
-            raise _InvalidPolicy("rekorPublicKeyPaths contains no entries")
-        rekor += 1
-    if _bytes_field(req, "rekorPublicKeyData") is not None:
-        rekor += 1
-    rekor_datas = _bytes_list(req, "rekorPublicKeyDatas")
-    if rekor_datas is not None:
-        if not rekor_datas:
-            raise _InvalidPolicy("rekorPublicKeyDatas contains no entries")
-        rekor += 1
+    rekor = _key_sources(req, "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas")
     if req.get("signedIdentity") is not None:
         _identity_matcher(req["signedIdentity"])
     if sources != 1:

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -85,7 +85,7 @@ class _DestinationTags:
     def __init__(self, ctx: SystemContext) -> None:
         self._ctx = ctx
         self._lock = threading.Lock()
-        self._repos: dict[str, tuple[threading.Lock, list[set[str] | None]]] = {}
+        self._repos: dict[str, Future[set[str] | None]] = {}
 
     def status(self, dest: str) -> str:
         """NEW_TAG or NEW_REPOSITORY when *dest* (``docker://…:tag``) is certainly
@@ -94,11 +94,16 @@ class _DestinationTags:
         if ref.tag is None or ref.digest is not None:
             return MAYBE_PRESENT
         with self._lock:
-            lock, slot = self._repos.setdefault(ref.name, (threading.Lock(), []))
-        with lock:
-            if not slot:
-                slot.append(self._list(ref.name))
-        tags = slot[0]
+            listing = self._repos.get(ref.name)
+            first = listing is None
+            if listing is None:
+                listing = self._repos[ref.name] = Future()
+        if first:  # this thread lists; the others wait for its answer
+            try:
+                listing.set_result(self._list(ref.name))
+            except BaseException as e:
+                listing.set_exception(e)
+        tags = listing.result()
         if tags is None or ref.tag in tags:
             return MAYBE_PRESENT
         return NEW_TAG if tags else NEW_REPOSITORY

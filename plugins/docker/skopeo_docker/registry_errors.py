@@ -70,22 +70,16 @@ def status_text(status: int) -> str:
         return ""
 
 
+_GO_QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\ufffd": "\\ufffd"}
+
+
 def go_quote(text: str) -> str:
     """Go's ``%q`` for a string (enough of strconv.Quote for error bodies)."""
     out = ['"']
     for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\ufffd":
-            out.append("\\ufffd")
+        escaped = _GO_QUOTE_ESCAPES.get(ch)
+        if escaped is not None:
+            out.append(escaped)
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
             out.append(f"\\x{ord(ch):02x}")
         else:

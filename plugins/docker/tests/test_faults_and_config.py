@@ -21,7 +21,7 @@ from skopeo.testing.images import validate
 from skopeo.testing.registry import Registry
 from skopeo_docker import image as image_mod
 from skopeo_docker import registries_conf, wwwauth
-from skopeo_docker.registry_errors import from_response
+from skopeo_docker.registry_errors import from_response, go_quote
 from skopeo_docker.transport import policy_namespaces
 
 from .conftest import Runner, fatal_message
@@ -98,31 +98,26 @@ def test_mirror_and_location_rewriting(registry_factory, oci_image: str, tmp_pat
     primary = registry_factory()
     mirror = registry_factory()
     digest = copy(oci_image, f"docker://{mirror.host}/mirrored/app:v1")
-    write_conf(tmp_path, monkeypatch, f"""
+
+    def mirrored_by(path: str) -> None:
+        write_conf(tmp_path, monkeypatch, f"""
 [[registry]]
 prefix = "example.test/app"
 location = "{primary.host}/upstream/app"
 insecure = true
 
 [[registry.mirror]]
-location = "{mirror.host}/mirrored/app"
+location = "{mirror.host}/{path}"
 insecure = true
 """)
+
+    mirrored_by("mirrored/app")
     # Pulls go to the mirror (the primary does not have the image).
     info = api.inspect("docker://example.test/app:v1", SystemContext(), no_tags=True)
     assert info["Digest"] == digest
     assert info["Name"] == "example.test/app"
-    # digest-only mirrors are skipped for tags: then the primary's error is reported with the mirror's.
-    write_conf(tmp_path, monkeypatch, f"""
-[[registry]]
-prefix = "example.test/app"
-location = "{primary.host}/upstream/app"
-insecure = true
-
-[[registry.mirror]]
-location = "{mirror.host}/broken/app"
-insecure = true
-""")
+    # A mirror without the image: the primary's error is reported with the mirror's.
+    mirrored_by("broken/app")
     with pytest.raises(SkopeoError) as e:
         api.inspect("docker://example.test/app:v1", SystemContext(), no_tags=True)
     assert e.value.message.endswith(
@@ -230,6 +225,8 @@ def test_registry_error_messages() -> None:
     )
     err = from_response(401, "Unauthorized", b"", [("bearer", {"error": "insufficient_scope"})])
     assert err.code == "DENIED" and err.message == "requested access to the resource is denied"
+    # Go's %q, as used for non-JSON bodies.
+    assert go_quote('a"b\\c\n\r\t\x01\x7f\ufffdé') == '"a\\"b\\\\c\\n\\r\\t\\x01\\x7f\\ufffdé"'
 
 
 def test_policy_namespaces() -> None:
