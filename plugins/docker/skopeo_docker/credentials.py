@@ -7,7 +7,6 @@ name is a ``docker-credential-<name>`` program keyed by registry host."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 from skopeo import authfile
 from skopeo.auth import Credentials
@@ -39,6 +38,8 @@ def store_with_helper(helper: str, registry: str, username: str, password: str) 
     prog = f"docker-credential-{helper}"
     payload = json.dumps({"ServerURL": registry, "Username": username, "Secret": password}).encode()
     try:
+        import subprocess  # only for credential helpers: ~1 ms every copy would pay
+
         proc = subprocess.run([prog, "store"], input=payload, capture_output=True, timeout=60)
     except FileNotFoundError:
         raise SkopeoError(f'exec: "{prog}": executable file not found in $PATH') from None
@@ -50,6 +51,8 @@ def erase_with_helper(helper: str, registry: str) -> bool:
     """True if an entry was removed."""
     prog = f"docker-credential-{helper}"
     try:
+        import subprocess
+
         proc = subprocess.run([prog, "erase"], input=registry.encode(), capture_output=True, timeout=60)
     except FileNotFoundError:
         raise SkopeoError(f'exec: "{prog}": executable file not found in $PATH') from None

@@ -157,6 +157,7 @@ class ConnectionPool(httpx.BaseTransport):
             conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=self._ssl_context)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
+        conn._create_connection = _create_connection  # type: ignore[attr-defined]
         try:
             conn.connect()
         except TimeoutError as e:
@@ -265,6 +266,16 @@ class ConnectionPool(httpx.BaseTransport):
             raise httpx.RemoteProtocolError(str(e) or type(e).__name__, request=request) from e
         except OSError as e:
             raise httpx.ReadError(str(e), request=request) from e
+
+
+def _create_connection(address: tuple[str, int], *args: Any) -> socket.socket:
+    """socket.create_connection, with an ASCII host name passed as bytes: a str
+    goes through Python's "idna" codec first, whose import (stringprep,
+    unicodedata) costs ~2 ms of every command's start-up."""
+    host, port = address
+    if host.isascii():
+        return socket.create_connection((host.encode(), port), *args)  # type: ignore[arg-type]
+    return socket.create_connection(address, *args)
 
 
 class _StaleConnection(Exception):

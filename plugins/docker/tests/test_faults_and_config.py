@@ -4,6 +4,7 @@ v1 format, parsing errors), and the parsers behind them."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -14,11 +15,13 @@ import pytest
 from skopeo import api
 from skopeo.context import SystemContext
 from skopeo.copy import CopyOptions
+from skopeo.digest import of_bytes
 from skopeo.errors import SkopeoError
 from skopeo.policy import Policy, PolicyContext
 from skopeo.reference import parse_normalized
 from skopeo.testing.images import validate
 from skopeo.testing.registry import Registry
+from skopeo.transport import BlobInfo
 from skopeo_docker import image as image_mod
 from skopeo_docker import registries_conf, wwwauth
 from skopeo_docker.registry_errors import from_response, go_quote
@@ -289,3 +292,54 @@ def test_registry_commands_import_neither_typer_nor_httpcore() -> None:
     loaded = _imports_after("from skopeo.cli import main\nmain(['inspect', '--tls-verify=false', 'docker://127.0.0.1:9/x'])")
     assert "httpx" in loaded
     assert not loaded & {"typer", "httpcore", "h11"}
+
+
+def test_console_script_does_not_load_httpx_cli() -> None:
+    """httpx imports its click-based CLI when click is installed (typer brings
+    it); the console script blocks that import, saving ~10 ms per run."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(' '.join(sys.modules)))\n"
+        "sys.argv = ['skopeo', 'inspect', '--tls-verify=false', 'docker://127.0.0.1:9/x']\n"
+        "from skopeo.cli import entry\n"
+        "entry()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    loaded = set(proc.stdout.split())
+    assert "httpx" in loaded
+    assert "click" not in loaded
+
+
+# --- upload sessions opened ahead of put_blob ------------------------------------------------------
+def _upload_sessions(registry: Registry, repo: str) -> list[str]:
+    """Open upload sessions of *repo*.  (A cancelled session leaves only its
+    ``hashstates``: distribution 2.8 writes them again while closing it.)"""
+    uploads = registry.directory / "storage" / "docker" / "registry" / "v2" / "repositories" / repo / "_uploads"
+    return sorted(p.name for p in uploads.iterdir() if (p / "startedat").exists()) if uploads.is_dir() else []
+
+
+def test_upload_session_opened_early_is_used_or_cancelled(registry: Registry, faulty_proxy) -> None:
+    """A blob the destination lacks gets its upload session (POST) right after
+    the existence check, while the copy opens the source: put_blob uses that
+    session instead of POSTing again, and close() cancels one never used."""
+    proxy = faulty_proxy(registry.port, "none")
+    ctx = SystemContext(tls_verify=False)
+    data = b"early upload session\n"
+    used = BlobInfo(of_bytes(data), len(data), "application/octet-stream")
+    dest = api.parse(f"docker://{proxy.host}/early/used:v1").new_image_destination(ctx)
+    try:
+        assert dest.try_reusing_blob(used) is None
+        assert dest.put_blob(io.BytesIO(data), used).digest == used.digest
+    finally:
+        dest.close()
+    posts = [t for m, t, _ in proxy.requests if m == "POST"]
+    assert len(posts) == 1, posts
+    assert _upload_sessions(registry, "early/used") == []
+
+    unused = BlobInfo(of_bytes(b"never sent"), 10, "application/octet-stream")
+    dest = api.parse(f"docker://{proxy.host}/early/unused:v1").new_image_destination(ctx)
+    assert dest.try_reusing_blob(unused) is None
+    dest.close()  # the copy failed before this blob was uploaded
+    assert [m for m, _, _ in proxy.requests].count("DELETE") == 1
+    assert _upload_sessions(registry, "early/unused") == []
