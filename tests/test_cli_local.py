@@ -133,10 +133,51 @@ def test_usage_errors(run_skopeo, args: list[str], message: str) -> None:  # typ
     assert proc.stderr.count("level=fatal") == 1
 
 
-def test_missing_dir_image(tmp_path: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+def test_missing_dir_image(tmp_path: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """A missing dir: image is an I/O error, exit 1: upstream's exit 2 is only for
+    registry MANIFEST_UNKNOWN, storage and oci/oci-archive lookups."""
     proc = run_skopeo("inspect", f"dir:{tmp_path}/none")
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert f"open {tmp_path}/none/manifest.json: no such file or directory" in proc.stderr
+    proc = run_skopeo("copy", f"dir:{tmp_path}/none", f"dir:{tmp_path}/out")
+    theirs = oracle("copy", f"dir:{tmp_path}/none", f"dir:{tmp_path}/out2")
+    assert proc.returncode == theirs.returncode == 1
+    message = f"determining manifest MIME type for dir:{tmp_path}/none: open {tmp_path}/none/manifest.json"
+    assert message in proc.stderr and message in theirs.stderr
+
+
+def test_missing_parent_directory_is_refused(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """dir:, oci: and oci-archive: resolve their path when parsed: a missing
+    parent directory is an error (never created), worded as upstream."""
+    for dest in (f"dir:{tmp_path}/no/d", f"oci:{tmp_path}/no/o", f"oci-archive:{tmp_path}/no/a.tar"):
+        ours = run_skopeo("copy", f"oci:{sample_layout}:hello", dest)
+        theirs = oracle("copy", f"oci:{sample_layout}:hello", dest)
+        assert ours.returncode == theirs.returncode == 1, dest
+        message = f"Invalid destination name {dest}: lstat {tmp_path}/no: no such file or directory"
+        assert message in ours.stderr and message in theirs.stderr, ours.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_errors_opening_source_and_destination_name_them(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    cases = [
+        (f"oci:{sample_layout}:hello", f"docker-archive:{tmp_path}/no/x.tar",
+         f'initializing destination docker-archive:{tmp_path}/no/x.tar: opening file "{tmp_path}/no/x.tar": '
+         f"open {tmp_path}/no/x.tar: no such file or directory"),
+        (f"docker-archive:{tmp_path}/none.tar", f"dir:{tmp_path}/d1",
+         f'initializing source docker-archive:{tmp_path}/none.tar: opening file "{tmp_path}/none.tar": '
+         f"open {tmp_path}/none.tar: no such file or directory"),
+        (f"oci-archive:{tmp_path}/none.tar", f"dir:{tmp_path}/d2",
+         f"initializing source oci-archive:{tmp_path}/none.tar:: creating temp directory: "
+         f"open {tmp_path}/none.tar: no such file or directory"),
+        (f"oci:{tmp_path}/nolayout:x", f"dir:{tmp_path}/d3",
+         f"initializing source oci:{tmp_path}/nolayout:x: open {tmp_path}/nolayout/index.json: no such file or directory"),
+    ]
+    for src, dest, message in cases:
+        ours = run_skopeo("copy", src, dest)
+        theirs = oracle("copy", src, dest)
+        assert ours.returncode == theirs.returncode == 1, (src, ours.stderr)
+        unquoted = [p.stderr.replace('\\"', '"') for p in (ours, theirs)]
+        assert all(message in text for text in unquoted), unquoted
 
 
 def test_global_flags_after_command_and_bool_values(tmp_path: Path, sample_layout: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ def dir_tree(tmp_path: Path, run_skopeo) -> Path:  # type: ignore[no-untyped-def
     for i, tag in enumerate(("one", "two", "three")):
         images.make_image(str(layout), tag, seed=i + 1, layers=1)
     tree = tmp_path / "tree"
+    (tree / "team" / "app").mkdir(parents=True)  # dir: never creates parent directories
     run_skopeo("copy", f"oci:{layout}:one", f"dir:{tree}/team/app:one", check=True)
     run_skopeo("copy", f"oci:{layout}:two", f"dir:{tree}/team/app:two", check=True)
     run_skopeo("copy", f"oci:{layout}:three", f"dir:{tree}/base", check=True)
@@ -52,6 +53,7 @@ def test_dir_destination_must_not_exist(tmp_path: Path, run_skopeo) -> None:  # 
     layout = tmp_path / "l"
     images.make_image(str(layout), "t", layers=1)
     src = tmp_path / "src"
+    src.mkdir()
     run_skopeo("copy", f"oci:{layout}:t", f"dir:{src}/img", check=True)
     proc = run_skopeo("sync", "--src", "dir", "--dest", "dir", str(src), str(tmp_path / "out"))
     assert proc.returncode == 1

@@ -113,15 +113,23 @@ def copy_image(
     options = options or CopyOptions()
     if options.multi_arch not in (MULTI_ARCH_SYSTEM, MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY):
         raise SkopeoError(f"unknown multi-arch option {options.multi_arch!r}")
-    src = src_ref.new_image_source(options.source_ctx)
+    # Destination first, then source, each error with its context: upstream's
+    # order and wording ("initializing source docker://…: pinging …").
     try:
         dest = dest_ref.new_image_destination(options.dest_ctx)
+    except SkopeoError as e:
+        raise e.wrap(f"initializing destination {dest_ref}") from None
+    try:
+        try:
+            src = src_ref.new_image_source(options.source_ctx)
+        except SkopeoError as e:
+            raise e.wrap(f"initializing source {src_ref}") from None
         try:
             return _Copier(policy, src, dest, options).run()
         finally:
-            dest.close()
+            src.close()
     finally:
-        src.close()
+        dest.close()
 
 
 class _Copier:
@@ -161,7 +169,10 @@ class _Copier:
             self.progress.close()
 
     def _run(self) -> CopyResult:
-        raw, mime = self.src.get_manifest(None)
+        try:
+            raw, mime = self.src.get_manifest(None)
+        except SkopeoError as e:
+            raise e.wrap(f"determining manifest MIME type for {self.src.reference}") from None
         mime = mime or mf.guess_mime(raw)
         if self.dest_digest is not None and not mf.matches_digest(raw, self.dest_digest):
             if mime not in mf.LISTS or self.options.multi_arch != MULTI_ARCH_SYSTEM:
@@ -473,7 +484,10 @@ class _Copier:
         hinted = mf.layer_compression(desc.media_type)
         op_hint, _ = self._operation(hinted, may_change)
         if op_hint == PRESERVE and not need_diff_id:
-            reused = self.dest.try_reusing_blob(info)
+            try:
+                reused = self.dest.try_reusing_blob(info)
+            except SkopeoError as e:
+                raise e.wrap(f"trying to reuse blob {desc.digest} at destination") from None
             if reused is not None and reused.digest is not None:
                 self.progress.skipped(f"Copying blob {desc.digest}")
                 return _LayerResult(reused.digest, reused.size, hinted, desc, changed=False)

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidReferenceError, PolicyError
+from .errors import InvalidReferenceError, PolicyError, path_error_text
 
 if TYPE_CHECKING:
     from .reference import DockerReference
@@ -112,7 +112,7 @@ def load(path: str | None = None) -> Policy:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise PolicyError(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
+        raise PolicyError(path_error_text("open", path, e)) from None
     try:
         return parse(data, path)
     except _InvalidPolicy as e:
@@ -527,7 +527,7 @@ def load_key_sources(requirement: dict[str, Any], path: str, paths: str, data: s
             with open(f, "rb") as fh:
                 out.append(fh.read())
         except OSError as e:
-            raise PolicyError(f"open {f}: {(e.strerror or str(e)).lower()}") from None
+            raise PolicyError(path_error_text("open", f, e)) from None
     if requirement.get(data) is not None:
         out.append(base64.b64decode(requirement[data]))
     if datas is not None:

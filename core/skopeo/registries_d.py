@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from . import digest as digest_mod
 from . import log
-from .errors import SkopeoError
+from .errors import SkopeoError, path_error_text
 from .reference import DockerReference
 
 SYSTEM_REGISTRIES_D = "/etc/containers/registries.d"
@@ -118,7 +118,7 @@ def load(directory: str | None = None) -> Config:
     except FileNotFoundError:
         return merged
     except OSError as e:
-        raise RegistriesDError(f"open {directory}: {(e.strerror or str(e)).lower()}") from None
+        raise RegistriesDError(path_error_text("open", directory, e)) from None
     for name in names:
         if not name.endswith(".yaml"):
             continue
@@ -273,7 +273,7 @@ def _read_one(url: str, http_get: HttpGet | None) -> bytes | None:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise SkopeoError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+            raise SkopeoError(path_error_text("open", path, e)) from None
     if parsed.scheme in ("http", "https"):
         log.debug(f"GET {_redacted(url)}")
         status, body, ctype = (http_get or _urllib_get)(url)

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SkopeoError
+from .errors import SkopeoError, path_error_text
 
 SIMPLE_SIGNING = "simple-signing"
 SIGSTORE = "sigstore-json"
@@ -277,7 +277,7 @@ def read_passphrase_file(path: str | None) -> str | None:
         with open(path, "rb") as f:
             line = f.readline()
     except OSError as e:
-        raise SkopeoError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
+        raise SkopeoError(path_error_text("open", path, e)) from None
     return line.decode().removesuffix("\n")
 
 

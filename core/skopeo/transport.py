@@ -183,11 +183,18 @@ class Transport(ABC):
 
 # --- helpers shared by path-based transports (dir:, oci:, oci-archive:) ---------
 def resolve_path_for_policy(path: str) -> str:
-    """Absolute, symlink-free path; for a missing leaf, its resolved parent + name."""
+    """Absolute, symlink-free path (upstream's ResolvePathToFullyExplicit); for a
+    missing leaf, its resolved parent + name.  A missing parent is an error, as
+    upstream (``dir:``, ``oci:`` and ``oci-archive:`` never create it)."""
     absolute = os.path.abspath(path)
-    if os.path.exists(absolute):
+    if os.path.lexists(absolute):
         return os.path.realpath(absolute)
     parent, leaf = os.path.split(absolute)
+    if not os.path.lexists(parent):
+        missing = parent
+        while not os.path.lexists(os.path.dirname(missing)):
+            missing = os.path.dirname(missing)
+        raise InvalidReferenceError(f"lstat {missing}: no such file or directory")
     return os.path.join(os.path.realpath(parent), leaf)
 
 

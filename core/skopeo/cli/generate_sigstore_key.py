@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import SkopeoError
+from ..errors import SkopeoError, os_error_text
 from .app import STR, Command, Flag, Options, print_stdout
 from .standalone import plugin_module
 
@@ -16,7 +16,7 @@ def _ensure_missing(path: str) -> None:
     except FileNotFoundError:
         return
     except OSError as e:
-        raise SkopeoError(f'Error checking existence of "{path}": {(e.strerror or str(e)).lower()}') from None
+        raise SkopeoError(f'Error checking existence of "{path}": {os_error_text(e)}') from None
     raise SkopeoError(f'Refusing to overwrite existing "{path}"')
 
 
@@ -26,7 +26,7 @@ def _write(path: str, data: bytes, mode: int) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
     except OSError as e:
-        raise SkopeoError(f'Error writing key to "{path}": {(e.strerror or str(e)).lower()}') from None
+        raise SkopeoError(f'Error writing key to "{path}": {os_error_text(e)}') from None
 
 
 def run(opts: Options) -> int:

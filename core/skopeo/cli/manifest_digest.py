@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import SkopeoError
+from ..errors import SkopeoError, path_error_text
 from .app import Command, Options, print_stdout
 
 
@@ -14,7 +14,7 @@ def run(opts: Options) -> int:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise SkopeoError(f"Error reading manifest from {path}: open {path}: {(e.strerror or str(e)).lower()}") from None
+        raise SkopeoError(f"Error reading manifest from {path}: {path_error_text('open', path, e)}") from None
     print_stdout(api.manifest_digest(data) + "\n")
     return 0
 

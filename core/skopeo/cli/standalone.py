@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ..errors import PluginError, SkopeoError
+from ..errors import PluginError, SkopeoError, os_error_text, path_error_text
 from .app import STR, Command, Flag, Options, print_stdout
 
 
@@ -24,7 +24,7 @@ def read_file(path: str, what: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except OSError as e:
-        raise SkopeoError(f"Error reading {what}{path}: open {path}: {(e.strerror or str(e)).lower()}") from None
+        raise SkopeoError(f"Error reading {what}{path}: {path_error_text('open', path, e)}") from None
 
 
 def run_sign(opts: Options) -> int:
@@ -41,7 +41,7 @@ def run_sign(opts: Options) -> int:
         with open(opts.output, "wb") as f:
             f.write(sig)
     except OSError as e:
-        raise SkopeoError(f"Error writing signature to {opts.output}: {(e.strerror or str(e)).lower()}") from None
+        raise SkopeoError(f"Error writing signature to {opts.output}: {os_error_text(e)}") from None
     return 0
 
 

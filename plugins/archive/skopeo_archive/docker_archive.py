@@ -20,7 +20,7 @@ from typing import BinaryIO
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import InvalidReferenceError, SkopeoError
+from skopeo.errors import InvalidReferenceError, SkopeoError, path_error_text
 from skopeo.fsutil import remove_quietly
 from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import (
@@ -49,11 +49,6 @@ TRANSPORT_NAME = "docker-archive"
 APPEND_KEY = "docker_archive_append"
 SIGNATURES_UNSUPPORTED = "Storing signatures for docker tar files is not supported"
 _ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
-
-
-def go_os_error(op: str, path: str, err: OSError) -> str:
-    reason = err.strerror or str(err)
-    return f"{op} {path}: {reason[:1].lower()}{reason[1:]}"
 
 
 def parse_tagged(text: str, what: str) -> DockerReference:
@@ -171,8 +166,8 @@ class DockerArchiveReference(ImageReference):
 def open_archive_index(path: str, ctx: SystemContext) -> tuple[TarIndex, str | None]:
     try:
         return open_index(path, ctx.tmp_directory())
-    except FileNotFoundError as e:
-        raise SkopeoError(f'opening file "{path}": {go_os_error("open", path, e)}') from None
+    except OSError as e:
+        raise SkopeoError(f'opening file "{path}": {path_error_text("open", path, e)}') from None
 
 
 class ArchiveSourceBase(ImageSource):
@@ -269,7 +264,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
         except FileNotFoundError:
             st = None
         except OSError as e:
-            raise SkopeoError(f'error opening file "{path}": {go_os_error("stat", path, e)}') from None
+            raise SkopeoError(f'opening file "{path}": {path_error_text("stat", path, e)}') from None
         self._path = path
         self._created = st is None
         self._regular = st is None or stat.S_ISREG(st.st_mode)
@@ -278,7 +273,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
         try:
             fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
         except OSError as e:
-            raise SkopeoError(f'error opening file "{path}": {go_os_error("open", path, e)}') from None
+            raise SkopeoError(f'opening file "{path}": {path_error_text("open", path, e)}') from None
         self._file = os.fdopen(fd, "r+b" if self._regular else "wb", buffering=0)
         self._committed = False
         self._cut = -1

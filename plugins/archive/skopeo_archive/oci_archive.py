@@ -21,7 +21,7 @@ from skopeo import digest as digest_mod
 from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError
+from skopeo.errors import SkopeoError, path_error_text
 from skopeo.fsutil import remove_quietly
 from skopeo.transport import (
     COMPRESS,
@@ -47,7 +47,6 @@ from skopeo_oci.layout import (
 )
 from skopeo_oci.transport import SIGNATURES_UNSUPPORTED, validate_image_name, validate_scope
 
-from .docker_archive import go_os_error
 from .tarindex import ArchiveError, TarIndex, open_index
 from .tarwriter import TarWriter
 
@@ -92,8 +91,8 @@ class OCIArchiveReference(ImageReference):
     def new_image_source(self, ctx: SystemContext) -> OCIArchiveSource:
         try:
             index, tmp = open_index(self.path, ctx.tmp_directory())
-        except FileNotFoundError as e:
-            raise SkopeoError(f"creating temp directory: {go_os_error('open', self.path, e)}") from None
+        except OSError as e:
+            raise SkopeoError(f"creating temp directory: {path_error_text('open', self.path, e)}") from None
         try:
             return OCIArchiveSource(self, index, tmp)
         except BaseException:
@@ -162,7 +161,7 @@ class OCIArchiveDestination(ImageDestination):
         except FileNotFoundError:
             st = None
         except OSError as e:
-            raise SkopeoError(go_os_error("stat", path, e)) from None
+            raise SkopeoError(path_error_text("stat", path, e)) from None
         self._tmp: str | None = None
         if st is None or stat.S_ISREG(st.st_mode):
             # Written beside the old archive and renamed over it at commit: a
@@ -171,7 +170,7 @@ class OCIArchiveDestination(ImageDestination):
             try:
                 fd, self._tmp = tempfile.mkstemp(prefix=".oci-archive-", dir=directory)
             except OSError as e:
-                raise SkopeoError(go_os_error("open", path, e)) from None
+                raise SkopeoError(path_error_text("open", path, e)) from None
             umask = os.umask(0)
             os.umask(umask)
             os.fchmod(fd, 0o666 & ~umask)
@@ -180,7 +179,7 @@ class OCIArchiveDestination(ImageDestination):
             try:
                 self._file = open(path, "wb", buffering=0)
             except OSError as e:
-                raise SkopeoError(go_os_error("open", path, e)) from None
+                raise SkopeoError(path_error_text("open", path, e)) from None
         # Upstream tars a directory it just wrote: root-owned, real times.
         self.tar = TarWriter(self._file, ctx.tmp_directory(), {
             "mode": 0o644, "mtime": int(time.time()), "uname": "root", "gname": "root",

@@ -71,10 +71,8 @@ class TarIndex:
     def __init__(self, path: str, display: str | None = None) -> None:
         self.path = path
         self.display = display or path
-        try:
-            self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError as e:
-            raise SkopeoError(f"opening file {path!r}: {e.strerror}") from None
+        # An OSError opening the file propagates: each transport words it as upstream does.
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
             self.members = self._scan()
         except BaseException:
@@ -241,10 +239,7 @@ def spool(stream: BinaryIO, tmp_dir: str, prefix: str) -> str:
 def open_index(path: str, tmp_dir: str) -> tuple[TarIndex, str | None]:
     """An index of the archive at *path*; uncompressed regular files are used in
     place, anything else is spooled first (the temp path is returned for removal)."""
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise SkopeoError(f"opening file {path!r}: {e.strerror}") from None
+    st = os.stat(path)  # an OSError propagates, as from TarIndex()
     if stat.S_ISREG(st.st_mode):
         with open(path, "rb") as f:
             head = f.read(comp.SNIFF_SIZE)

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
-from skopeo.errors import ImageNotFoundError, SkopeoError
+from skopeo.errors import SkopeoError, path_error_text
 from skopeo.fsutil import store_blob, write_atomic
 from skopeo.transport import (
     BlobInfo,
@@ -92,10 +92,9 @@ class DirSource(ImageSource):
         try:
             with open(path, "rb") as f:
                 return f.read(), ""
-        except FileNotFoundError:
-            raise ImageNotFoundError(f"open {path}: no such file or directory") from None
         except OSError as e:
-            raise SkopeoError(f"open {path}: {e.strerror}") from None
+            # A plain error, not ImageNotFoundError: upstream exits 1 here, not 2.
+            raise SkopeoError(path_error_text("open", path, e)) from None
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
         assert info.digest is not None
@@ -103,7 +102,7 @@ class DirSource(ImageSource):
         try:
             f = open(path, "rb")
         except OSError as e:
-            raise SkopeoError(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
+            raise SkopeoError(path_error_text("open", path, e)) from None
         return f, os.fstat(f.fileno()).st_size
 
     def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:

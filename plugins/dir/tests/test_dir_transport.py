@@ -92,11 +92,15 @@ def test_rejects_newer_version_and_missing_manifest(tmp_path: Path) -> None:
     (d / "version").write_text("Directory Transport Version: 1.9\n")
     with pytest.raises(SkopeoError, match="unsupported directory transport version"):
         DirTransport().parse_reference(str(d)).new_image_destination(SystemContext())
-    with pytest.raises(ImageNotFoundError, match=r"manifest\.json: no such file or directory"):
+    with pytest.raises(SkopeoError, match=r"manifest\.json: no such file or directory") as info:
         DirTransport().parse_reference(str(tmp_path / "none")).new_image_source(SystemContext()).get_manifest()
+    assert not isinstance(info.value, ImageNotFoundError)  # exit status 1, as upstream
 
 
 def test_policy_scopes(tmp_path: Path) -> None:
+    with pytest.raises(SkopeoError, match=f"lstat {tmp_path}/a: no such file or directory"):
+        DirTransport().parse_reference(str(tmp_path / "a" / "b"))  # as upstream: the parent must exist
+    (tmp_path / "a").mkdir()
     ref = DirTransport().parse_reference(str(tmp_path / "a" / "b"))
     assert ref.policy_configuration_identity() == str(tmp_path.resolve() / "a" / "b")
     assert ref.policy_configuration_namespaces()[0] == str(tmp_path.resolve() / "a")

@@ -26,7 +26,7 @@ from typing import Any
 from skopeo import digest as digest_mod
 from skopeo import gojson
 from skopeo import manifest as mf
-from skopeo.errors import ImageNotFoundError, InvalidReferenceError, SkopeoError
+from skopeo.errors import ImageNotFoundError, InvalidReferenceError, SkopeoError, path_error_text
 from skopeo.fsutil import write_atomic
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -45,9 +45,7 @@ Desc = dict[str, Any]
 
 
 def os_error(op: str, path: str, err: OSError) -> SkopeoError:
-    """``open PATH: no such file or directory`` — Go's wording, which users grep for."""
-    reason = err.strerror or str(err)
-    return SkopeoError(f"{op} {path}: {reason[:1].lower()}{reason[1:]}")
+    return SkopeoError(path_error_text(op, path, err))
 
 
 def ref_name(desc: Desc) -> str:

@@ -29,6 +29,7 @@ from skopeo.transport import (
     ImageSource,
     Transport,
     path_policy_namespaces,
+    resolve_path_for_policy,
 )
 
 from .layout import (
@@ -75,21 +76,6 @@ def _parse_source_index(text: str) -> int:
     return value
 
 
-def _resolve_fully_explicit(path: str) -> str:
-    """Upstream's explicitfilepath.ResolvePathToFullyExplicit: absolute and
-    symlink-free; a missing leaf is allowed, a missing parent is an error."""
-    absolute = os.path.abspath(path)
-    if os.path.lexists(absolute):
-        return os.path.realpath(absolute)
-    parent, leaf = os.path.split(absolute)
-    if not os.path.lexists(parent):
-        missing = parent
-        while not os.path.lexists(os.path.dirname(missing)):
-            missing = os.path.dirname(missing)
-        raise InvalidReferenceError(f"lstat {missing}: no such file or directory")
-    return os.path.join(os.path.realpath(parent), leaf)
-
-
 def validate_scope(scope: str) -> None:
     if not scope.startswith("/"):
         raise InvalidReferenceError(f"Invalid scope {scope}: must be an absolute path")
@@ -123,7 +109,7 @@ class OCIReference(ImageReference):
 
     def __init__(self, transport: OCITransport, path: str, image: str = "", source_index: int = -1) -> None:
         super().__init__(transport)
-        self.resolved = _resolve_fully_explicit(path)
+        self.resolved = resolve_path_for_policy(path)
         validate_image_name(image)
         if source_index != -1 and image:
             raise InvalidReferenceError(

@@ -12,7 +12,7 @@ from typing import Any
 
 from skopeo import manifest as mf
 from skopeo import policy
-from skopeo.errors import PolicyError, SkopeoError
+from skopeo.errors import PolicyError, SkopeoError, os_error_text
 from skopeo.reference import parse_normalized
 from skopeo.signature import (
     CONTAINERS_IMAGE_VERSION,
@@ -54,7 +54,7 @@ def _load_signing_key(key_file: str, passphrase: str | None) -> Any:
         with open(key_file, "rb") as f:
             pem = f.read()
     except OSError as e:
-        raise SkopeoError(f"reading private key from {key_file}: {(e.strerror or str(e)).lower()}") from None
+        raise SkopeoError(f"reading private key from {key_file}: {os_error_text(e)}") from None
     if passphrase is None:
         passphrase = prompt_passphrase(key_file)
     try:
