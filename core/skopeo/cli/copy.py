@@ -158,12 +158,13 @@ def run(opts: Options) -> int:
         dest_ref = api.parse(dest)
     except SkopeoError as e:
         raise e.wrap(f"Invalid destination name {dest}") from None
-    if opts.dest_compress or opts.dest_decompress:
-        if dest_ref.transport.name != "dir":
-            from .. import log
+    if (opts.dest_compress or opts.dest_decompress) and dest_ref.transport.name != "dir":
+        from .. import log
 
-            log.warning("--dest-compress can only be used if the destination transport is 'dir'")
-            options.force_layer_compression = None
+        for flag in ("compress", "decompress"):
+            if getattr(opts, f"dest_{flag}"):
+                log.warning(f"--dest-{flag} can only be used if the destination transport is 'dir'")
+        options.force_layer_compression = None
     if dest.split(":", 1)[-1].split(":", 1)[0] in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1") and not opts.quiet:
         # The image itself goes to stdout: keep progress out of the data.
         options.report = sys.stderr
