@@ -115,7 +115,8 @@ def test_dir_destination_rules(tmp_path: Path, sample_layout: Path, run_skopeo) 
         (["copy", "--all", "--multi-arch", "all", "a:b", "c:d"], "Cannot use --all and --multi-arch flags together"),
         (["copy", "--multi-arch", "x", "a:b", "c:d"], 'unknown multi-arch option \\"x\\"'),
         (["copy", "--format", "x", "a:b", "c:d"], 'unknown format \\"x\\"'),
-        (["copy", "--dest-compress", "--dest-decompress", "a:b", "c:d"], "Cannot compress and decompress at the same time"),
+        (["copy", "--dest-compress", "--dest-decompress", "oci:/nonexistent:b", "dir:/tmp"],
+         "initializing destination dir:/tmp: Cannot compress and decompress at the same time"),
         (["copy", "--src-creds", "", "a:b", "c:d"], "credentials can't be empty"),
         (["copy", "--src-creds", ":x", "a:b", "c:d"], "username can't be empty"),
         (["copy", "--src-username", "u", "a:b", "c:d"], "password must be specified when username is specified"),
@@ -333,3 +334,74 @@ def test_schema1_conversion_refusals() -> None:
         schema1.from_config(two_layers_of_history, [layer], [layer], "", "")
     with pytest.raises(ManifestError, match="history is not a list of objects"):
         schema1.from_config(b'{"history":["x"]}', [layer], [layer], "", "")
+
+
+def test_digestfile_is_written_in_place(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """--digestfile is written as os.WriteFile does: through a symlink, keeping an
+    existing file's mode, into a device, with the reference's error texts."""
+    src = f"oci:{sample_layout}:hello"
+    link = tmp_path / "link"
+    link.symlink_to("target")
+    existing = tmp_path / "existing"
+    existing.write_text("old")
+    existing.chmod(0o600)
+    run_skopeo("copy", "--digestfile", str(link), src, f"dir:{tmp_path}/a", check=True)
+    run_skopeo("copy", "--digestfile", str(existing), src, f"dir:{tmp_path}/b", check=True)
+    assert link.is_symlink() and (tmp_path / "target").read_text().startswith("sha256:")
+    assert existing.read_text().startswith("sha256:") and existing.stat().st_mode & 0o777 == 0o600
+    (tmp_path / "adir").mkdir()
+    for i, target in enumerate((f"{tmp_path}/no/such", f"{tmp_path}/adir", "/dev/full")):
+        ours = run_skopeo("copy", "--digestfile", target, src, f"dir:{tmp_path}/ours{i}")
+        theirs = oracle("copy", "--digestfile", target, src, f"dir:{tmp_path}/theirs{i}")
+        assert ours.returncode == theirs.returncode == 1
+        assert _fatal_text(ours.stderr) == _fatal_text(theirs.stderr), ours.stderr
+    assert Path("/dev/full").is_char_device()
+
+
+def _fatal_text(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if "level=fatal" in line]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0].split(" level=fatal ", 1)[1]
+
+
+def test_gzip_levels_as_upstream(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """--dest-compress-level with gzip: -2 (Huffman only) to 9; 0 stores; others
+    fail while the layer is read, with upstream's message."""
+    plain = f"dir:{tmp_path}/plain"
+    run_skopeo("copy", "--dest-decompress", f"oci:{sample_layout}:hello", plain, check=True)
+    layer_size = max(p.stat().st_size for p in (tmp_path / "plain").iterdir())
+
+    def compressed(level: str, name: str) -> int:
+        run_skopeo("copy", "--dest-compress", f"--dest-compress-level={level}", plain, f"dir:{tmp_path}/{name}", check=True)
+        manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+        return int(manifest["layers"][0]["size"])
+
+    assert compressed("0", "stored") > layer_size  # stored blocks: no compression at all
+    assert compressed("9", "best") < compressed("-2", "huffman") < layer_size
+    assert compressed("-1", "default") < compressed("-2", "huffman2")
+    for level in ("10", "-3"):
+        ours = run_skopeo("copy", "--dest-compress", f"--dest-compress-level={level}", plain, f"dir:{tmp_path}/o{level}")
+        theirs = oracle("copy", "--dest-compress", f"--dest-compress-level={level}", plain, f"dir:{tmp_path}/t{level}")
+        assert ours.returncode == theirs.returncode == 1
+        assert _fatal_text(ours.stderr) == _fatal_text(theirs.stderr)
+        assert f"writing blob: happened during read: gzip: invalid compression level: {level}" in ours.stderr
+
+
+def test_destination_paths_as_upstream(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """Odd destination paths get the reference's result and wording: ``dir:`` is
+    the current directory, ``oci:`` is refused, a file where a directory should
+    be fails when the name is parsed or when the destination is opened."""
+    src = f"oci:{sample_layout}:hello"
+    (tmp_path / "afile").write_text("x")
+    for side in ("ours", "theirs"):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "data").mkdir()
+        (tmp_path / side / "data" / "x").write_text("x")
+    for dest in ("dir:", "oci:", "dir:data", "dir:../afile", "dir:../afile/d", "oci:../afile:x", "oci:../afile/o:x",
+                 "oci-archive:../afile/a.tar:x"):
+        ours = run_skopeo("copy", "--quiet", src, dest, cwd=tmp_path / "ours")
+        theirs = oracle("copy", "--quiet", src, dest, cwd=tmp_path / "theirs")
+        assert ours.returncode == theirs.returncode, (dest, ours.stderr, theirs.stderr)
+        if theirs.returncode:
+            assert _fatal_text(ours.stderr) == _fatal_text(theirs.stderr), dest
+    assert sorted(os.listdir(tmp_path / "ours")) == sorted(os.listdir(tmp_path / "theirs"))

@@ -58,11 +58,14 @@ def copy(
     src_ref, dest_ref, pol = source, destination, policy
 
     def attempt() -> CopyResult:
-        from .fsutil import write_atomic
+        from .fsutil import write_file
 
         result = copy_image(pol, dest_ref, src_ref, options)
         if digestfile:
-            write_atomic(digestfile, result.digest.encode())
+            try:
+                write_file(digestfile, result.digest.encode())
+            except SkopeoError as e:
+                raise e.wrap(f'Failed to write digest to file "{digestfile}"') from None
         return result
 
     return retry.if_necessary(attempt, retry_times, retry_delay)
@@ -86,7 +89,8 @@ def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = Fals
             except SkopeoError as e:
                 raise e.wrap("Error retrieving manifest for image") from None
             return bytes(raw)
-        image = resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant)
+        image = resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant,
+                        config_context="Error reading configuration blob")
         if image.config_raw is None:
             raise SkopeoError("Error reading configuration blob: the image has no config blob")
         return image.config_raw
@@ -96,7 +100,8 @@ def inspect_config(name: str, ctx: SystemContext | None = None) -> dict[str, Any
     """The config of the chosen image as an OCI image structure."""
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
-        return oci_config(resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant))
+        return oci_config(resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant,
+                                  config_context="Error reading OCI-formatted configuration data"))
 
 
 def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False) -> dict[str, Any]:

@@ -7,6 +7,7 @@ zstd uses the ``zstandard`` package with its own worker threads."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from .errors import SkopeoError
@@ -72,20 +73,27 @@ def _gzip_module() -> Any:
         return zlib
 
 
-def _isal_level(level: int | None) -> int:
+def _isal_level(level: int) -> int:
     # python-isal offers levels 0-3; spread gzip's 1-9 over them.
-    if level is None:
-        return 2
     return 0 if level <= 1 else 1 if level <= 3 else 2 if level <= 6 else 3
 
 
 class _GzipCompressor:
+    """gzip at Go's levels: -1 (or none) the default, 0 stored (no compression),
+    -2 Huffman coding only, 1-9; anything else is an error, as upstream's."""
+
     def __init__(self, level: int | None) -> None:
+        if level is None:
+            level = -1
+        if not -2 <= level <= 9:
+            raise SkopeoError(f"gzip: invalid compression level: {level}")
         mod = _gzip_module()
-        if mod is zlib:
-            self._obj = zlib.compressobj(level if level is not None else 6, zlib.DEFLATED, 31)
+        if level == 0 or level == -2 or mod is zlib:
+            # isal has no stored or Huffman-only mode: zlib does what was asked.
+            strategy = zlib.Z_HUFFMAN_ONLY if level == -2 else zlib.Z_DEFAULT_STRATEGY
+            self._obj = zlib.compressobj(max(level, -1), zlib.DEFLATED, 31, 8, strategy)
         else:
-            self._obj = mod.compressobj(_isal_level(level), mod.DEFLATED, 31)
+            self._obj = mod.compressobj(_isal_level(6 if level == -1 else level), mod.DEFLATED, 31)
 
     def compress(self, data: bytes) -> bytes:
         return bytes(self._obj.compress(data))
@@ -186,17 +194,23 @@ class _StdlibDecompressor:
 
 
 class TransformReader:
-    """Reads *source* in chunks and returns what *codec* makes of them."""
+    """Reads *source* in chunks and returns what the codec made by *make_codec*
+    makes of them.  The codec is made on the first read, so that its errors (an
+    invalid level) are, like every other, errors of reading the stream."""
 
-    def __init__(self, source: BinaryIO, codec: Any) -> None:
+    def __init__(self, source: BinaryIO, make_codec: Callable[[], Any]) -> None:
         self._source = source
-        self._codec = codec
-        # Compressors and decompressors both take bytes and return bytes.
-        self._process = getattr(codec, "compress", None) or codec.decompress
+        self._make_codec = make_codec
+        self._codec: Any = None
+        self._process: Callable[[bytes], bytes] = bytes
         self._buf = bytearray()
         self._eof = False
 
     def read(self, n: int = -1) -> bytes:
+        if self._codec is None:
+            self._codec = self._make_codec()
+            # Compressors and decompressors both take bytes and return bytes.
+            self._process = getattr(self._codec, "compress", None) or self._codec.decompress
         while not self._eof and (n is None or n < 0 or len(self._buf) < n):
             chunk = self._source.read(CHUNK)
             if chunk:
@@ -238,7 +252,7 @@ def compressing_reader(source: BinaryIO, algo: str, level: int | None = None, th
     """*threads*: zstd worker threads (0 = compress in the calling thread).  Each
     zstd worker buffers several MiB, so callers compressing many layers at once
     use 0 and get their parallelism from the layers instead."""
-    return TransformReader(source, compressor(algo, level, threads))
+    return TransformReader(source, lambda: compressor(algo, level, threads))
 
 
 class _BoundedGzipReader:
@@ -313,7 +327,7 @@ def decompressing_reader(source: BinaryIO, algo: str) -> BinaryIO:
         return _BoundedGzipReader(source)  # type: ignore[return-value]
     if algo == ZSTD:
         return _ZstdReader(source)  # type: ignore[return-value]
-    return TransformReader(source, decompressor(algo))  # type: ignore[return-value]
+    return TransformReader(source, lambda: decompressor(algo))  # type: ignore[return-value]
 
 
 def validate_algorithm(name: str) -> str:

@@ -30,7 +30,7 @@ from .errors import (
 )
 from .policy import PolicyContext
 from .progress import BlobProgress, CancelledError, CountingReader, Progress
-from .streams import PrefetchReader
+from .streams import PrefetchReader, ReadErrorAnnotator
 from .transport import (
     COMPRESS,
     DECOMPRESS,
@@ -39,7 +39,7 @@ from .transport import (
     ImageDestination,
     ImageReference,
     ImageSource,
-    read_blob_verified,
+    read_config_blob,
 )
 
 MULTI_ARCH_SYSTEM = "system"
@@ -410,7 +410,10 @@ class _Copier:
     def _read_config(self, parsed: mf.ImageManifest) -> bytes | None:
         if parsed.config is None:
             return None
-        return read_blob_verified(self.src, parsed.config, mf.MAX_CONFIG_SIZE)
+        try:
+            return read_config_blob(self.src, parsed.config)
+        except SkopeoError as e:
+            raise e.wrap(f"reading config blob {parsed.config.digest}") from None
 
     def _check_os(self, config_raw: bytes | None) -> None:
         if not self.dest.capabilities.must_match_runtime_os or config_raw is None:
@@ -514,12 +517,16 @@ class _Copier:
         """One attempt at reading a layer from the source and writing it."""
         prefetch: PrefetchReader | None = None
         chunked: Any = None  # a zstdchunked.ZstdChunkedReader
-        stream, size = self.src.get_blob(info)
+        if not bars:  # announced before the source is opened, as upstream does
+            bars.append(self.progress.blob(f"Copying blob {desc.digest}", desc.size))
+        bar = bars[0]
+        try:
+            stream, size = self.src.get_blob(info)
+        except SkopeoError as e:
+            raise e.wrap(f"reading blob {desc.digest}") from None
         try:
             expected_size = desc.size if desc.size >= 0 else size
-            if not bars:
-                bars.append(self.progress.blob(f"Copying blob {desc.digest}", expected_size))
-            bar = bars[0]
+            bar.size = expected_size
             bar.copied = 0  # from the start (again, when restarted)
             counted = CountingReader(stream, bar, self._cancel)
             verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")  # type: ignore[arg-type]
@@ -554,12 +561,17 @@ class _Copier:
             if self._prefetch:
                 prefetch = PrefetchReader(out)
                 out = prefetch  # type: ignore[assignment]
-            if out_info.digest is None and (
-                self.options.dest_ctx.extra.get("precompute_digests") or not self.dest.capabilities.accepts_unknown_digests
-            ):
-                stored = self._put_precomputed(out, out_info)
-            else:
-                stored = self.dest.put_blob(out, out_info)
+            out = ReadErrorAnnotator(out)  # type: ignore[assignment]
+            try:
+                if out_info.digest is None and (
+                    self.options.dest_ctx.extra.get("precompute_digests")
+                    or not self.dest.capabilities.accepts_unknown_digests
+                ):
+                    stored = self._put_precomputed(out, out_info)
+                else:
+                    stored = self.dest.put_blob(out, out_info)
+            except SkopeoError as e:
+                raise e.wrap("writing blob") from None
             if prefetch is not None:
                 prefetch.stop()  # before anyone else reads the verifier
             if not verifier.done:

@@ -105,13 +105,16 @@ class VerifyingReader:
 
     def _finish(self) -> None:
         self.done = True
+        # The digest first: a truncated or altered blob is reported as upstream
+        # reports it, the size only when the descriptor's size alone is wrong.
+        if self.expected_digest is not None and self.digest != self.expected_digest:
+            raise DigestMismatchError(
+                f"Digest did not match, expected {self.expected_digest}, got {self.digest}",
+                expected=self.expected_digest, actual=self.digest,
+            )
         if self.expected_size >= 0 and self.size != self.expected_size:
             raise DigestMismatchError(
                 f"{self._what} {self.expected_digest}: size mismatch, expected {self.expected_size} bytes, got {self.size}"
-            )
-        if self.expected_digest is not None and self.digest != self.expected_digest:
-            raise DigestMismatchError(
-                f"Digest did not match, expected {self.expected_digest}, got {self.digest}"
             )
 
     def readinto(self, buf: bytearray | memoryview) -> int:

@@ -49,6 +49,11 @@ class ManifestError(SkopeoError):
 class DigestMismatchError(SkopeoError):
     """Content whose digest or size is not what its descriptor promised."""
 
+    def __init__(self, message: str, expected: str = "", actual: str = "") -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
 
 class PolicyError(SkopeoError):
     """A trust policy that cannot be loaded, or that rejects an image."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from . import digest as digest_mod
+from .errors import SkopeoError, path_error_text
 from .transport import BlobInfo
 
 CHUNK = 1 << 20
@@ -34,6 +35,22 @@ def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     except BaseException:
         remove_quietly(tmp)
         raise
+
+
+def write_file(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Go's ``os.WriteFile``: create or truncate *path* where it is (through a
+    symlink, into a device such as /dev/stdout) and write *data*.  Unlike
+    :func:`write_atomic` nothing is renamed over it, and an existing file keeps
+    its permissions.  Errors carry Go's ``open PATH: …`` / ``write PATH: …`` text."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    except OSError as e:
+        raise SkopeoError(path_error_text("open", path, e)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise SkopeoError(path_error_text("write", path, e)) from None
 
 
 def store_blob(

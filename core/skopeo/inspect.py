@@ -10,7 +10,7 @@ from . import imageconfig
 from . import manifest as mf
 from .errors import ManifestError, SkopeoError
 from .imageconfig import GoTime
-from .transport import ImageSource, read_blob_verified
+from .transport import ImageSource, read_config_blob
 
 
 @dataclass(eq=False)
@@ -23,7 +23,11 @@ class ResolvedImage:
     config_raw: bytes | None
 
 
-def resolve(src: ImageSource, os_: str | None, arch: str | None, variant: str | None) -> ResolvedImage:
+def resolve(
+    src: ImageSource, os_: str | None, arch: str | None, variant: str | None, config_context: str = ""
+) -> ResolvedImage:
+    """The image chosen for the platform, with its config.  *config_context*
+    prefixes an error reading the config (each inspect mode words it its own way)."""
     try:
         raw, mime = src.get_manifest(None)
     except SkopeoError as e:
@@ -47,9 +51,11 @@ def resolve(src: ImageSource, os_: str | None, arch: str | None, variant: str | 
     config_raw = None
     if parsed_image.config is not None:
         try:
-            config_raw = read_blob_verified(src, parsed_image.config, mf.MAX_CONFIG_SIZE)
+            config_raw = read_config_blob(src, parsed_image.config)
         except SkopeoError as e:
-            raise e.wrap("Error reading configuration blob") from None
+            if not config_context:
+                raise
+            raise e.wrap(config_context) from None
     return ResolvedImage(raw, mime, parsed_image, config_raw)
 
 

@@ -119,7 +119,9 @@ class Progress:
         return bp
 
     def skipped(self, label: str) -> None:
-        self.line(f"{label} skipped: already exists")
+        # "skipped: already exists" is the bar's text on a terminal; a log gets
+        # the plain line, as upstream prints it.
+        self.line(f"{label} skipped: already exists" if self.tty else label)
 
     def _finished(self, bp: BlobProgress) -> None:
         if self.out is None:

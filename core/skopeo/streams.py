@@ -6,6 +6,8 @@ import queue
 import threading
 from typing import BinaryIO
 
+from .errors import SkopeoError
+
 CHUNK = 1 << 20
 _EOF = object()
 
@@ -77,4 +79,22 @@ class PrefetchReader:
 
     def close(self) -> None:
         self.stop()
+        self._source.close()
+
+
+class ReadErrorAnnotator:
+    """Marks an error raised while a destination reads its input as ``happened
+    during read: …`` (its own errors stay as they are): a failed blob then says,
+    in upstream's words, which side failed."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self._source.read(n)
+        except SkopeoError as e:
+            raise e.wrap("happened during read") from None
+
+    def close(self) -> None:
         self._source.close()

@@ -292,7 +292,12 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     total = len(jobs)
     lock = threading.Lock()
     if options.digestfile and not options.dry_run:
-        open(options.digestfile, "w").close()
+        from .fsutil import write_file
+
+        try:
+            write_file(options.digestfile, b"")
+        except SkopeoError as e:
+            raise e.wrap("Error creating digest file") from None
 
     planned = []
     for i, job in enumerate(jobs):

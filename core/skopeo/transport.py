@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, BinaryIO, ClassVar, NamedTuple
 
 from .context import SystemContext
-from .errors import InvalidReferenceError, SkopeoError, UnsupportedError
+from .errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
 from .reference import DockerReference
 
 if TYPE_CHECKING:
@@ -186,9 +186,15 @@ def resolve_path_for_policy(path: str) -> str:
     """Absolute, symlink-free path (upstream's ResolvePathToFullyExplicit); for a
     missing leaf, its resolved parent + name.  A missing parent is an error, as
     upstream (``dir:``, ``oci:`` and ``oci-archive:`` never create it)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:  # e.g. a regular file where a directory should be
+        raise InvalidReferenceError(path_error_text("lstat", path, e)) from None
+    else:
+        return os.path.realpath(os.path.abspath(path))
     absolute = os.path.abspath(path)
-    if os.path.lexists(absolute):
-        return os.path.realpath(absolute)
     parent, leaf = os.path.split(absolute)
     if not os.path.lexists(parent):
         missing = parent
@@ -236,3 +242,20 @@ def read_blob_verified(src: ImageSource, desc: Descriptor, limit: int) -> bytes:
         return data
     finally:
         stream.close()
+
+
+def read_config_blob(src: ImageSource, desc: Descriptor) -> bytes:
+    """An image's config blob, verified, with upstream's wording for a digest
+    mismatch (callers add their context: ``reading config blob …`` in copy)."""
+    from .errors import DigestMismatchError
+    from .manifest import MAX_CONFIG_SIZE
+
+    try:
+        return read_blob_verified(src, desc, MAX_CONFIG_SIZE)
+    except DigestMismatchError as e:
+        if not e.actual:
+            raise
+        raise DigestMismatchError(
+            f"Download config.json digest {e.actual} does not match expected {desc.digest}",
+            expected=desc.digest, actual=e.actual,
+        ) from None

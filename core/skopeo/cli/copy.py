@@ -109,8 +109,7 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
             )
         multi_arch = opts.multi_arch
     manifest_type = manifest_type_flag(opts)
-    if opts.dest_compress and opts.dest_decompress:
-        raise UsageError("Cannot compress and decompress at the same time")
+    check_additional_tags(opts.additional_tag)
     if opts.dest_compress_format:
         compression.validate_algorithm(opts.dest_compress_format)
     if opts.dest_force_compress_format and not opts.dest_compress_format:
@@ -143,6 +142,19 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
     return options, retry_settings(opts)
 
 
+def check_additional_tags(tags: list[str]) -> None:
+    """As upstream, before anything is opened: each must be a tagged name."""
+    from ..reference import parse_normalized
+
+    for tag in tags:
+        try:
+            ref = parse_normalized(tag)
+        except SkopeoError as e:
+            raise SkopeoError(f"error parsing additional-tag '{tag}': {e}") from None
+        if ref.tag is None:
+            raise SkopeoError(f"additional-tag '{tag}' must be a tagged reference")
+
+
 def run(opts: Options) -> int:
     from .. import api
     from .signing import signers_from_flags
@@ -158,6 +170,9 @@ def run(opts: Options) -> int:
         dest_ref = api.parse(dest)
     except SkopeoError as e:
         raise e.wrap(f"Invalid destination name {dest}") from None
+    if opts.dest_compress and opts.dest_decompress and dest_ref.transport.name == "dir":
+        # Only dir: reads these flags, and refuses them together when it is opened.
+        raise SkopeoError("Cannot compress and decompress at the same time").wrap(f"initializing destination {dest_ref}")
     if (opts.dest_compress or opts.dest_decompress) and dest_ref.transport.name != "dir":
         from .. import log
 

@@ -41,12 +41,12 @@ def run_skopeo(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[s
     """Run our ``skopeo`` with a permissive policy; returns the CompletedProcess."""
 
     def run(*args: str, check: bool = False, input: str | None = None, env: dict[str, str] | None = None,
-            policy: bool = True) -> subprocess.CompletedProcess[str]:
+            policy: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         argv = skopeo_command() + (["--policy", str(policy_file)] if policy else []) + list(args)
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
-        proc = subprocess.run(argv, capture_output=True, text=True, input=input, env=full_env, timeout=600)
+        proc = subprocess.run(argv, capture_output=True, text=True, input=input, env=full_env, timeout=600, cwd=cwd)
         if check and proc.returncode != 0:
             raise AssertionError(f"skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc
@@ -60,8 +60,9 @@ def oracle(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[str]]
     if not os.path.exists(ORACLE):
         pytest.skip("the reference skopeo is not installed")
 
-    def run(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([ORACLE, "--policy", str(policy_file), *args], capture_output=True, text=True, timeout=600)
+    def run(*args: str, check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([ORACLE, "--policy", str(policy_file), *args], capture_output=True, text=True, timeout=600,
+                              cwd=cwd)
         if check and proc.returncode != 0:
             raise AssertionError(f"reference skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc

@@ -40,8 +40,7 @@ class DirTransport(Transport):
     name = "dir"
 
     def parse_reference(self, text: str) -> DirReference:
-        if not text:
-            raise SkopeoError("dir: path must not be empty")
+        # An empty path is the current directory, as upstream.
         return DirReference(self, text)
 
     def validate_policy_configuration_scope(self, scope: str) -> None:
@@ -122,15 +121,20 @@ class DirDestination(ImageDestination):
 
     def __init__(self, reference: DirReference) -> None:
         super().__init__(reference)
-        self._prepare(reference.path)
+        self._prepare(reference.resolved, reference.path)
         self._uses_non_sha256 = False
 
     @staticmethod
-    def _prepare(path: str) -> None:
+    def _prepare(resolved: str, path: str) -> None:
         """Create the directory, or empty an existing image directory.  Anything
-        else that is not empty is refused: it may be someone's important data."""
-        if os.path.isdir(path):
-            entries = os.listdir(path)
+        else that is not empty is refused: it may be someone's important data.
+        The directory is found by its resolved path, files are named from *path*
+        (for ``dir:`` alone, the current directory), as upstream does."""
+        if os.path.lexists(resolved):
+            try:
+                entries = os.listdir(resolved)
+            except OSError as e:
+                raise SkopeoError(path_error_text("readdirent", resolved, e)) from None
             if entries:
                 try:
                     with open(os.path.join(path, "version")) as f:
@@ -139,23 +143,20 @@ class DirDestination(ImageDestination):
                     version = None
                 m = _VERSION_RE.match(version or "")
                 if version is None or not m:
-                    raise SkopeoError(
-                        f"initializing destination dir:{path}: not a containers image directory, "
-                        "don't want to overwrite important data"
-                    )
+                    raise SkopeoError("not a containers image directory, don't want to overwrite important data")
                 if int(m.group(1)) > 2:
                     raise SkopeoError(f'unsupported directory transport version "{version.strip()}" at {path}')
                 for entry in entries:
-                    full = os.path.join(path, entry)
+                    full = os.path.join(resolved, entry)
                     if os.path.isdir(full) and not os.path.islink(full):
                         shutil.rmtree(full)
                     else:
                         os.remove(full)
         else:
             try:
-                os.makedirs(path, 0o755)
+                os.makedirs(resolved, 0o755)
             except OSError as e:
-                raise SkopeoError(f"initializing destination dir:{path}: {e}") from None
+                raise SkopeoError(f'unable to create directory "{resolved}": {path_error_text("mkdir", resolved, e)}') from None
         write_atomic(os.path.join(path, "version"), VERSION_1_1.encode())
 
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:

@@ -367,7 +367,9 @@ def test_source_failure_during_upload_is_reported_as_such(registry_factory, oci_
                   f"docker://{dst.host}/r/dst:v1")
     assert proc.returncode == 1
     msg = fatal_message(proc.stderr)
-    assert msg.startswith("reading blob sha256:") and "unexpected EOF" in msg, msg
+    # The config is read first; a layer would say "writing blob: happened during read: reading blob …".
+    assert msg.startswith("reading config blob sha256:") and ": reading blob sha256:" in msg, msg
+    assert msg.endswith(": unexpected EOF"), msg
     assert "restarting the upload" not in proc.stderr and "again in" not in proc.stderr
 
 

@@ -95,7 +95,15 @@ class Layout:
 
     # --- index.json --------------------------------------------------------------
     def index_exists(self) -> bool:
-        return os.path.lexists(self.index_path)
+        """True unless index.json is certainly absent: any other error (its
+        directory is a file, say) is reported by reading it, as upstream does."""
+        try:
+            os.stat(self.index_path)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        return True
 
     def read_index(self) -> Index:
         path = self.index_path

@@ -267,8 +267,10 @@ class OCIDestination(ImageDestination):
         # index is read again under the lock at commit.
         if layout.index_exists():
             layout.read_index()
+        if not layout.path:
+            raise SkopeoError("mkdir : no such file or directory")  # upstream's MkdirAll("") fails so
         try:
-            os.makedirs(layout.path or ".", 0o755, exist_ok=True)
+            os.makedirs(layout.path, 0o755, exist_ok=True)
             # The spec requires blobs/, even when every blob goes to a shared directory.
             os.makedirs(layout.local_blobs_dir, 0o755, exist_ok=True)
         except OSError as e:
