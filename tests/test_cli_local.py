@@ -393,12 +393,13 @@ def test_destination_paths_as_upstream(tmp_path: Path, sample_layout: Path, run_
     be fails when the name is parsed or when the destination is opened."""
     src = f"oci:{sample_layout}:hello"
     (tmp_path / "afile").write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "x")
     for side in ("ours", "theirs"):
         (tmp_path / side).mkdir()
         (tmp_path / side / "data").mkdir()
         (tmp_path / side / "data" / "x").write_text("x")
     for dest in ("dir:", "oci:", "dir:data", "dir:../afile", "dir:../afile/d", "oci:../afile:x", "oci:../afile/o:x",
-                 "oci-archive:../afile/a.tar:x"):
+                 "oci-archive:../afile/a.tar:x", "oci-archive:../dangling", "dir:../dangling"):
         ours = run_skopeo("copy", "--quiet", src, dest, cwd=tmp_path / "ours")
         theirs = oracle("copy", "--quiet", src, dest, cwd=tmp_path / "theirs")
         assert ours.returncode == theirs.returncode, (dest, ours.stderr, theirs.stderr)

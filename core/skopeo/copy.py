@@ -188,7 +188,7 @@ class _Copier:
                     return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
                 self._check_instance_digest(inst_raw, instance)
                 result = self._copy_single(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
-                self.dest.commit(result.manifest, result.mime)
+                self._commit(result)
                 return result
             if self._already_present(mf.manifest_digest(raw), raw, None):
                 return CopyResult(raw, mime, skipped=True)
@@ -197,8 +197,14 @@ class _Copier:
             if self._already_present(mf.manifest_digest(raw), raw, None):
                 return CopyResult(raw, mime, skipped=True)
             result = self._copy_single(raw, mime, None, toplevel=True)
-        self.dest.commit(result.manifest, result.mime)
+        self._commit(result)
         return result
+
+    def _commit(self, result: CopyResult) -> None:
+        try:
+            self.dest.commit(result.manifest, result.mime)
+        except SkopeoError as e:
+            raise e.wrap("committing the finished image") from None
 
     def _already_present(self, digest: str, manifest: bytes, instance: str | None) -> bool:
         """With ``skip_existing``: the destination holds exactly the manifest we
@@ -324,25 +330,27 @@ class _Copier:
                 "Copying this image would require changing layer representation, which we cannot do: "
                 f'"{self._cannot_modify_reason(sigs)}"'
             )
+        # Each candidate format in turn, as upstream: one that cannot describe the
+        # layers, or that the destination rejects, leaves the next one a chance.
         errors: list[str] = []
         for cand in candidates:
             try:
-                out, out_mime = self._build_manifest(parsed, cand, layer_results, config_raw, may_modify)
-            except ManifestError as e:
-                errors.append(f"{cand}: {e}")
+                try:
+                    out, out_mime = self._build_manifest(parsed, cand, layer_results, config_raw, may_modify)
+                except ManifestError as e:
+                    raise e.wrap("creating an updated image manifest") from None
+                self.report("Writing manifest to image destination")
+                try:
+                    self.dest.put_manifest(out, out_mime, None if toplevel else mf.manifest_digest(out))
+                except SkopeoError as e:
+                    raise e.wrap("writing manifest") from None
+            except (ManifestError, ManifestTypeRejectedError) as e:
+                if len(candidates) == 1:
+                    raise  # no other choice: the error as it is, without MIME types
+                errors.append(f"{cand}({e})")
                 continue
-            self.report("Writing manifest to image destination")
-            try:
-                self.dest.put_manifest(out, out_mime, None if toplevel else mf.manifest_digest(out))
-            except ManifestTypeRejectedError as e:
-                errors.append(f"{cand}: writing manifest: {e}")
-                continue
-            except SkopeoError as e:
-                raise e.wrap("writing manifest") from None
             break
         else:
-            if len(candidates) == 1 and errors:
-                raise ManifestError(errors[0].split(": ", 1)[1])
             raise ManifestError(f"Uploading manifest failed, attempted the following formats: {', '.join(errors)}")
         new_sigs = list(sigs)
         for signer in self.options.signers:
@@ -400,9 +408,14 @@ class _Copier:
             # zstd layers can only be described by OCI manifests.
             restricted = [t for t in out if t == mf.OCI_MANIFEST]
             if not restricted:
+                wanted = self.options.compression_format
+                if forced is not None:
+                    raise ManifestError(
+                        f"compression using {wanted} required together with format {forced}, which does not support it"
+                    )
                 raise ManifestError(
-                    f"compression using {self.options.compression_format} required together with format "
-                    f"{out[0] if out else src_mime}, which does not support it"
+                    f"compression using {wanted} required but the destination only supports MIME types "
+                    f"[{' '.join(supported)}], none of which support it"
                 )
             out = restricted
         return out
@@ -713,6 +726,8 @@ class _Copier:
         if parsed.config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
             raise ManifestError(f"cannot convert an artifact with config type {parsed.config.media_type!r} to schema1")
         for r in layers:
+            if r.compression in (comp.ZSTD, comp.ZSTD_CHUNKED):
+                raise ManifestError(mf.zstd_in_docker_error(r.source.media_type))
             if r.compression not in (None, comp.GZIP) or mf.is_foreign_layer(r.source.media_type):
                 raise ManifestError(f"schema1 manifests cannot describe layer {r.digest} ({r.source.media_type})")
         dref = self.dest.reference.docker_reference()

@@ -432,10 +432,13 @@ def convert_layer_type(media_type: str, to_family: str) -> str:
         return media_type
     comp = layer_compression(media_type)
     if to_family == "docker" and comp == "zstd":
-        raise ManifestError(
-            f"compression using zstd required together with format {DOCKER_V2S2}, which does not support it"
-        )
+        raise ManifestError(zstd_in_docker_error(media_type))
     return layer_media_type(to_family, comp, is_foreign_layer(media_type))
+
+
+def zstd_in_docker_error(media_type: str) -> str:
+    """Upstream's text for a zstd layer a Docker manifest cannot describe."""
+    return f'Error during manifest conversion: "{media_type}": zstd compression is not supported for docker images'
 
 
 def family_of_layer(media_type: str) -> str:

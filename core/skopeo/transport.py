@@ -184,24 +184,26 @@ class Transport(ABC):
 # --- helpers shared by path-based transports (dir:, oci:, oci-archive:) ---------
 def resolve_path_for_policy(path: str) -> str:
     """Absolute, symlink-free path (upstream's ResolvePathToFullyExplicit); for a
-    missing leaf, its resolved parent + name.  A missing parent is an error, as
-    upstream (``dir:``, ``oci:`` and ``oci-archive:`` never create it)."""
+    missing leaf, its resolved parent + name.  A missing parent, or a symlink to
+    nothing, is an error, as upstream (``dir:``, ``oci:`` and ``oci-archive:``
+    never create directories)."""
     try:
         os.lstat(path)
     except FileNotFoundError:
-        pass
+        existing, leaf = os.path.split(os.path.abspath(path))
     except OSError as e:  # e.g. a regular file where a directory should be
         raise InvalidReferenceError(path_error_text("lstat", path, e)) from None
     else:
-        return os.path.realpath(os.path.abspath(path))
-    absolute = os.path.abspath(path)
-    parent, leaf = os.path.split(absolute)
-    if not os.path.lexists(parent):
-        missing = parent
+        existing, leaf = os.path.abspath(path), ""
+    resolved = os.path.realpath(existing)
+    # /dev/stdout on a pipe resolves to "pipe:[…]", a name that exists nowhere,
+    # yet it opens (stat follows the /proc link): unlike upstream, accepted.
+    if not os.path.lexists(resolved) and not (not leaf and os.path.exists(existing)):
+        missing = resolved
         while not os.path.lexists(os.path.dirname(missing)):
             missing = os.path.dirname(missing)
         raise InvalidReferenceError(f"lstat {missing}: no such file or directory")
-    return os.path.join(os.path.realpath(parent), leaf)
+    return os.path.join(resolved, leaf) if leaf else resolved
 
 
 def path_policy_namespaces(resolved: str) -> list[str]:

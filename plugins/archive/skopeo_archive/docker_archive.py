@@ -52,14 +52,18 @@ _ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
 
 
 def parse_tagged(text: str, what: str) -> DockerReference:
-    """A reference that must end up tagged (``:latest`` is added), never by digest."""
+    """A reference that must end up tagged (``:latest`` is added to a bare
+    name), never by digest; errors show the normalised reference, as upstream."""
     try:
         ref = parse_normalized(text)
     except InvalidReferenceError as e:
         raise InvalidReferenceError(f"{what} parsing reference: {e}") from None
+    ref = ref.tag_name_only()
+    if ref.tag is None:
+        raise InvalidReferenceError(f"reference does not include a tag: {ref}")
     if ref.digest is not None:
-        raise InvalidReferenceError(f"{what} doesn't support digest references: {text}")
-    return ref.tag_name_only()
+        raise InvalidReferenceError(f"{what} doesn't support digest references: {ref}")
+    return ref
 
 
 def additional_tags(ctx: SystemContext) -> list[DockerReference]:
@@ -139,13 +143,12 @@ class DockerArchiveReference(ImageReference):
         index, tmp = open_archive_index(self.path, ctx)
         try:
             reader = DockerArchiveReader(index)
-            image = ArchiveImage(reader, reader.choose(self.ref, self.source_index))
         except BaseException:
             index.close()
             if tmp:
                 os.unlink(tmp)
             raise
-        return DockerArchiveSource(self, image, tmp)
+        return DockerArchiveSource(self, reader, tmp)
 
     def new_image_destination(self, ctx: SystemContext) -> DockerArchiveDestination:
         if self.source_index != -1:
@@ -166,17 +169,41 @@ class DockerArchiveReference(ImageReference):
 def open_archive_index(path: str, ctx: SystemContext) -> tuple[TarIndex, str | None]:
     try:
         return open_index(path, ctx.tmp_directory())
+    except IsADirectoryError as e:
+        # Go opens a directory, then fails reading it.
+        raise SkopeoError(
+            f'detecting compression for file "{path}": detecting compression: {path_error_text("read", path, e)}'
+        ) from None
     except OSError as e:
         raise SkopeoError(f'opening file "{path}": {path_error_text("open", path, e)}') from None
 
 
 class ArchiveSourceBase(ImageSource):
-    """A source serving one :class:`ArchiveImage` (shared with docker-daemon:)."""
+    """A source serving one :class:`ArchiveImage` (shared with docker-daemon:).
 
-    def __init__(self, reference: ImageReference, image: ArchiveImage, tmp_file: str | None) -> None:
+    *image* is that image, or the reader it is chosen from when first needed
+    (:meth:`choose_image`): upstream reports a bad selector, a missing config
+    or layer when the manifest is read, not when the source is opened."""
+
+    def __init__(self, reference: ImageReference, image: ArchiveImage | DockerArchiveReader,
+                 tmp_file: str | None) -> None:
         super().__init__(reference)
-        self.image = image
+        self._image: ArchiveImage | None = None
+        if isinstance(image, ArchiveImage):
+            self._image = image
+            image = image.reader
+        self.reader = image
         self._tmp_file = tmp_file
+
+    @property
+    def image(self) -> ArchiveImage:
+        if self._image is None:
+            self._image = self.choose_image()
+        return self._image
+
+    def choose_image(self) -> ArchiveImage:
+        """The image to serve, for a source given only the reader."""
+        raise NotImplementedError
 
     def get_manifest(self, instance_digest: str | None = None) -> tuple[bytes, str]:
         if instance_digest is not None:
@@ -187,14 +214,17 @@ class ArchiveSourceBase(ImageSource):
         return self.image.blob(info)
 
     def close(self) -> None:
-        self.image.reader.close()
+        self.reader.close()
         if self._tmp_file:
             remove_quietly(self._tmp_file)
             self._tmp_file = None
 
 
 class DockerArchiveSource(ArchiveSourceBase):
-    pass
+    reference: DockerArchiveReference
+
+    def choose_image(self) -> ArchiveImage:
+        return ArchiveImage(self.reader, self.reader.choose(self.reference.ref, self.reference.source_index))
 
 
 class ArchiveDestinationBase(ImageDestination):
@@ -261,10 +291,8 @@ class DockerArchiveDestination(ArchiveDestinationBase):
         tags = ([reference.ref] if reference.ref is not None else []) + additional_tags(ctx)
         try:
             st: os.stat_result | None = os.stat(path)
-        except FileNotFoundError:
-            st = None
-        except OSError as e:
-            raise SkopeoError(f'opening file "{path}": {path_error_text("stat", path, e)}') from None
+        except OSError:
+            st = None  # opening it fails the same way, and is what upstream reports
         self._path = path
         self._created = st is None
         self._regular = st is None or stat.S_ISREG(st.st_mode)

@@ -20,7 +20,7 @@ from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import BlobInfo
 
-from .tarindex import ArchiveError, TarIndex
+from .tarindex import ArchiveError, MemberNotFound, TarIndex
 from .tarwriter import TarWriter
 
 MANIFEST_FILE = "manifest.json"
@@ -56,6 +56,16 @@ def parse_manifest_json(data: bytes) -> list[dict[str, Any]]:
         ):
             raise ArchiveError(f"decoding tar manifest.json: item {i} has fields of the wrong type")
     return items
+
+
+def read_component(index: TarIndex, name: str, limit: int) -> bytes:
+    """A metadata member, worded as upstream: a failed lookup is "loading tar
+    component NAME: …", a failed read (a truncated member) is not prefixed."""
+    try:
+        index.resolve(name)
+    except ArchiveError as e:
+        raise ArchiveError(f"loading tar component {name}: {e}") from None
+    return index.read(name, limit)
 
 
 def marshal_manifest_json(items: list[dict[str, Any]]) -> bytes:
@@ -120,13 +130,7 @@ class DockerArchiveReader:
 
     def __init__(self, index: TarIndex) -> None:
         self.index = index
-        self.items = parse_manifest_json(self._read_manifest())
-
-    def _read_manifest(self) -> bytes:
-        try:
-            return self.index.read(MANIFEST_FILE, MAX_TAR_MANIFEST_SIZE)
-        except ArchiveError as e:
-            raise ArchiveError(f'loading tar component "{MANIFEST_FILE}": {e}') from None
+        self.items = parse_manifest_json(read_component(index, MANIFEST_FILE, MAX_TAR_MANIFEST_SIZE))
 
     def choose(self, ref: DockerReference | None, source_index: int) -> dict[str, Any]:
         if ref is not None:
@@ -183,10 +187,7 @@ class ArchiveImage:
         self.item = item
         index = reader.index
         config_path = item.get("Config", "")
-        try:
-            self.config = index.read(config_path, mf.MAX_CONFIG_SIZE)
-        except ArchiveError as e:
-            raise ArchiveError(f'loading tar component "{config_path}": {e}') from None
+        self.config = read_component(index, config_path, mf.MAX_CONFIG_SIZE)
         try:
             parsed = json.loads(self.config)
         except (ValueError, UnicodeDecodeError) as e:
@@ -207,6 +208,9 @@ class ArchiveImage:
             raise SkopeoError(
                 f"Inconsistent layer count: {len(layers)} in manifest, {len(diff_ids)} in config"
             )
+        if index.scan_error:
+            # Upstream reads the whole archive to find the layers.
+            raise ArchiveError(index.scan_error)
         self.config_digest = digest_mod.of_bytes(self.config)
         self.diff_ids: list[str] = diff_ids
         # diffID -> (member path, uncompressed size, compression)
@@ -216,7 +220,10 @@ class ArchiveImage:
             if diff_id in self.layers:
                 # The same layer twice in one image (docker save links the copies).
                 continue
-            member = index.resolve(path)
+            try:
+                member = index.resolve(path)
+            except MemberNotFound:
+                raise SkopeoError("Some layer tarfiles are missing in the tarball") from None
             if member.name in paths:
                 raise SkopeoError(f'Layer tarfile "{path}" used for two different DiffID values')
             paths.add(member.name)

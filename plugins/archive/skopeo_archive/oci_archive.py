@@ -6,11 +6,16 @@ uses the tar index (blobs are streamed from their offsets), writing streams
 blobs into a new tar next to the destination which replaces it atomically at
 commit (upstream's outcome: the archive holds exactly the one image written).
 The layout rules (index lookup, reference grammar) are skopeo-oci's.
+
+Errors name what upstream would have used: the resolved archive path, and for
+a broken archive or a missing ``index.json`` a temporary directory
+(``$TMPDIR/ociNNN``) that we never create.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import stat
 import tempfile
 import threading
@@ -47,7 +52,7 @@ from skopeo_oci.layout import (
 )
 from skopeo_oci.transport import SIGNATURES_UNSUPPORTED, validate_image_name, validate_scope
 
-from .tarindex import ArchiveError, TarIndex, open_index
+from .tarindex import MemberNotFound, TarIndex, open_index
 from .tarwriter import TarWriter
 
 TRANSPORT_NAME = "oci-archive"
@@ -89,12 +94,22 @@ class OCIArchiveReference(ImageReference):
         return [self.resolved, *path_policy_namespaces(self.resolved)]
 
     def new_image_source(self, ctx: SystemContext) -> OCIArchiveSource:
+        # Where upstream would have extracted the archive (os.MkdirTemp's naming).
+        untar_dir = os.path.join(ctx.tmp_directory(), f"oci{random.randrange(1 << 32)}")
+        path = self.resolved
         try:
-            index, tmp = open_index(self.path, ctx.tmp_directory())
+            index, tmp = open_index(path, ctx.tmp_directory())
+        except IsADirectoryError as e:
+            # Go opens a directory, then fails reading it.
+            raise SkopeoError(
+                f'creating temp directory: untarring file "{untar_dir}": {path_error_text("read", path, e)}'
+            ) from None
         except OSError as e:
-            raise SkopeoError(f"creating temp directory: {path_error_text('open', self.path, e)}") from None
+            raise SkopeoError(f"creating temp directory: {path_error_text('open', path, e)}") from None
         try:
-            return OCIArchiveSource(self, index, tmp)
+            if index.scan_error is not None:
+                raise SkopeoError(f'creating temp directory: untarring file "{untar_dir}": {index.scan_error}')
+            return OCIArchiveSource(self, index, tmp, untar_dir)
         except BaseException:
             index.close()
             if tmp:
@@ -108,14 +123,16 @@ class OCIArchiveReference(ImageReference):
 class OCIArchiveSource(ImageSource):
     reference: OCIArchiveReference
 
-    def __init__(self, reference: OCIArchiveReference, index: TarIndex, tmp_file: str | None) -> None:
+    def __init__(self, reference: OCIArchiveReference, index: TarIndex, tmp_file: str | None,
+                 untar_dir: str) -> None:
         super().__init__(reference)
         self.tar = index
         self._tmp_file = tmp_file
         try:
             data = index.read(INDEX_FILE, mf.MAX_MANIFEST_SIZE)
-        except ArchiveError as e:
-            raise SkopeoError(f"reading {INDEX_FILE} from {reference.path}: {e}") from None
+        except MemberNotFound:
+            missing = os.path.join(untar_dir, INDEX_FILE)
+            raise SkopeoError(f"open {missing}: no such file or directory") from None
         self.index = parse_index(data, INDEX_FILE)
         self.descriptor, _ = find_descriptor(self.index, reference.image, -1)
 
@@ -163,10 +180,12 @@ class OCIArchiveDestination(ImageDestination):
         except OSError as e:
             raise SkopeoError(path_error_text("stat", path, e)) from None
         self._tmp: str | None = None
-        if st is None or stat.S_ISREG(st.st_mode):
+        if st is None or stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
             # Written beside the old archive and renamed over it at commit: a
-            # failed copy leaves the old archive untouched.
-            directory = os.path.dirname(os.path.abspath(path))
+            # failed copy leaves the old archive untouched.  Upstream writes the
+            # resolved path (the cwd for "oci-archive:"); a directory fails at
+            # commit, where upstream creates the file.
+            directory = os.path.dirname(reference.resolved)
             try:
                 fd, self._tmp = tempfile.mkstemp(prefix=".oci-archive-", dir=directory)
             except OSError as e:
@@ -176,6 +195,7 @@ class OCIArchiveDestination(ImageDestination):
             os.fchmod(fd, 0o666 & ~umask)
             self._file = os.fdopen(fd, "r+b", buffering=0)
         else:
+            # A pipe or device (/dev/stdout): written directly.
             try:
                 self._file = open(path, "wb", buffering=0)
             except OSError as e:
@@ -244,7 +264,11 @@ class OCIArchiveDestination(ImageDestination):
         self.tar.add_bytes(LAYOUT_FILE, LAYOUT_CONTENT)
         self.tar.finish()
         if self._tmp is not None:
-            os.replace(self._tmp, self.reference.path)
+            path = self.reference.resolved
+            try:
+                os.replace(self._tmp, path)
+            except OSError as e:
+                raise SkopeoError(f'creating tar file "{path}": {path_error_text("open", path, e)}') from None
             self._tmp = None
         self._committed = True
 

@@ -6,6 +6,15 @@ target, size and data offset are kept.  Members are later read with ``os.pread``
 straight from those offsets, so several layers can be streamed at once from one
 file descriptor and nothing is ever written to disk.
 
+Truncated and malformed archives fail as under upstream, which reads them
+sequentially with Go's ``archive/tar``: the scan stops at the first header Go
+cannot read (``unexpected EOF``, ``archive/tar: invalid tar header``) or where
+Go sees a clean end (an empty file, a cut-off padding or end block).  Members
+found before that point stay usable; looking up any other member reports the
+error that stopped the scan, or ``file does not exist`` (Go's ``os.ErrNotExist``)
+after a clean end.  Where upstream extracts the whole archive (oci-archive:),
+the caller checks :attr:`TarIndex.scan_error`.
+
 Archives come from anywhere (``docker save`` output mailed around, a daemon we
 do not control), so the index is strict: absolute names, ``..`` components,
 links whose target leaves the archive root, duplicate names, device nodes and
@@ -39,8 +48,22 @@ MAX_LINK_HOPS = 8
 CHUNK = 1 << 20
 
 
+# Go's texts: io.ErrUnexpectedEOF, tar.ErrHeader and os.ErrNotExist.
+UNEXPECTED_EOF = "unexpected EOF"
+INVALID_HEADER = "archive/tar: invalid tar header"
+NOT_EXIST = "file does not exist"
+BLOCK = tarfile.BLOCKSIZE
+
+
 class ArchiveError(SkopeoError):
     """The tar archive is malformed or unsafe."""
+
+
+class MemberNotFound(ArchiveError):
+    """The archive was read to its end without finding the member."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_EXIST)
 
 
 @dataclass(frozen=True)
@@ -73,7 +96,10 @@ class TarIndex:
         self.display = display or path
         # An OSError opening the file propagates: each transport words it as upstream does.
         self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # Why the scan stopped before a clean end (Go's text), if it did.
+        self.scan_error: str | None = None
         try:
+            self._size = os.fstat(self._fd).st_size
             self.members = self._scan()
         except BaseException:
             os.close(self._fd)
@@ -81,19 +107,26 @@ class TarIndex:
 
     def _scan(self) -> dict[str, Member]:
         members: dict[str, Member] = {}
+        if not self._header_follows(0):
+            return members
         with open(self._fd, "rb", closefd=False) as f:
             try:
                 tf = tarfile.open(fileobj=f, mode="r:")
-            except tarfile.ReadError as e:
-                raise ArchiveError(f"{self.display} is not a tar archive: {e}") from None
+            except tarfile.TarError as e:
+                # The first header is valid: what it announces (an extended header's data) is not.
+                self.scan_error = _go_error_for(e)
+                return members
             try:
                 count = 0
                 while True:
                     try:
                         info = tf.next()
                     except tarfile.TarError as e:
-                        raise ArchiveError(f"reading tar archive {self.display}: {e}") from None
+                        self.scan_error = _go_error_for(e)
+                        break
                     if info is None:
+                        # tarfile ends quietly where Go fails (e.g. a bad header after a pax one).
+                        self.scan_error = INVALID_HEADER
                         break
                     count += 1
                     if count > MAX_MEMBERS:
@@ -101,18 +134,49 @@ class TarIndex:
                     # tarfile keeps every TarInfo otherwise; we keep our own small records.
                     tf.members.clear()  # type: ignore[attr-defined]
                     member = self._member(info)
-                    if member is None:
-                        continue
-                    member = replace(member, header_offset=info.offset)
-                    old = members.get(member.name)
-                    if old is not None and not (old.kind == member.kind == "dir"):
-                        raise ArchiveError(
-                            f"tar archive {self.display} contains {member.name!r} more than once"
-                        )
-                    members[member.name] = member
+                    if member is not None:
+                        member = replace(member, header_offset=info.offset)
+                        old = members.get(member.name)
+                        if old is not None and not (old.kind == member.kind == "dir"):
+                            raise ArchiveError(
+                                f"tar archive {self.display} contains {member.name!r} more than once"
+                            )
+                        members[member.name] = member
+                    # Go skips the member's data, checking that its last byte is there.
+                    has_data = tf.offset > info.offset_data
+                    if has_data and self._size < info.offset_data + info.size:
+                        self.scan_error = UNEXPECTED_EOF
+                        break
+                    if not self._header_follows(tf.offset):
+                        break
             finally:
                 tf.close()
         return members
+
+    def _header_follows(self, pos: int) -> bool:
+        """Whether Go's reader finds a header at *pos* (past the previous
+        member's padding).  If not, :attr:`scan_error` says why, or stays None
+        where Go sees a clean end of the archive."""
+        if self._size <= pos:
+            return False  # nothing left, or the padding is cut short: io.EOF
+        avail = self._size - pos
+        if avail < BLOCK:
+            self.scan_error = UNEXPECTED_EOF
+            return False
+        block = os.pread(self._fd, BLOCK, pos)
+        if block == bytes(BLOCK):
+            # One zero block must be followed by another (or by nothing at all).
+            if BLOCK < avail < 2 * BLOCK:
+                self.scan_error = UNEXPECTED_EOF
+            elif avail >= 2 * BLOCK and os.pread(self._fd, BLOCK, pos + BLOCK) != bytes(BLOCK):
+                self.scan_error = INVALID_HEADER
+            return False
+        try:
+            tarfile.TarInfo.frombuf(block, tarfile.ENCODING, "surrogateescape")
+        except tarfile.HeaderError:
+            self.scan_error = INVALID_HEADER
+            return False
+        return True
 
     def _member(self, info: tarfile.TarInfo) -> Member | None:
         name = normalize_name(info.name)
@@ -149,7 +213,8 @@ class TarIndex:
             seen.append(member.name)
             member = self.members.get(member.linkname)
         if member is None:
-            raise ArchiveError(f"file {name!r} not found in {self.display}")
+            # Go's sequential search for the member ran into what stopped our scan.
+            raise ArchiveError(self.scan_error) if self.scan_error else MemberNotFound()
         if member.kind != "file":
             raise ArchiveError(f"Error reading tar archive component {name!r}: not a regular file")
         return member
@@ -177,6 +242,12 @@ class TarIndex:
             self._fd = -1
 
 
+def _go_error_for(err: tarfile.TarError) -> str:
+    """Go's wording for what stopped tarfile inside a member's headers."""
+    text = str(err)
+    return UNEXPECTED_EOF if "truncated" in text or "end of data" in text else INVALID_HEADER
+
+
 class MemberReader:
     """A read-only stream over one member: ``pread`` keeps it independent of any
     other reader of the same descriptor (several layers are read in parallel)."""
@@ -196,7 +267,7 @@ class MemberReader:
         while n > 0:
             data = os.pread(self._fd, min(n, 16 << 20), self._pos)
             if not data:
-                raise ArchiveError("unexpected end of file: the tar archive is truncated")
+                raise ArchiveError(UNEXPECTED_EOF)  # the archive is truncated in this member
             parts.append(data)
             self._pos += len(data)
             n -= len(data)

@@ -51,10 +51,10 @@ CASES: dict[str, tuple[Callable[[tarfile.TarFile], None], str]] = {
     "duplicate manifest": (lambda t: (image_with_layer_name("l.tar", t), add_file(t, "manifest.json", b"[]")),
                            "more than once"),
     "device node": (lambda t: (t.addfile(_dev("null")), image_with_layer_name("l.tar", t)), "not a regular file"),
-    "missing layer": (lambda t: image_with_layer_name("nope.tar", t), "not found"),
+    "missing layer": (lambda t: image_with_layer_name("nope.tar", t), "Some layer tarfiles are missing in the tarball"),
     "huge manifest": (lambda t: add_file(t, "manifest.json", b" " * ((1 << 20) + 1)), "larger than"),
     "bad manifest": (lambda t: add_file(t, "manifest.json", b'{"Config": 1}'), "decoding tar manifest.json"),
-    "not a tar": (lambda t: None, "is not a tar archive"),
+    "not a tar": (lambda t: None, "loading tar component manifest.json: archive/tar: invalid tar header"),
 }
 
 

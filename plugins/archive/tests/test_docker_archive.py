@@ -124,8 +124,12 @@ def test_reference_grammar() -> None:
     assert api.parse("docker-archive:a.tar:busybox").string_within_transport() == "a.tar:docker.io/library/busybox:latest"
     assert api.parse("docker-archive:a.tar:@4").string_within_transport() == "a.tar:@4"
     assert api.parse("docker-archive:a.tar").string_within_transport() == "a.tar"
-    with pytest.raises(SkopeoError, match="doesn't support digest references"):
-        api.parse("docker-archive:a.tar:busybox@sha256:" + "0" * 64)
+    digest = "sha256:" + "0" * 64
+    # Errors show the normalised reference; a digest alone is "not tagged" first.
+    with pytest.raises(SkopeoError, match=f"^reference does not include a tag: docker.io/library/busybox@{digest}$"):
+        api.parse(f"docker-archive:a.tar:busybox@{digest}")
+    with pytest.raises(SkopeoError, match=f"digest references: docker.io/library/busybox:1@{digest}$"):
+        api.parse(f"docker-archive:a.tar:busybox:1@{digest}")
     with pytest.raises(SkopeoError, match="must not be negative"):
         api.parse("docker-archive:a.tar:@-1")
     with pytest.raises(SkopeoError, match="does not support any scopes"):
