@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from skopeo.testing import images
+from skopeo.testing.fixtures import fatal_message
 
 pytestmark = pytest.mark.oracle
 
@@ -216,16 +217,13 @@ FLAG_ERRORS = [
 ]
 
 
-def _fatal(stderr: str) -> str:
-    line = next(ln for ln in stderr.splitlines() if "level=fatal" in ln)
-    return line.split("msg=", 1)[1]
 
 
 @pytest.mark.parametrize("args", FLAG_ERRORS, ids=" ".join)
 def test_flag_errors_match_reference(run_skopeo, oracle, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     ours, theirs = run_skopeo(*args), oracle(*args)
     assert ours.returncode == theirs.returncode == 1
-    assert _fatal(ours.stderr) == _fatal(theirs.stderr)
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
 
 
 def test_flag_grammar() -> None:
@@ -354,14 +352,10 @@ def test_digestfile_is_written_in_place(tmp_path: Path, sample_layout: Path, run
         ours = run_skopeo("copy", "--digestfile", target, src, f"dir:{tmp_path}/ours{i}")
         theirs = oracle("copy", "--digestfile", target, src, f"dir:{tmp_path}/theirs{i}")
         assert ours.returncode == theirs.returncode == 1
-        assert _fatal_text(ours.stderr) == _fatal_text(theirs.stderr), ours.stderr
+        assert fatal_message(ours.stderr) == fatal_message(theirs.stderr), ours.stderr
     assert Path("/dev/full").is_char_device()
 
 
-def _fatal_text(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if "level=fatal" in line]
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0].split(" level=fatal ", 1)[1]
 
 
 def test_gzip_levels_as_upstream(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
@@ -383,7 +377,7 @@ def test_gzip_levels_as_upstream(tmp_path: Path, sample_layout: Path, run_skopeo
         ours = run_skopeo("copy", "--dest-compress", f"--dest-compress-level={level}", plain, f"dir:{tmp_path}/o{level}")
         theirs = oracle("copy", "--dest-compress", f"--dest-compress-level={level}", plain, f"dir:{tmp_path}/t{level}")
         assert ours.returncode == theirs.returncode == 1
-        assert _fatal_text(ours.stderr) == _fatal_text(theirs.stderr)
+        assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
         assert f"writing blob: happened during read: gzip: invalid compression level: {level}" in ours.stderr
 
 
@@ -404,5 +398,5 @@ def test_destination_paths_as_upstream(tmp_path: Path, sample_layout: Path, run_
         theirs = oracle("copy", "--quiet", src, dest, cwd=tmp_path / "theirs")
         assert ours.returncode == theirs.returncode, (dest, ours.stderr, theirs.stderr)
         if theirs.returncode:
-            assert _fatal_text(ours.stderr) == _fatal_text(theirs.stderr), dest
+            assert fatal_message(ours.stderr) == fatal_message(theirs.stderr), dest
     assert sorted(os.listdir(tmp_path / "ours")) == sorted(os.listdir(tmp_path / "theirs"))

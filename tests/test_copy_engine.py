@@ -16,6 +16,7 @@ from skopeo.copy import MULTI_ARCH_ALL, CopyOptions
 from skopeo.errors import DigestMismatchError, SkopeoError
 from skopeo.policy import Policy, PolicyContext
 from skopeo.testing import images
+from skopeo.testing.fixtures import fatal_message
 
 ACCEPT = PolicyContext(Policy.accept_anything())
 
@@ -97,10 +98,6 @@ def test_corrupt_blob_fails_and_leaves_no_manifest(tmp_path: Path, sample_layout
     assert not any(p.name == layer.name for p in leftovers)
 
 
-def _fatal(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if "level=fatal" in line]
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0].split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
 
 
 def test_broken_blobs_fail_as_upstream_says(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
@@ -120,7 +117,7 @@ def test_broken_blobs_fail_as_upstream_says(tmp_path: Path, sample_layout: Path,
         ours = run_skopeo("copy", f"dir:{tmp_path}/good", f"dir:{tmp_path}/out{i}")
         theirs = oracle("copy", f"dir:{tmp_path}/good", f"dir:{tmp_path}/ref{i}")
         assert ours.returncode == theirs.returncode == 1
-        assert _fatal(ours.stderr) == _fatal(theirs.stderr)
+        assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
         assert ours.stdout == theirs.stdout
         assert f"Copying blob sha256:{layer.name}" in ours.stdout
         assert not (tmp_path / f"out{i}" / "manifest.json").exists()

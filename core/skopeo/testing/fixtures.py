@@ -16,6 +16,18 @@ SAMPLE_LAYOUT = REPO_ROOT / "samples" / "hello-oci"
 ORACLE = "/usr/bin/skopeo"
 
 
+def fatal_message(stderr: str) -> str:
+    """The msg of the single ``level=fatal`` line of a failed run (unescaped),
+    checking there is exactly one and no Python traceback."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if "level=fatal" in line or line.startswith("FATA")]
+    assert len(lines) == 1, stderr
+    line = lines[0]
+    if 'msg="' in line:
+        return line.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+    return line.split("] ", 1)[1]
+
+
 def skopeo_command() -> list[str]:
     """Our CLI, run through the interpreter of this test session."""
     return [sys.executable, "-m", "skopeo"]

@@ -8,6 +8,7 @@ import json
 import tarfile
 from pathlib import Path
 
+from skopeo.testing.fixtures import fatal_message  # noqa: F401  (re-exported for the tests)
 from skopeo.testing.images import gzip_bytes, random_layer_tar
 
 
@@ -64,10 +65,3 @@ def write_archive(path: Path, images: list[tuple[list[str], list[bytes]]], legac
 def layers(seed: int, n: int = 2) -> list[bytes]:
     return [random_layer_tar(seed * 10 + i) for i in range(n)]
 
-
-def fatal_message(stderr: str) -> str:
-    """The msg of the single ``level=fatal`` line (and no traceback)."""
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if "level=fatal" in line]
-    assert len(lines) == 1, stderr
-    return lines[0].split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')

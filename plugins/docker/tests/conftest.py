@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from skopeo import plugins
+from skopeo.testing.fixtures import fatal_message  # noqa: F401  (re-exported for the tests)
 from skopeo.testing.images import make_image
 
 ORACLE = "/usr/bin/skopeo"
@@ -75,14 +76,3 @@ def reference_skopeo() -> Runner:
 
     return run
 
-
-def fatal_message(stderr: str) -> str:
-    """The msg of the single ``level=fatal`` line (and check there is no traceback)."""
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if "level=fatal" in line or line.startswith("FATA")]
-    assert len(lines) == 1, stderr
-    line = lines[0]
-    if 'msg="' in line:
-        msg = line.split('msg="', 1)[1].rsplit('"', 1)[0]
-        return msg.replace('\\"', '"')
-    return line.split("] ", 1)[1]
