@@ -400,3 +400,12 @@ def test_destination_paths_as_upstream(tmp_path: Path, sample_layout: Path, run_
         if theirs.returncode:
             assert fatal_message(ours.stderr) == fatal_message(theirs.stderr), dest
     assert sorted(os.listdir(tmp_path / "ours")) == sorted(os.listdir(tmp_path / "theirs"))
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1:5000/repo/img", "nosuch:foo", "oci:/tmp", "dir:/tmp", "containers-storage:x"])
+def test_list_tags_transport_errors(run_skopeo, oracle, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A prefix naming no transport (a registry's host:port) is "does not specify
+    a transport"; a transport that cannot list tags is "Unsupported"."""
+    ours, theirs = run_skopeo("list-tags", name), oracle("list-tags", name)
+    assert ours.returncode == theirs.returncode == 1
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)

@@ -16,7 +16,7 @@ def run(opts: Options) -> int:
 
     name = opts.args[0]
     transport, sep, rest = name.partition(":")
-    if not sep:
+    if not sep or not _is_known_transport(transport):
         raise SkopeoError(f'Invalid "{name}": does not specify a transport')
     if transport not in SUPPORTED:
         raise SkopeoError(
@@ -29,6 +29,21 @@ def run(opts: Options) -> int:
     out = retry.if_necessary(lambda: api.list_tags(name, ctx), times, delay)
     print_stdout(gojson.marshal_indent(out))
     return 0
+
+
+def _is_known_transport(name: str) -> bool:
+    """As upstream: a prefix that names no transport at all (``host:port/…``)
+    is "no transport", one that exists but lists no tags is "unsupported"."""
+    from .. import plugins
+    from ..errors import SkopeoError
+
+    if name in SUPPORTED or name in plugins.FIRST_PARTY_TRANSPORTS:
+        return True
+    try:
+        plugins.get_transport(name)
+    except SkopeoError:
+        return False
+    return True
 
 
 COMMAND = Command(
