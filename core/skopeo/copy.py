@@ -277,14 +277,30 @@ class _Copier:
                     updated = list(pool.map(one, range(total)))
             else:
                 updated = [one(i) for i in range(total)]
-        if updated == instances and list_mime == parsed.mime:
-            out = parsed.raw
-        else:
-            if not may_modify:
-                raise SkopeoError("Instance manifests would change but the manifest list may not be modified")
-            out = parsed.serialize(list_mime, updated)
         self.report("Writing manifest list to image destination")
-        self.dest.put_manifest(out, list_mime, None)
+        # The chosen list type first, then the other list types the destination
+        # may take (as upstream: a registry refusing one may accept another).
+        candidates = [list_mime]
+        if may_modify and self.options.manifest_type is None:
+            supported = self.dest.capabilities.supported_manifest_types or mf.LISTS
+            candidates += [t for t in supported if t in mf.LISTS and t != list_mime]
+        errors: list[str] = []
+        for list_type in candidates:
+            if updated == instances and list_type == parsed.mime:
+                out = parsed.raw
+            else:
+                if not may_modify:
+                    raise SkopeoError("Instance manifests would change but the manifest list may not be modified")
+                out = parsed.serialize(list_type, updated)
+            try:
+                self.dest.put_manifest(out, list_type, None)
+            except SkopeoError as e:
+                errors.append(f"{list_type}({e})")
+                continue
+            list_mime = list_type
+            break
+        else:
+            raise SkopeoError(f"Uploading manifest list failed, attempted the following formats: {', '.join(errors)}")
         if sigs:
             self.report("Storing list signatures")
             self.dest.put_signatures(sigs, None)

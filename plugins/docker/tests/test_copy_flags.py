@@ -131,3 +131,25 @@ def test_platform_overrides_choose_the_instance(skopeo: Runner, reference_skopeo
                 f'"{wanted.get("--override-arch", "amd64")}", variant "{wanted.get("--override-variant", "")}", '
                 f'OS "{wanted.get("--override-os", "linux")}"'
             ), flags
+
+
+@pytest.mark.oracle
+def test_index_only_tries_each_list_type(skopeo: Runner, reference_skopeo: Runner, registry: Registry,
+                                         tmp_path: Path) -> None:
+    """--multi-arch index-only into a repository that lacks the instances: the
+    registry refuses the list; as upstream, the other list type is tried too and
+    the error names both."""
+    layout = tmp_path / "multi"
+    make_multiarch(str(layout), "latest")
+    src = f"docker://{registry.host}/idx/app:latest"
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout}:latest", src, check=True)
+    args = ("copy", "--multi-arch", "index-only", "--src-tls-verify=false", "--dest-tls-verify=false", src)
+    ours = skopeo(*args, f"docker://{registry.host}/idx/ours:t")
+    theirs = reference_skopeo(*args, f"docker://{registry.host}/idx/theirs:t")
+    assert ours.returncode == theirs.returncode == 1
+    msg = fatal_message(ours.stderr)
+    assert msg.startswith("Uploading manifest list failed, attempted the following formats: "
+                          f"{mf.OCI_INDEX}(uploading manifest t to {registry.host}/idx/ours: "), msg
+    assert f", {mf.DOCKER_LIST}(uploading manifest t to " in msg
+    assert fatal_message(theirs.stderr).startswith(
+        f"Uploading manifest list failed, attempted the following formats: {mf.OCI_INDEX}(")
