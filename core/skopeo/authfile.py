@@ -9,9 +9,10 @@ import json
 import os
 from typing import NamedTuple
 
+from . import gojson
 from .auth import Credentials
 from .context import SystemContext
-from .errors import SkopeoError
+from .errors import SkopeoError, path_error_text
 from .hookspecs import hookimpl
 
 LEGACY_DOCKER_KEYS = (
@@ -53,16 +54,35 @@ def auth_paths(ctx: SystemContext) -> list[AuthPath]:
     return paths
 
 
-def load_auth_file(path: str) -> dict[str, object]:
+def load_auth_file(path: str, legacy_format: bool = False) -> dict[str, object]:
+    """The decoded file, ``{}`` when it does not exist; errors worded as upstream's
+    ``readJSONFile`` (Go's JSON syntax and type errors included)."""
+    prefix = f"reading JSON file {gojson.quote(path.encode())}"
     try:
         with open(path, "rb") as f:
-            data = json.load(f)
+            raw = f.read()
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as e:
-        raise SkopeoError(f"reading JSON file {path!r}: {e}") from None
+    except IsADirectoryError as e:  # Go opens a directory and fails to read it
+        raise SkopeoError(f"{prefix}: {path_error_text('read', path, e)}") from None
+    except OSError as e:
+        raise SkopeoError(f"{prefix}: {path_error_text('open', path, e)}") from None
+    prefix += f": unmarshaling JSON at {gojson.quote(path.encode())}"
+    try:
+        data = gojson.loads(raw)
+    except ValueError as e:
+        raise SkopeoError(f"{prefix}: {e}") from None
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise SkopeoError(f"reading JSON file {path!r}: not a JSON object")
+        go_type = "map[string]config.dockerAuthConfig" if legacy_format else "config.dockerConfigFile"
+        raise SkopeoError(f"{prefix}: {gojson.type_error(data, go_type)}")
+    if not legacy_format:
+        for key, go_type in (("auths", "map[string]config.dockerAuthConfig"), ("credHelpers", "map[string]string")):
+            value = data.get(key)
+            if value is not None and not isinstance(value, dict):
+                error = gojson.type_error(value, go_type, f"dockerConfigFile.{key}")
+                raise SkopeoError(f"{prefix}: {error}")
     return data
 
 
@@ -133,7 +153,11 @@ def run_credential_helper(helper: str, registry: str) -> Credentials | None:
 def credentials_from_files(ctx: SystemContext, registry: str, repository: str | None) -> Credentials | None:
     keys = lookup_keys(registry, repository)
     for ap in auth_paths(ctx):
-        data = load_auth_file(ap.path)
+        try:
+            data = load_auth_file(ap.path, ap.legacy_format)
+        except SkopeoError as e:
+            # Upstream collects the errors of its credential helpers in a multierror.
+            raise SkopeoError(f"1 error occurred:\n\t* {e.message}\n\n") from None
         if not data:
             continue
         helpers = data.get("credHelpers")

@@ -353,15 +353,36 @@ class ManifestList:
 Manifest = ImageManifest | ManifestList
 
 
+# The Go type upstream decodes each kind of manifest into; an unknown type (and a
+# document too broken to guess one) is decoded as schema1.
+_GO_MANIFEST_TYPES = {
+    "": "manifest.Schema1", DOCKER_V2S1: "manifest.Schema1", DOCKER_V2S1_SIGNED: "manifest.Schema1",
+    DOCKER_V2S2: "manifest.Schema2", OCI_MANIFEST: "manifest.OCI1",
+    DOCKER_LIST: "manifest.Schema2List", OCI_INDEX: "manifest.OCI1Index",
+}
+
+
+def _unmarshal_error(mime: str, data: bytes, error: str) -> str:
+    """A JSON error as upstream's manifest package reports it: lists quote the document."""
+    if mime == OCI_INDEX:
+        return f"unmarshaling OCI1Index {gojson.quote(data)}: {error}"
+    if mime == DOCKER_LIST:
+        return f"unmarshaling Schema2List {gojson.quote(data)}: {error}"
+    return error
+
+
 def parse(data: bytes, mime: str | None = None) -> Manifest:
     """Parse manifest bytes; *mime* is the type the transport reported (guessed if empty)."""
     mime = mime or guess_mime(data)
     try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ManifestError(f"invalid manifest: {e}") from None
+        obj = gojson.loads(data)
+    except ValueError as e:
+        raise ManifestError(_unmarshal_error(mime, data, str(e))) from None
     if not isinstance(obj, dict):
-        raise ManifestError("invalid manifest: not a JSON object")
+        go_type = _GO_MANIFEST_TYPES.get(mime)
+        if go_type is None or obj is None:
+            raise ManifestError("invalid manifest: not a JSON object")
+        raise ManifestError(_unmarshal_error(mime, data, gojson.type_error(obj, go_type)))
     if mime in LISTS:
         mans = obj.get("manifests")
         if not isinstance(mans, list):

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import gojson
 from .errors import InvalidReferenceError, PolicyError, path_error_text
 
 if TYPE_CHECKING:
@@ -121,10 +121,14 @@ def load(path: str | None = None) -> Policy:
 
 def parse(data: bytes, source: str = "<in-memory>") -> Policy:
     try:
-        obj = json.loads(data, object_pairs_hook=_no_duplicates)
+        obj = gojson.loads(data, object_pairs_hook=_no_duplicates)
     except _InvalidPolicy:
-        raise
-    except ValueError as e:
+        # Go checks the syntax of the whole document before it decodes anything.
+        syntax = gojson.syntax_error(data)
+        if syntax is None:
+            raise
+        raise _InvalidPolicy(syntax) from None
+    except ValueError as e:  # Go's syntax error text
         raise _InvalidPolicy(str(e)) from None
     if not isinstance(obj, dict):
         raise _InvalidPolicy(_type_error(obj, "signature.Policy"))
@@ -161,11 +165,8 @@ def parse(data: bytes, source: str = "<in-memory>") -> Policy:
 
 
 # --- strict JSON helpers (containers/image's ParanoidUnmarshalJSONObject) ---------
-_JSON_KIND = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
-
-
 def _type_error(value: Any, go_type: str) -> str:
-    return f"json: cannot unmarshal {_JSON_KIND.get(type(value), 'value')} into Go value of type {go_type}"
+    return gojson.type_error(value, go_type)
 
 
 def _check_keys(obj: dict[str, Any], allowed: tuple[str, ...]) -> None:

@@ -6,6 +6,14 @@ blobs in parallel.  Images whose manifest is already at the destination are
 skipped with one request each, so a rerun (or a resumed, interrupted sync)
 only copies what is missing.  A registry destination's tags are listed once
 per repository first: an image whose tag is not there needs no check at all.
+
+Where this differs from upstream, deliberately: upstream copies one image at a
+time; we copy up to ``--parallel-images`` at once, so after a failure (without
+``--keep-going``) the copies already running finish, but nothing new starts and
+the first failure is the one reported.  Every registry or OCI destination name
+is checked before the first copy (upstream checks each one just before its
+copy).  Tag-listing errors are newer upstream's: "… for repo …", and a 401 is
+an error like any other (1.9.3 only warned and then found no images).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,7 +32,7 @@ from . import log, plugins, retry
 from .context import DEST_REPOSITORY_IS_NEW, SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
 from .digest import is_digest
-from .errors import SkopeoError, UsageError
+from .errors import SkopeoError, UsageError, path_error_text
 from .policy import PolicyContext
 from .reference import DockerReference, parse_normalized
 from .transport import ImageReference
@@ -124,8 +132,12 @@ def _docker_ref(text: str) -> ImageReference:
 
 
 def _tags_of(name: DockerReference, ctx: SystemContext) -> list[str]:
+    """The tags of repository *name*; a failure names the repository."""
     log.info("Getting tags", image=name.name)
-    _, tags = _docker_ref(name.name).list_tags(ctx)
+    try:
+        _, tags = _docker_ref(name.name).list_tags(ctx)
+    except SkopeoError as e:
+        raise e.wrap(f"Error determining repository tags for repo {name.name}") from None
     return tags
 
 
@@ -142,7 +154,6 @@ def _docker_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
     if not named.is_name_only:
         yield _Source([_Job(_docker_ref(str(named)), ctx, _image_suffix(named))])
         return
-    log.info("Querying registry for image tags")
     tags = _tags_of(named, ctx)
     if not tags:
         raise SkopeoError(f'No images to sync found in "{source}"')
@@ -265,6 +276,26 @@ def destination_name(kind: str, destination: str, suffix: str, scoped: bool, app
     return f"oci:{destination}:{ref_name}"
 
 
+def _destination_reference(dest: str) -> ImageReference:
+    """The image reference for *dest* (``transport:reference``), failing as
+    upstream does for a name the transport cannot hold."""
+    try:
+        return plugins.parse_image_name(dest)
+    except SkopeoError as e:
+        transport, _, within = dest.partition(":")
+        raise e.wrap(
+            f'Cannot obtain a valid image reference for transport "{transport}" and reference "{within}"'
+        ) from None
+
+
+def _dir_destination(path: str) -> ImageReference:
+    try:
+        os.makedirs(path, 0o755, exist_ok=True)
+    except OSError as e:
+        raise SkopeoError(f"Error creating directory for image {path}: {path_error_text('mkdir', path, e)}") from None
+    return _destination_reference(f"dir:{path}")
+
+
 def _enumerate(source: str, options: SyncOptions) -> list[_Source]:
     ctx = options.copy.source_ctx
     if options.source_kind == "docker":
@@ -283,8 +314,6 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     if options.source_kind == "dir" and options.dest_kind == "dir":
         raise UsageError("sync from 'dir' to 'dir' not implemented, consider using rsync instead")
     started = time.monotonic()
-    if options.dry_run:
-        log.warning("Running in dry-run mode")
     # Listing the sources (tag lists) is retried like each copy (--retry-times).
     sources = retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
     result = SyncResult(sources=len(sources))
@@ -299,6 +328,7 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
         except SkopeoError as e:
             raise e.wrap("Error creating digest file") from None
 
+    # Every destination name is checked before anything is copied.
     planned = []
     for i, job in enumerate(jobs):
         dest = destination_name(options.dest_kind, destination, job.suffix, options.scoped, options.append_suffix,
@@ -307,11 +337,14 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
             path = dest[len("dir:"):]
             if os.path.exists(path):
                 raise SkopeoError(f'Refusing to overwrite destination directory "{path}"')
-        planned.append((i, job, dest))
+        # A dir: destination is parsed once its directory exists, when its copy starts.
+        dest_ref = None if options.dest_kind == "dir" else _destination_reference(dest)
+        planned.append((i, job, dest, dest_ref))
         result.planned.append((str(job.source), dest))
 
     if options.dry_run:
-        for i, job, dest in planned:
+        log.warning("Running in dry-run mode")
+        for i, job, dest, _ in planned:
             log.info(f"Would have copied image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
         result.copied = total
         log.info(f"Would have synced {total} images from {len(sources)} sources")
@@ -320,28 +353,51 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
 
     destination_tags = _DestinationTags(options.copy.dest_ctx) if options.dest_kind == "docker" else None
 
-    def run_one(item: tuple[int, _Job, str]) -> None:
-        i, job, dest = item
+    # Without --keep-going the first failure stops the sync: no copy starts after
+    # it (copies already running finish), and it is the error reported.
+    stop = threading.Event()
+    first_error: list[SkopeoError] = []
+
+    def run_one(item: tuple[int, _Job, str, ImageReference | None]) -> None:
+        try:
+            copy_one(*item)
+        except BaseException:
+            stop.set()  # a bug, not a failed copy: start nothing more either
+            raise
+
+    def fail(err: SkopeoError) -> None:
+        with lock:
+            if not stop.is_set():
+                stop.set()
+                first_error.append(err)
+
+    def copy_one(i: int, job: _Job, dest: str, dest_ref: ImageReference | None) -> None:
+        if stop.is_set():
+            return
+        if dest_ref is None:  # dir: the image's directory is created here, as upstream does
+            try:
+                dest_ref = _dir_destination(dest[len("dir:"):])
+            except SkopeoError as e:
+                fail(e)  # fatal even with --keep-going, as upstream
+                return
         log.info(f"Copying image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
-        if options.dest_kind == "dir":
-            os.makedirs(dest[len("dir:"):], 0o755, exist_ok=True)
         opts = copy_mod.copy(options.copy)
         opts.source_ctx = job.source_ctx
-        status = destination_tags.status(dest) if destination_tags is not None else MAYBE_PRESENT
-        opts.skip_existing = status == MAYBE_PRESENT
-        if status == NEW_REPOSITORY:
-            opts.dest_ctx = replace(opts.dest_ctx, extra={**opts.dest_ctx.extra, DEST_REPOSITORY_IS_NEW: True})
-        dest_ref = plugins.parse_image_name(dest)
         try:
-            res: CopyResult = retry.if_necessary(lambda: copy_image(policy, dest_ref, job.source, opts),
+            status = destination_tags.status(dest) if destination_tags is not None else MAYBE_PRESENT
+            opts.skip_existing = status == MAYBE_PRESENT
+            if status == NEW_REPOSITORY:
+                opts.dest_ctx = replace(opts.dest_ctx, extra={**opts.dest_ctx.extra, DEST_REPOSITORY_IS_NEW: True})
+            target = dest_ref
+            res: CopyResult = retry.if_necessary(lambda: copy_image(policy, target, job.source, opts),
                                                  options.retry_times, options.retry_delay)
         except SkopeoError as e:
             with lock:
                 result.failed += 1
-            err = e.wrap(f'Error copying ref "{job.source}"')
             if not options.keep_going:
-                raise err from None
-            log.error(err.message)
+                fail(e.wrap(f'Error copying ref "{job.source}"'))
+                return
+            log.error(f'Error copying ref "{job.source}"', error=e.message)
             return
         with lock:
             if res.skipped:
@@ -356,12 +412,11 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     workers = max(1, min(options.parallel_images, total or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run_one, item) for item in planned]
-        _done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for fut in pending:
-            fut.cancel()
+        wait(futures)
         for fut in futures:
-            if fut.done() and not fut.cancelled() and fut.exception() is not None:
-                raise fut.exception()  # type: ignore[misc]
+            fut.result()  # anything but a SkopeoError is a bug: let it surface
+    if first_error:
+        raise first_error[0]
     result.seconds = time.monotonic() - started
     log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
     log.info(

@@ -12,7 +12,7 @@ SUPPORTED = ("docker", "docker-archive")
 
 def run(opts: Options) -> int:
     from .. import api, gojson, retry
-    from ..errors import SkopeoError
+    from ..errors import InvalidReferenceError, SkopeoError
 
     name = opts.args[0]
     transport, sep, rest = name.partition(":")
@@ -26,7 +26,14 @@ def run(opts: Options) -> int:
         raise SkopeoError(f"docker: image reference {name} does not start with docker://")
     ctx = system_context(opts)
     times, delay = retry_settings(opts)
-    out = retry.if_necessary(lambda: api.list_tags(name, ctx), times, delay)
+    try:
+        out = retry.if_necessary(lambda: api.list_tags(name, ctx), times, delay)
+    except InvalidReferenceError:
+        raise
+    except SkopeoError as e:
+        if transport == "docker":  # upstream's context for listing a registry's tags
+            raise e.wrap("Error listing repository tags") from None
+        raise
     print_stdout(gojson.marshal_indent(out))
     return 0
 

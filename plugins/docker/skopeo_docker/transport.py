@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from skopeo.context import SystemContext
-from skopeo.errors import InvalidReferenceError, SkopeoError
+from skopeo.errors import InvalidReferenceError
 from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import ImageReference, Transport
 
@@ -87,11 +87,7 @@ class DockerImageReference(ImageReference):
 
     def list_tags(self, ctx: SystemContext) -> tuple[str | None, list[str]]:
         if self.explicit:
-            raise SkopeoError("No tag or digest allowed in reference")
+            raise InvalidReferenceError("No tag or digest allowed in reference")
         from .image import list_repository_tags
 
-        try:
-            tags = list_repository_tags(ctx, self.ref)
-        except SkopeoError as e:
-            raise e.wrap("Error listing repository tags") from None
-        return self.ref.name, tags
+        return self.ref.name, list_repository_tags(ctx, self.ref)

@@ -205,18 +205,27 @@ def new_index() -> Index:
 
 
 def parse_index(data: bytes, path: str) -> Index:
+    """``index.json`` as upstream reads it (``json.NewDecoder(f).Decode(&index)``):
+    Go's syntax errors (``EOF`` when empty) and its type errors for the index and
+    its ``manifests`` array, without a prefix naming the file, as upstream."""
+    del path  # upstream's messages do not name the file
     try:
-        index = json.loads(data)
+        index = gojson.loads(data, stream=True)
     except ValueError as e:
-        raise SkopeoError(f"parsing {path}: {e}") from None
+        raise SkopeoError(str(e)) from None
+    if index is None:
+        index = {}
     if not isinstance(index, dict):
-        raise SkopeoError(f"parsing {path}: not a JSON object")
+        raise SkopeoError(gojson.type_error(index, "v1.Index"))
     manifests = index.get("manifests")
     if manifests is None:
         manifests = []
-    if not isinstance(manifests, list) or not all(isinstance(m, dict) for m in manifests):
-        raise SkopeoError(f"parsing {path}: manifests is not an array of descriptors")
-    index["manifests"] = manifests
+    if not isinstance(manifests, list):
+        raise SkopeoError(gojson.type_error(manifests, "[]v1.Descriptor", "Index.manifests"))
+    for m in manifests:
+        if m is not None and not isinstance(m, dict):
+            raise SkopeoError(gojson.type_error(m, "v1.Descriptor", "Index.manifests"))
+    index["manifests"] = [m if m is not None else {} for m in manifests]
     return index
 
 

@@ -71,9 +71,11 @@ def test_missing_layout(tmp_path: Path) -> None:
 def test_corrupt_index(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "index.json").write_text("{not json")
-    with pytest.raises(SkopeoError, match=r"^parsing c/index.json: "):
+    # Upstream's json.Decoder text, without naming the file.
+    expected = "^invalid character 'n' looking for beginning of object key string$"
+    with pytest.raises(SkopeoError, match=expected):
         manifest_of("oci:c")
-    with pytest.raises(SkopeoError, match=r"^parsing c/index.json: "):
+    with pytest.raises(SkopeoError, match=expected):
         plugins.parse_image_name("oci:c:x").new_image_destination(SystemContext())
 
 
