@@ -409,3 +409,17 @@ def test_list_tags_transport_errors(run_skopeo, oracle, name: str) -> None:  # t
     ours, theirs = run_skopeo("list-tags", name), oracle("list-tags", name)
     assert ours.returncode == theirs.returncode == 1
     assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+
+
+def test_copy_from_a_broken_manifest(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """The manifest is parsed before anything is announced: nothing on stdout,
+    upstream's context and Go's JSON error text."""
+    run_skopeo("copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/src", check=True)
+    (tmp_path / "src" / "manifest.json").write_text("{bad")
+    ours = run_skopeo("copy", f"dir:{tmp_path}/src", f"dir:{tmp_path}/ours")
+    theirs = oracle("copy", f"dir:{tmp_path}/src", f"dir:{tmp_path}/theirs")
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stdout == theirs.stdout == ""
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr) == (
+        f"initializing image from source dir:{tmp_path}/src: invalid character 'b' looking for beginning of object key string"
+    )

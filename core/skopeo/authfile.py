@@ -114,16 +114,32 @@ def decode_auth(entry: object) -> tuple[str, str] | None:
     auth = entry.get("auth")
     if not isinstance(auth, str) or not auth:
         return None
-    try:
-        import base64  # only when an entry has to be decoded
-
-        decoded = base64.b64decode(auth).decode()
-    except ValueError:
-        return None
+    decoded = _base64_decode(auth).decode(errors="replace")
     user, sep, password = decoded.partition(":")
     if not sep:
         return None
     return user, password
+
+
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _base64_decode(text: str) -> bytes:
+    """Standard base64 as Go's StdEncoding decodes it: a malformed entry is an
+    error (``illegal base64 data at input byte N``), not a silent anonymous pull."""
+    import binascii  # only when an entry has to be decoded
+
+    if len(text) % 4 == 0:  # Go wants whole, padded quanta
+        try:
+            return binascii.a2b_base64(text.encode(), strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass
+    body = text.rstrip("=")
+    for i, c in enumerate(body):
+        if c not in _BASE64_ALPHABET:
+            raise SkopeoError(f"illegal base64 data at input byte {i}")
+    # Only the length or the padding is wrong: Go stops at the last whole quantum.
+    raise SkopeoError(f"illegal base64 data at input byte {len(body) - len(body) % 4}")
 
 
 def run_credential_helper(helper: str, registry: str) -> Credentials | None:
@@ -156,8 +172,7 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
         try:
             data = load_auth_file(ap.path, ap.legacy_format)
         except SkopeoError as e:
-            # Upstream collects the errors of its credential helpers in a multierror.
-            raise SkopeoError(f"1 error occurred:\n\t* {e.message}\n\n") from None
+            raise _helper_errors(e) from None
         if not data:
             continue
         helpers = data.get("credHelpers")
@@ -178,12 +193,20 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
             if entry is None:
                 continue
             token = entry.get("identitytoken") if isinstance(entry, dict) else None
-            pair = decode_auth(entry)
+            try:
+                pair = decode_auth(entry)
+            except SkopeoError as e:
+                raise _helper_errors(e) from None
             if token:
                 return Credentials(pair[0] if pair else "", identity_token=token, source=ap.path)
             if pair:
                 return Credentials(pair[0], pair[1], source=ap.path)
     return None
+
+
+def _helper_errors(e: SkopeoError) -> SkopeoError:
+    """Upstream collects the errors of its credential helpers in a multierror."""
+    return SkopeoError(f"1 error occurred:\n\t* {e.message}\n\n")
 
 
 @hookimpl(trylast=True)

@@ -324,9 +324,12 @@ class _Copier:
         *toplevel* says whether it becomes the destination's top-level manifest."""
         if toplevel:
             self._check_policy(raw, instance)
+        try:  # parsed before anything is announced, as upstream
+            parsed = mf.parse(raw, mime)
+        except SkopeoError as e:
+            raise e.wrap(f"initializing image from source {self.src.reference}") from None
         sigs = self._signatures(raw, instance, "image source")
         may_modify = self._may_modify(sigs)
-        parsed = mf.parse(raw, mime)
         if not isinstance(parsed, mf.ImageManifest):
             raise ManifestError("nested manifest lists are not supported")
         candidates = self._manifest_candidates(mime, may_modify)

@@ -15,7 +15,7 @@ from typing import TextIO
 from skopeo import authfile, log
 from skopeo.auth import Credentials
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, UsageError
+from skopeo.errors import SkopeoError, UsageError, path_error_text
 from skopeo.reference import parse_normalized
 
 from . import registries_conf
@@ -192,6 +192,9 @@ def logout(
 ) -> None:
     if compat_auth_file and ctx.auth_file:
         raise UsageError("options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously")
+    for path in (ctx.auth_file, compat_auth_file):
+        if path:
+            _check_auth_file(path)
     if all_registries:
         if args:
             raise UsageError("--all takes no arguments")
@@ -226,6 +229,14 @@ def logout(
             )
             return
     raise SkopeoError(f"not logged into {key}")
+
+
+def _check_auth_file(path: str) -> None:
+    """As upstream's logout: a credential file named explicitly must exist."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        raise SkopeoError(f"credential file is not accessible: {path_error_text('faccessat', path, e)}") from None
 
 
 def _helpers(ctx: SystemContext) -> list[str]:

@@ -270,3 +270,31 @@ def test_login_file_matches_reference(skopeo: Runner, reference_skopeo: Runner, 
                      host, check=True)
     assert ours.read_bytes() == theirs.read_bytes()
     assert stat.S_IMODE(os.stat(ours).st_mode) == stat.S_IMODE(os.stat(theirs).st_mode)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("auth", ["!!notb64", "dXNlcjpwYXNz=", "dXNlcjpwYXN", "dXNl=jpw"])
+def test_malformed_auth_entry_is_an_error(skopeo: Runner, reference_skopeo: Runner, registry: Registry,
+                                          tmp_path: Path, auth: str) -> None:
+    """A broken ``auth`` value is reported (Go's base64 error, in its multierror),
+    not silently replaced by an anonymous request."""
+    path = tmp_path / "garbage.json"
+    path.write_text(json.dumps({"auths": {registry.host: {"auth": auth}}}))
+    args = ("inspect", "--raw", "--tls-verify=false", "--authfile", str(path), f"docker://{registry.host}/a/b:c")
+    ours, theirs = skopeo(*args), reference_skopeo(*args)
+    assert ours.returncode == theirs.returncode == 1
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+    assert "getting username and password: 1 error occurred:" in fatal_message(ours.stderr)
+    good = base64.b64encode(b"user:pass").decode()
+    path.write_text(json.dumps({"auths": {registry.host: {"auth": good}}}))
+    assert "illegal base64" not in skopeo(*args).stderr
+
+
+def test_logout_needs_the_named_credential_file(skopeo: Runner, tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent.json"
+    for flag in ("--authfile", "--compat-auth-file"):
+        proc = skopeo("logout", flag, str(missing), "example.com")
+        assert proc.returncode == 1
+        assert fatal_message(proc.stderr) == (
+            f"credential file is not accessible: faccessat {missing}: no such file or directory"
+        )
