@@ -118,6 +118,83 @@ def output(image: ResolvedImage, name: str | None, repo_tags: list[str]) -> dict
     }
 
 
+def template_data(out: dict[str, Any]) -> Any:
+    """The inspect object as skopeo's ``inspect.Output`` Go struct (``--format``).
+    ``LayersData`` is upstream's newer field; 1.9.3 lacks it, like the JSON."""
+    from .gotemplate import GoStruct
+
+    layers = [
+        GoStruct("types.ImageInspectLayer", [
+            ("MIMEType", "string", d["MIMEType"]),
+            ("Digest", "digest.Digest", d["Digest"]),
+            ("Size", "int64", d["Size"]),
+            ("Annotations", "map[string]string", d["Annotations"]),
+        ])
+        for d in out["LayersData"]
+    ]
+    return GoStruct("inspect.Output", [
+        ("Name", "string", out["Name"]),
+        ("Tag", "string", out["Tag"]),
+        ("Digest", "digest.Digest", out["Digest"]),
+        ("RepoTags", "[]string", out["RepoTags"]),
+        ("Created", "*time.Time", out["Created"]),
+        ("DockerVersion", "string", out["DockerVersion"]),
+        ("Labels", "map[string]string", out["Labels"]),
+        ("Architecture", "string", out["Architecture"]),
+        ("Os", "string", out["Os"]),
+        ("Layers", "[]string", out["Layers"]),
+        ("LayersData", "[]types.ImageInspectLayer", layers),
+        ("Env", "[]string", out["Env"]),
+    ])
+
+
+def config_template_data(cfg: dict[str, Any]) -> Any:
+    """The OCI config (as :func:`oci_config` returns it) as image-spec's ``v1.Image``
+    Go struct, with the fields of the image-spec version skopeo 1.9.3 vendors."""
+    from .gotemplate import GoStruct
+
+    def time_or_nil(value: Any) -> GoTime | None:
+        return GoTime(value) if value else None
+
+    c = cfg.get("config") or {}
+    rootfs = cfg.get("rootfs") or {}
+    return GoStruct("v1.Image", [
+        ("Created", "*time.Time", time_or_nil(cfg.get("created"))),
+        ("Author", "string", cfg.get("author", "")),
+        ("Architecture", "string", cfg.get("architecture", "")),
+        ("Variant", "string", cfg.get("variant", "")),
+        ("OS", "string", cfg.get("os", "")),
+        ("OSVersion", "string", cfg.get("os.version", "")),
+        ("OSFeatures", "[]string", cfg.get("os.features")),
+        ("Config", "v1.ImageConfig", GoStruct("v1.ImageConfig", [
+            ("User", "string", c.get("User", "")),
+            ("ExposedPorts", "map[string]struct {}", c.get("ExposedPorts")),
+            ("Env", "[]string", c.get("Env")),
+            ("Entrypoint", "[]string", c.get("Entrypoint")),
+            ("Cmd", "[]string", c.get("Cmd")),
+            ("Volumes", "map[string]struct {}", c.get("Volumes")),
+            ("WorkingDir", "string", c.get("WorkingDir", "")),
+            ("Labels", "map[string]string", c.get("Labels")),
+            ("StopSignal", "string", c.get("StopSignal", "")),
+            ("ArgsEscaped", "bool", bool(c.get("ArgsEscaped", False))),
+        ])),
+        ("RootFS", "v1.RootFS", GoStruct("v1.RootFS", [
+            ("Type", "string", rootfs.get("type", "")),
+            ("DiffIDs", "[]digest.Digest", rootfs.get("diff_ids")),
+        ])),
+        ("History", "[]v1.History", [
+            GoStruct("v1.History", [
+                ("Created", "*time.Time", time_or_nil(h.get("created"))),
+                ("CreatedBy", "string", h.get("created_by", "")),
+                ("Author", "string", h.get("author", "")),
+                ("Comment", "string", h.get("comment", "")),
+                ("EmptyLayer", "bool", bool(h.get("empty_layer", False))),
+            ])
+            for h in cfg["history"]
+        ] if cfg.get("history") else None),
+    ])
+
+
 def to_json_object(out: dict[str, Any]) -> dict[str, Any]:
     """The object ``inspect`` prints: omitempty fields dropped, times formatted."""
     obj = dict(out)

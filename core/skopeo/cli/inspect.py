@@ -37,20 +37,35 @@ def run(opts: Options) -> int:
     if opts.config:
         cfg = retry.if_necessary(lambda: api.inspect_config(name, ctx), times, delay)
         if opts.format:
-            from ..gotemplate import render
+            from ..inspect import config_template_data
 
-            print_stdout(render(opts.format, cfg, "v1.Image"))
+            _print_template(opts.format, config_template_data(cfg),
+                            "Error writing OCI-formatted configuration data to standard output")
         else:
             print_stdout(gojson.marshal_indent(cfg))
         return 0
     out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags)), times, delay)
     if opts.format:
-        from ..gotemplate import render
+        from ..inspect import template_data
 
-        print_stdout(render(opts.format, out))
+        _print_template(opts.format, template_data(out), "")
     else:
         print_stdout(gojson.marshal_indent(to_json_object(out)))
     return 0
+
+
+def _print_template(fmt: str, data: object, context: str) -> None:
+    """Print ``--format`` output; on an execution error, what Go had already
+    written reaches stdout before the error is reported."""
+    from ..gotemplate import TemplateError, render
+
+    try:
+        text = render(fmt, data)
+    except TemplateError as e:
+        if e.partial:
+            print_stdout(e.partial)
+        raise e.wrap(context) if context else e from None
+    print_stdout(text)
 
 
 COMMAND = Command(
