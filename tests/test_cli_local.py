@@ -423,3 +423,35 @@ def test_copy_from_a_broken_manifest(tmp_path: Path, sample_layout: Path, run_sk
     assert fatal_message(ours.stderr) == fatal_message(theirs.stderr) == (
         f"initializing image from source dir:{tmp_path}/src: invalid character 'b' looking for beginning of object key string"
     )
+
+
+@pytest.mark.parametrize("args", [
+    ["copy", "--format=", "SRC", "DEST"],
+    ["copy", "--multi-arch=", "SRC", "DEST"],
+    ["--command-timeout", "x", "inspect", "SRC"],
+    ["--command-timeout", "5", "inspect", "SRC"],
+    ["--command-timeout", "5x", "inspect", "SRC"],
+    ["copy", "--retry-times", " 1", "SRC", "DEST"],
+    ["inspect"],
+    ["delete"],
+    ["manifest-digest"],
+])
+def test_flag_values_and_argument_counts_as_upstream(tmp_path: Path, sample_layout: Path, run_skopeo, oracle,  # type: ignore[no-untyped-def]
+                                                     args: list[str]) -> None:
+    argv = [a.replace("SRC", f"oci:{sample_layout}:hello").replace("DEST", f"dir:{tmp_path}/d") for a in args]
+    ours, theirs = run_skopeo(*argv), oracle(*argv)
+    assert ours.returncode == theirs.returncode == 1
+    assert ours.stderr.count("\n") == 1, ours.stderr  # the fatal line only, no help text
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+
+
+def test_json_format_and_negative_retries(tmp_path: Path, sample_layout: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    src = f"oci:{sample_layout}:hello"
+    plain = run_skopeo("inspect", src, check=True).stdout
+    for fmt in ("json", "{{json .}}", " {{ json . }} ", "{{json}}"):
+        assert run_skopeo("inspect", "--format", fmt, src, check=True).stdout == plain
+    assert fatal_message(run_skopeo("inspect", "--raw", "--format", "{{json .}}", src).stderr) == \
+        "raw output does not support format option"
+    run_skopeo("copy", "--retry-times", "-1", src, f"dir:{tmp_path}/d", check=True)  # as upstream: no retries
+    proc = run_skopeo("copy", "--retry-delay", "5", src, f"dir:{tmp_path}/e")
+    assert fatal_message(proc.stderr) == 'invalid argument "5" for "--retry-delay" flag: time: missing unit in duration "5"'

@@ -76,12 +76,13 @@ def _run(argv: list[str]) -> int:
     opts = app.parse_flags(cmd.flags, cmd_argv)
     opts["globals"] = gopts
     if cmd.arg_counts is not None and len(opts.args) not in cmd.arg_counts:
-        sys.stderr.write(app.command_help(cmd))
+        if cmd.help_on_arg_error:
+            sys.stderr.write(app.command_help(cmd))
         raise UsageError(cmd.arg_error)
     if gopts.command_timeout:
         from .options import parse_duration
 
-        _arm_timeout(parse_duration(gopts.command_timeout))
+        _arm_timeout(parse_duration(gopts.command_timeout, "command-timeout"))
     result = cmd.run(opts)
     return int(result or 0)
 

@@ -51,6 +51,9 @@ class Command(NamedTuple):
     # Upstream checks the argument count itself and prints this on a mismatch.
     arg_counts: tuple[int, ...] | None = None
     arg_error: str = ""
+    # Upstream prints the command's help before a wrong-argument-count error
+    # only for the commands whose handler asks for it (copy, sync, list-tags).
+    help_on_arg_error: bool = False
 
 
 class Options(dict[str, Any]):
@@ -217,11 +220,11 @@ def _display_name(flag: Flag) -> str:
     return f"-{flag.short}, --{flag.name}" if flag.short else f"--{flag.name}"
 
 
-
-
 def _parse_go_int(flag: Flag, value: str, unsigned: bool) -> int:
     """strconv.ParseInt/ParseUint with base 0 (``0x1f``, ``0o17``, ``017``, ``1_000``)."""
     try:
+        if not value.isascii() or value != value.strip():  # Python's int() is more lenient than Go
+            raise ValueError(value)
         if re.fullmatch(r"[+-]?0[0-7]+", value):  # Go's octal
             number = int(value, 8)
         else:

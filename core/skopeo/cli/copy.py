@@ -82,7 +82,7 @@ def apply_deprecated_flags(opts: Options) -> None:
 
 def manifest_type_flag(opts: Options) -> str | None:
     """The MIME type ``--format`` asks for (copy, sync)."""
-    if not opts.format:
+    if opts.format is None:  # not given ("--format=" is an unknown format, as upstream)
         return None
     if opts.format not in FORMATS:
         raise UsageError(
@@ -98,10 +98,10 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
     from ..transport import COMPRESS, DECOMPRESS
 
     apply_deprecated_flags(opts)
-    if opts.all and opts.multi_arch:
+    if opts.all and opts.multi_arch is not None:
         raise UsageError("Cannot use --all and --multi-arch flags together")
     multi_arch = MULTI_ARCH_ALL if opts.all else MULTI_ARCH_SYSTEM
-    if opts.multi_arch:
+    if opts.multi_arch is not None:
         if opts.multi_arch not in (MULTI_ARCH_SYSTEM, MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY):
             raise UsageError(
                 f'unknown multi-arch option "{opts.multi_arch}". '
@@ -202,4 +202,5 @@ COMMAND = Command(
     run=run,
     arg_counts=(2,),
     arg_error="Exactly two arguments expected",
+    help_on_arg_error=True,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 from ..errors import UsageError
@@ -27,6 +28,8 @@ def run(opts: Options) -> int:
     name = opts.args[0]
     if opts.raw and opts.format:
         raise UsageError("raw output does not support format option")
+    if opts.format and _JSON_FORMAT.match(opts.format):
+        opts["format"] = ""  # containers/common's IsJSON: "json" or "{{json .}}" is the plain JSON output
     ctx = system_context(opts)
     times, delay = retry_settings(opts)
     if opts.raw:
@@ -52,6 +55,9 @@ def run(opts: Options) -> int:
     else:
         print_stdout(gojson.marshal_indent(to_json_object(out)))
     return 0
+
+
+_JSON_FORMAT = re.compile(r"^\s*(json|\{\{\s*json\s*\.?\s*\}\})\s*$")
 
 
 def _print_template(fmt: str, data: object, context: str) -> None:

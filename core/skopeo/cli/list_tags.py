@@ -69,5 +69,6 @@ COMMAND = Command(
     flags=FLAGS,
     run=run,
     arg_counts=(1,),
-    arg_error="Exactly one argument expected",
+    arg_error="Exactly one non-option argument expected",
+    help_on_arg_error=True,
 )

@@ -57,13 +57,13 @@ _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def parse_duration(text: str) -> float:
-    """Go ``time.ParseDuration`` → seconds."""
-    text = text.strip()
-    if text in ("0", ""):
+def parse_duration(text: str, flag: str) -> float:
+    """Go ``time.ParseDuration`` → seconds; an error is worded as pflag reports
+    a bad ``--flag`` value."""
+    if text == "0":
         return 0.0
     sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
+    body = text[1:] if text[:1] in "+-" else text
     pos, total = 0, 0.0
     for m in _DURATION_RE.finditer(body):
         if m.start() != pos:
@@ -71,7 +71,16 @@ def parse_duration(text: str) -> float:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if pos != len(body) or not body:
-        raise UsageError(f'time: invalid duration "{text}"')
+        rest = body[pos:]
+        number = re.match(r"(\d+(?:\.\d*)?|\.\d+)", rest)
+        if number and number.end() == len(rest):
+            reason = f'time: missing unit in duration "{text}"'
+        elif number and re.match(r"[^\d.]+", rest[number.end():]):
+            unit = re.match(r"[^\d.]+", rest[number.end():]).group(0)  # type: ignore[union-attr]
+            reason = f'time: unknown unit "{unit}" in duration "{text}"'
+        else:
+            reason = f'time: invalid duration "{text}"'
+        raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: {reason}')
     return sign * total
 
 
@@ -159,8 +168,6 @@ def policy_context(opts: Options) -> PolicyContext:
 
 
 def retry_settings(opts: Options) -> tuple[int, float]:
-    times = opts.get("retry_times") or 0
-    if times < 0:
-        raise UsageError("--retry-times must not be negative")
-    delay = parse_duration(opts.get("retry_delay") or "0")
+    times = max(opts.get("retry_times") or 0, 0)  # as upstream, a negative count means no retries
+    delay = parse_duration(opts.get("retry_delay") or "0", "retry-delay")
     return times, delay

@@ -101,4 +101,5 @@ COMMAND = Command(
     run=run,
     arg_counts=(2,),
     arg_error="Exactly two arguments expected",
+    help_on_arg_error=True,
 )
