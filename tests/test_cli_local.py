@@ -455,3 +455,17 @@ def test_json_format_and_negative_retries(tmp_path: Path, sample_layout: Path, r
     run_skopeo("copy", "--retry-times", "-1", src, f"dir:{tmp_path}/d", check=True)  # as upstream: no retries
     proc = run_skopeo("copy", "--retry-delay", "5", src, f"dir:{tmp_path}/e")
     assert fatal_message(proc.stderr) == 'invalid argument "5" for "--retry-delay" flag: time: missing unit in duration "5"'
+
+
+@pytest.mark.parametrize("args", [
+    ["delete", "oci-archive:TMP/x.tar"],
+    ["delete", "docker-archive:TMP/x.tar"],
+    ["delete", "dir:TMP"],
+    ["manifest-digest", "TMP"],
+])
+def test_more_command_errors_as_upstream(tmp_path: Path, sample_layout: Path, run_skopeo, oracle,  # type: ignore[no-untyped-def]
+                                         args: list[str]) -> None:
+    argv = [a.replace("TMP", str(tmp_path)) for a in args]
+    ours, theirs = run_skopeo(*argv), oracle(*argv)
+    assert ours.returncode == theirs.returncode == 1
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)

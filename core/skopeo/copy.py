@@ -200,6 +200,12 @@ class _Copier:
         self._commit(result)
         return result
 
+    def _put_signatures(self, sigs: list[bytes], instance: str | None) -> None:
+        try:
+            self.dest.put_signatures(sigs, instance)
+        except SkopeoError as e:
+            raise e.wrap("writing signatures") from None
+
     def _commit(self, result: CopyResult) -> None:
         try:
             self.dest.commit(result.manifest, result.mime)
@@ -303,7 +309,7 @@ class _Copier:
             raise SkopeoError(f"Uploading manifest list failed, attempted the following formats: {', '.join(errors)}")
         if sigs:
             self.report("Storing list signatures")
-            self.dest.put_signatures(sigs, None)
+            self._put_signatures(sigs, None)
         return CopyResult(out, list_mime)
 
     def _choose_list_type(self, src_mime: str, may_modify: bool) -> str:
@@ -379,7 +385,7 @@ class _Copier:
             new_sigs.append(signer(out, self.dest.reference))
         if new_sigs:
             self.report("Storing signatures")
-            self.dest.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(out))
+            self._put_signatures(new_sigs, None if toplevel else mf.manifest_digest(out))
         return CopyResult(out, out_mime)
 
     def _copy_schema1_converted(self, parsed: mf.ImageManifest) -> tuple[mf.ImageManifest, bytes, list[_LayerResult]]:

@@ -13,6 +13,8 @@ def run(opts: Options) -> int:
     try:
         with open(path, "rb") as f:
             data = f.read()
+    except IsADirectoryError as e:  # Go opens a directory and fails to read it
+        raise SkopeoError(f"Error reading manifest from {path}: {path_error_text('read', path, e)}") from None
     except OSError as e:
         raise SkopeoError(f"Error reading manifest from {path}: {path_error_text('open', path, e)}") from None
     print_stdout(api.manifest_digest(data) + "\n")

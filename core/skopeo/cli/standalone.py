@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ..errors import PluginError, SkopeoError, os_error_text, path_error_text
+from ..errors import PluginError, SkopeoError, path_error_text
 from .app import STR, Command, Flag, Options, print_stdout
 
 
@@ -41,7 +41,7 @@ def run_sign(opts: Options) -> int:
         with open(opts.output, "wb") as f:
             f.write(sig)
     except OSError as e:
-        raise SkopeoError(f"Error writing signature to {opts.output}: {os_error_text(e)}") from None
+        raise SkopeoError(f"Error writing signature to {opts.output}: {path_error_text('open', opts.output, e)}") from None
     return 0
 
 

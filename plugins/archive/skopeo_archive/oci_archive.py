@@ -26,7 +26,7 @@ from skopeo import digest as digest_mod
 from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, path_error_text
+from skopeo.errors import SkopeoError, UnsupportedError, path_error_text
 from skopeo.fsutil import remove_quietly
 from skopeo.transport import (
     COMPRESS,
@@ -118,6 +118,10 @@ class OCIArchiveReference(ImageReference):
 
     def new_image_destination(self, ctx: SystemContext) -> OCIArchiveDestination:
         return OCIArchiveDestination(self, ctx)
+
+    def delete_image(self, ctx: SystemContext) -> None:
+        # Upstream's fixed text names "oci:" here too.
+        raise UnsupportedError("Deleting images not implemented for oci: images")
 
 
 class OCIArchiveSource(ImageSource):

@@ -136,6 +136,8 @@ class Mechanism:
         if count == 0 and any(st[0] in _BAD or st[0] in ("GOODSIG", "VALIDSIG") for st in res.status):
             count = 1  # old gpg versions do not print NEWSIG
         if count != 1:
+            if count == 0 and any(st[0] == "NODATA" for st in res.status):
+                raise GPGError("No data")  # no OpenPGP packets at all: gpgme's GPG_ERR_NO_DATA
             if count == 0:
                 raise InvalidSignatureError(f"Invalid GPG signature: {res.stderr or 'no signature found'}")
             raise InvalidSignatureError(f"Unexpected GPG signature count {count}")

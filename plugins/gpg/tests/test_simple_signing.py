@@ -216,3 +216,34 @@ def test_signing_needs_identity_for_dir_and_signatures_carry_over(gpg: Any, run_
     assert p.returncode == 1 and "Can not copy signatures to oci:" in _msg(p)
     run_skopeo("copy", "-q", "--remove-signatures", f"dir:{signed}", f"dir:{tmp_path / 'plain'}", check=True)
     assert not (tmp_path / "plain" / "signature-1").exists()
+
+
+@pytest.mark.parametrize("content", [b"garbage\n", b"", b'{"critical": {'])
+def test_standalone_verify_of_no_openpgp_data(content: bytes, gpg: Any, run_skopeo, oracle, sample_layout: Path,
+                                              tmp_path: Path) -> None:
+    """Not a signature at all: gpgme's "No data", never gpg's own stderr."""
+    manifest = _manifest(sample_layout, tmp_path)
+    sig = tmp_path / "sig"
+    sig.write_bytes(content)
+    args = ("standalone-verify", str(manifest), IDENTITY, gpg.a.fingerprint, str(sig))
+    ours, theirs = run_skopeo(*args), oracle(*args)
+    assert ours.returncode == theirs.returncode == 1
+    assert _msg(ours) == _msg(theirs) == "Error verifying signature: No data"
+
+
+def test_unsupported_signature_destinations_say_writing_signatures(gpg: Any, run_skopeo, oracle,
+                                                                    sample_layout: Path, tmp_path: Path) -> None:
+    for dest, reason in ((f"oci:{tmp_path}/o:x", "Pushing signatures for OCI images is not supported"),
+                         (f"docker-archive:{tmp_path}/a.tar", "Storing signatures for docker tar files is not supported")):
+        args = ("copy", "--sign-by", gpg.a.fingerprint, "--sign-identity", IDENTITY, f"oci:{sample_layout}:hello", dest)
+        ours, theirs = run_skopeo(*args), oracle(*args)
+        assert ours.returncode == theirs.returncode == 1
+        assert _msg(ours) == _msg(theirs) == f"writing signatures: {reason}"
+
+
+def test_standalone_sign_output_error(gpg: Any, run_skopeo, oracle, sample_layout: Path, tmp_path: Path) -> None:
+    manifest = _manifest(sample_layout, tmp_path)
+    args = ("standalone-sign", "-o", str(tmp_path / "no" / "sig"), str(manifest), IDENTITY, gpg.a.fingerprint)
+    ours, theirs = run_skopeo(*args), oracle(*args)
+    assert ours.returncode == theirs.returncode == 1
+    assert _msg(ours) == _msg(theirs)
