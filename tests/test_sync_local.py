@@ -10,6 +10,7 @@ import pytest
 from skopeo.semver import Constraint, parse_version
 from skopeo.sync import destination_name
 from skopeo.testing import images
+from skopeo.testing.fixtures import fatal_message
 
 
 @pytest.fixture
@@ -97,3 +98,15 @@ def test_destination_names() -> None:
 def test_semver_constraints(constraint: str, tags: list[str], expected: list[str]) -> None:
     c = Constraint(constraint)
     assert [t for t in tags if (v := parse_version(t)) is not None and c.matches(v)] == expected
+
+
+@pytest.mark.parametrize("text", ["a: [", "a: b: c", "\tx: 1", "a:\n  - b\n c: d", "[1, 2", None])
+def test_yaml_source_errors_as_upstream(tmp_path: Path, run_skopeo, oracle, text: str | None) -> None:  # type: ignore[no-untyped-def]
+    """An unreadable or malformed YAML source: go-yaml's texts (libyaml's problems)."""
+    path = tmp_path / "src.yaml"
+    if text is not None:
+        path.write_text(text)
+    args = ("sync", "--src", "yaml", "--dest", "dir", str(path), str(tmp_path / "out"))
+    ours, theirs = run_skopeo(*args), oracle(*args)
+    assert ours.returncode == theirs.returncode == 1
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)

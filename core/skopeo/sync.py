@@ -178,16 +178,38 @@ def _dir_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
     yield _Source(jobs)
 
 
+def _go_yaml_error(e: Exception) -> str:
+    """go-yaml's text for a libyaml error: ``yaml: line N: <problem>``, where N is
+    the problem's 0-based line for a parser error, 1-based for a scanner error,
+    else the context's line, and no line at all when that is 0."""
+    import yaml
+
+    problem = getattr(e, "problem", None) or str(e)
+    mark, context = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
+    line = 0
+    if mark is not None and mark.line != 0:
+        line = mark.line + (1 if isinstance(e, yaml.scanner.ScannerError) else 0)
+    elif context is not None:
+        line = context.line
+    return f"yaml: line {line}: {problem}" if line else f"yaml: {problem}"
+
+
 def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
     import yaml
 
+    from . import gojson
+
     try:
-        with open(path) as f:
-            config = yaml.safe_load(f) or {}
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as e:
-        raise SkopeoError(f"Error processing source {path}: {e}") from None
+        raise SkopeoError(path_error_text("open", path, e)) from None
+    # libyaml, as go-yaml, when PyYAML has it: the same problem texts.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        config = yaml.load(raw, Loader=loader) or {}
     except yaml.YAMLError as e:
-        raise SkopeoError(f"Error processing source {path}: {e}") from None
+        raise SkopeoError(f"Failed to unmarshal {gojson.quote(path.encode())}: {_go_yaml_error(e)}") from None
     if not isinstance(config, dict):
         raise SkopeoError(f"Error processing source {path}: not a YAML mapping")
     for registry, spec in config.items():
