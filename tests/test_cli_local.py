@@ -469,3 +469,17 @@ def test_more_command_errors_as_upstream(tmp_path: Path, sample_layout: Path, ru
     ours, theirs = run_skopeo(*argv), oracle(*argv)
     assert ours.returncode == theirs.returncode == 1
     assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+
+
+@pytest.mark.parametrize("args", [
+    ["--user-agent", "x", "inspect", "SRC"],
+    ["--polic", "x", "copy", "SRC", "DEST"],
+    ["-x", "y", "inspect", "SRC"],
+    ["--policy", "x"],
+])
+def test_unknown_global_flags_take_a_value_like_cobra(tmp_path: Path, sample_layout: Path, run_skopeo, oracle,  # type: ignore[no-untyped-def]
+                                                      args: list[str]) -> None:
+    argv = [a.replace("SRC", f"oci:{sample_layout}:hello").replace("DEST", f"dir:{tmp_path}/d") for a in args]
+    ours, theirs = run_skopeo(*argv, policy=False), oracle(*argv)
+    assert ours.returncode == theirs.returncode == 1
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)

@@ -18,7 +18,7 @@ from ..errors import SkopeoError, UsageError
 
 def _find_command(argv: list[str]) -> int:
     """Index of the sub-command name in *argv* (-1 if none)."""
-    from .app import GLOBAL_FLAGS, STR, _flag_table
+    from .app import BOOL, GLOBAL_FLAGS, OPTBOOL, _flag_table
 
     table = _flag_table(GLOBAL_FLAGS)
     i = 0
@@ -27,8 +27,16 @@ def _find_command(argv: list[str]) -> int:
         if tok == "--":
             return i + 1 if i + 1 < len(argv) else -1
         if tok.startswith("-"):
-            flag = table.get(tok.split("=", 1)[0])
-            if flag is not None and flag.kind == STR and "=" not in tok:
+            # As cobra's stripFlags: "--name" or "-x" without "=" takes the next
+            # word as its value unless it is a known boolean, even when the flag
+            # is unknown (parsing reports that one later).
+            flag = table.get(tok)
+            takes_value = "=" not in tok and (tok.startswith("--") or len(tok) == 2) and (
+                flag is None or flag.kind not in (BOOL, OPTBOOL)
+            )
+            if takes_value:
+                if i + 2 >= len(argv):
+                    return -1
                 i += 1
             i += 1
             continue
