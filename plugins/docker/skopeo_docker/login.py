@@ -125,13 +125,11 @@ def _prompt(opts: LoginOptions, password: str, stored_user: str, stdin: TextIO, 
     if not password:
         out.write("Password: ")
         out.flush()
-        if stdin.isatty():
-            password = getpass.getpass(prompt="", stream=sys.stderr)
-        else:
-            line = stdin.readline()
-            if not line:
-                raise SkopeoError("getting username and password: reading password: EOF")
-            password = line.rstrip("\r\n")
+        if not stdin.isatty():
+            # Upstream reads it with terminal echo off, which a pipe cannot do
+            # (--password-stdin is the way to pass one).
+            raise SkopeoError("getting username and password: reading password: inappropriate ioctl for device")
+        password = getpass.getpass(prompt="", stream=sys.stderr)
         out.write("\n")
     return username.strip(), password
 

@@ -298,3 +298,19 @@ def test_logout_needs_the_named_credential_file(skopeo: Runner, tmp_path: Path) 
         assert fatal_message(proc.stderr) == (
             f"credential file is not accessible: faccessat {missing}: no such file or directory"
         )
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize(("args", "stdin"), [
+    (["-u", "user"], "pass\n"),
+    ([], ""),
+    ([], "user\n"),
+    (["--password-stdin", "-u", "user"], ""),
+])
+def test_login_prompts_without_a_terminal(skopeo: Runner, reference_skopeo: Runner, args: list[str],
+                                          stdin: str) -> None:
+    """No password given and no terminal: upstream cannot read it with echo off."""
+    ours = skopeo("login", *args, "localhost:1", input=stdin)
+    theirs = reference_skopeo("login", *args, "localhost:1", input=stdin)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
