@@ -483,3 +483,18 @@ def test_unknown_global_flags_take_a_value_like_cobra(tmp_path: Path, sample_lay
     ours, theirs = run_skopeo(*argv, policy=False), oracle(*argv)
     assert ours.returncode == theirs.returncode == 1
     assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--sign-identity", "x"],
+    ["--sign-passphrase-file", "/nonexistent/pass"],
+    ["--sign-by", "x", "--sign-passphrase-file", "/nonexistent/pass"],
+    ["--sign-by-sigstore-private-key", "/nonexistent/key"],
+])
+def test_signing_flags_are_checked_before_copying(tmp_path: Path, sample_layout: Path, run_skopeo, oracle,  # type: ignore[no-untyped-def]
+                                                  flags: list[str]) -> None:
+    args = ("copy", *flags, f"oci:{sample_layout}:hello")
+    ours, theirs = run_skopeo(*args, f"dir:{tmp_path}/ours"), oracle(*args, f"dir:{tmp_path}/theirs")
+    assert ours.returncode == theirs.returncode == 1
+    assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+    assert not (tmp_path / "ours").exists() and ours.stdout == ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import SkopeoError, UsageError, path_error_text
 from ..transport import ImageReference
 from .app import Options
 
@@ -32,8 +32,6 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
     destination's own reference.  With *dest_ref* known (copy), a missing
     identity is reported before anything is copied."""
     chosen = [(flag, opts.get(flag)) for flag in SIGNING_FLAGS if opts.get(flag)]
-    if not chosen:
-        return []
     if opts.get("sign_passphrase_file") and len(chosen) > 1:
         raise UsageError(
             "Only one of --sign-by, --sign-by-sq-fingerprint and --sign-by-sigstore-private-key can be used with --sign-passphrase-file"
@@ -41,13 +39,30 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
     from .. import plugins
     from ..reference import parse_normalized_named_strict
 
+    # As upstream, both are checked whenever they are given, signing or not.
     identity = opts.get("sign_identity")
     if identity:
         try:
             parse_normalized_named_strict(identity)
         except Exception as e:
             raise UsageError(f"Could not parse --sign-identity: {getattr(e, 'message', e)}") from None
-    elif dest_ref is not None:
+    passphrase_file = opts.get("sign_passphrase_file")
+    if passphrase_file:
+        try:
+            open(passphrase_file, "rb").close()
+        except OSError as e:
+            raise SkopeoError(path_error_text("open", passphrase_file, e)) from None
+    if not chosen:
+        return []
+    prompted: dict[str, str] = {}
+    for flag, value in chosen:
+        if flag == "sign_by_sigstore_private_key" and not passphrase_file:
+            # Asked once, before anything is copied (and before the identity is
+            # checked, as upstream), not once per signed image.
+            from ..signature import prompt_passphrase
+
+            prompted[flag] = prompt_passphrase(str(value))
+    if not identity and dest_ref is not None:
         _identity(None, dest_ref)
     handlers = plugins.signature_handlers()
     signers: list[Callable[[bytes, ImageReference], bytes]] = []
@@ -56,12 +71,9 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
         handler = handlers.get(kind)
         if handler is None:
             raise UsageError(f"--{flag.replace('_', '-')} needs a plugin that creates {kind!r} signatures; none is installed")
-        options: dict[str, Any] = {option: value, "passphrase_file": opts.get("sign_passphrase_file")}
-        if flag == "sign_by_sigstore_private_key" and not options["passphrase_file"]:
-            # Ask once, before anything is copied, not once per signed image.
-            from ..signature import prompt_passphrase
-
-            options["passphrase"] = prompt_passphrase(str(value))
+        options: dict[str, Any] = {option: value, "passphrase_file": passphrase_file}
+        if flag in prompted:
+            options["passphrase"] = prompted[flag]
 
         def sign(manifest: bytes, ref: ImageReference, _h: Any = handler, _o: dict[str, Any] = options) -> bytes:
             result: bytes = _h.sign(manifest, _identity(identity, ref), _o)

@@ -56,12 +56,13 @@ def run(opts: Options) -> int:
         preserve_digests=bool(opts.preserve_digests),
         multi_arch=MULTI_ARCH_ALL if opts.all else MULTI_ARCH_SYSTEM,
     )
-    if opts.sign_by or opts.sign_by_sigstore_private_key or opts.sign_by_sigstore:
-        from .signing import signers_from_flags
+    from .signing import signers_from_flags
 
-        if not opts.sign_identity and opts.dest != "docker":
-            raise UsageError(f"Cannot determine canonical Docker reference for destination {opts.dest}:{opts.args[1]}")
-        copy_options.signers = signers_from_flags(opts, None)
+    if (opts.sign_by or opts.sign_by_sigstore_private_key or opts.sign_by_sigstore) and not opts.sign_identity \
+            and opts.dest != "docker":
+        raise UsageError(f"Cannot determine canonical Docker reference for destination {opts.dest}:{opts.args[1]}")
+    # Also when not signing: --sign-identity and --sign-passphrase-file are checked whenever given.
+    copy_options.signers = signers_from_flags(opts, None)
     parallel = opts.parallel_images if opts.parallel_images is not None else DEFAULT_PARALLEL_IMAGES
     if parallel < 1:
         raise UsageError("--parallel-images must be at least 1")

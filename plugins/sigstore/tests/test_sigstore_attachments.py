@@ -173,7 +173,7 @@ def test_attachment_written_read_and_verified(env: Env, sample_layout: Path) -> 
     p = env.skopeo("copy", "-q", "--dest-tls-verify=false", "--sign-by-sigstore-private-key", str(env.private),
                    "--sign-passphrase-file", str(env.passfile), f"oci:{sample_layout}:hello",
                    f"docker://{host}/ns/img:v9", regd=env.regd_off)
-    assert p.returncode == 1 and _msg(p) == "writing sigstore attachments is disabled by configuration"
+    assert p.returncode == 1 and _msg(p) == "writing signatures: writing sigstore attachments is disabled by configuration"
 
 
 def test_tampered_manifest_and_missing_or_bad_attachments(env: Env, sample_layout: Path) -> None:
