@@ -247,3 +247,17 @@ def test_standalone_sign_output_error(gpg: Any, run_skopeo, oracle, sample_layou
     ours, theirs = run_skopeo(*args), oracle(*args)
     assert ours.returncode == theirs.returncode == 1
     assert _msg(ours) == _msg(theirs)
+
+
+def test_signed_payload_that_is_not_json(gpg: Any, run_skopeo, oracle, sample_layout: Path, tmp_path: Path) -> None:
+    """A valid signature over something that is not JSON: Go's JSON error text."""
+    manifest = _manifest(sample_layout, tmp_path)
+    sig = tmp_path / "sig"
+    subprocess.run(["gpg", "--batch", "--yes", "-u", gpg.a.fingerprint, "--sign", "-o", str(sig)],
+                   input=b"not json", check=True, capture_output=True)
+    for args in (("standalone-verify", str(manifest), IDENTITY, gpg.a.fingerprint, str(sig)),
+                 ("untrusted-signature-dump-without-verification", str(sig))):
+        ours, theirs = run_skopeo(*args), oracle(*args)
+        assert ours.returncode == theirs.returncode == 1
+        assert _msg(ours) == _msg(theirs)
+        assert _msg(ours).endswith("invalid character 'o' in literal null (expecting 'u')")
