@@ -498,3 +498,13 @@ def test_signing_flags_are_checked_before_copying(tmp_path: Path, sample_layout:
     assert ours.returncode == theirs.returncode == 1
     assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
     assert not (tmp_path / "ours").exists() and ours.stdout == ""
+
+
+def test_schema1_config_as_upstream(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]
+    """A schema1 image has no config blob: --config shows the config upstream
+    derives from its history, --raw --config prints nothing."""
+    oracle("copy", "--format", "v2s1", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/s1", check=True)
+    for args in (["--config"], ["--raw", "--config"], ["--config", "--format", "{{.RootFS.Type}} {{.History}}"]):
+        ours = run_skopeo("inspect", *args, f"dir:{tmp_path}/s1", check=True)
+        theirs = oracle("inspect", *args, f"dir:{tmp_path}/s1", check=True)
+        assert ours.stdout == theirs.stdout, args

@@ -70,9 +70,11 @@ def oci_config(image: ResolvedImage) -> dict[str, Any]:
 
 
 def _schema1_config(m: mf.ImageManifest) -> dict[str, Any]:
-    compat = m.schema1_v1_compat()
-    top = compat[0] if compat else {}
-    return imageconfig.to_oci_config(json.dumps(top).encode())
+    """A schema1 image's config as upstream derives it: converted to schema2
+    with its history, each non-empty layer's diff_id unknown ("")."""
+    compat_raw = [str(h.get("v1Compatibility", "{}")) for h in m.obj.get("history") or []]
+    layers = sum(1 for c in m.schema1_v1_compat() if not c.get("throwaway"))
+    return imageconfig.to_oci_config(imageconfig.schema1_to_schema2_config(compat_raw, [""] * layers))
 
 
 def output(image: ResolvedImage, name: str | None, repo_tags: list[str]) -> dict[str, Any]:
