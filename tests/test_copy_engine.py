@@ -323,3 +323,27 @@ def test_zstd_chunked_of_a_layer_that_is_not_a_tar(tmp_path: Path) -> None:
     writer.tag(writer.image([b"\x01" * 5000]), "v1")
     with pytest.raises(SkopeoError, match="compressing layer as zstd:chunked"):
         _copy(f"oci:{tmp_path}/src:v1", f"oci:{tmp_path}/out:v1", compression_format="zstd:chunked")
+
+
+@pytest.mark.parametrize(("arch", "variant", "wanted"), [
+    ("amd64", "", [""]),
+    ("amd64", "v1", [""]),
+    ("amd64", "v3", ["v3", "v2", ""]),
+    ("arm64", "", ["", "v8"]),
+    ("arm", "v7", ["v7", "v6", "v5", ""]),
+    ("arm", "", ["", "v8", "v7", "v6", "v5"]),
+    ("riscv64", "rva23", ["rva23", ""]),
+])
+def test_wanted_platform_variants(arch: str, variant: str, wanted: list[str]) -> None:
+    """Upstream's WantedPlatforms: a variant falls back to less capable ones and
+    finally to none; an amd64 image's "v1" is the same as no variant."""
+    assert [v for _, _, v in mf.wanted_platforms("linux", arch, variant)] == wanted
+
+
+def test_amd64_variant_request_falls_back(tmp_path: Path, multiarch: tuple[str, images.Written], run_skopeo,  # type: ignore[no-untyped-def]
+                                          oracle) -> None:
+    src, _ = multiarch
+    for flags in (["--override-arch", "amd64", "--override-variant", "v3"], ["--override-arch", "arm64"]):
+        ours = run_skopeo(*flags, "inspect", "--config", src, check=True)
+        theirs = oracle(*flags, "inspect", "--config", src, check=True)
+        assert json.loads(ours.stdout)["architecture"] == json.loads(theirs.stdout)["architecture"] == flags[1]

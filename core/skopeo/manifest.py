@@ -322,7 +322,8 @@ class ManifestList:
                 p = d.platform
                 if p is None:
                     continue
-                if p.os == w_os and p.architecture == w_arch and (not w_variant or p.variant == w_variant):
+                if p.os == w_os and p.architecture == w_arch and \
+                        _normalized_variant(p.architecture, p.variant) == w_variant:
                     return d.digest
         w_os, w_arch, w_variant = wanted[0]
         where = "image index" if self.mime == OCI_INDEX else "manifest list"
@@ -418,7 +419,8 @@ _ARCH_FROM_MACHINE = {
     "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x",
     "riscv64": "riscv64", "armv7l": "arm", "armv6l": "arm", "mips64": "mips64",
 }
-_ARM_VARIANTS = ("v8", "v7", "v6", "v5")
+# Known variants of an architecture, most capable (most restrictive) first.
+_VARIANT_COMPATIBILITY = {"amd64": ("v4", "v3", "v2"), "arm": ("v8", "v7", "v6", "v5"), "arm64": ("v8",)}
 
 
 def runtime_platform() -> tuple[str, str, str]:
@@ -433,17 +435,27 @@ def runtime_platform() -> tuple[str, str, str]:
 
 
 def wanted_platforms(os_: str | None, arch: str | None, variant: str | None) -> list[tuple[str, str, str]]:
-    """Candidate (os, arch, variant) triples in preference order."""
+    """Candidate (os, arch, variant) triples in preference order, as upstream's
+    WantedPlatforms: a requested variant, then the less capable ones of its
+    architecture, then no variant; without one, no variant first and then the
+    architecture's known variants (not amd64's, which are never guessed)."""
     r_os, r_arch, r_variant = runtime_platform()
     w_os = os_ or r_os
     w_arch = arch or r_arch
-    w_variant = variant if variant else (r_variant if not arch else "")
-    if w_arch == "arm" and w_variant in _ARM_VARIANTS:
-        idx = _ARM_VARIANTS.index(w_variant)
-        return [(w_os, w_arch, v) for v in _ARM_VARIANTS[idx:]]
-    if w_arch == "arm64" and not variant:
-        return [(w_os, w_arch, ""), (w_os, w_arch, "v8")]
-    return [(w_os, w_arch, w_variant)]
+    w_variant = variant or (r_variant if not arch else "")
+    w_variant = _normalized_variant(w_arch, w_variant)
+    order = _VARIANT_COMPATIBILITY.get(w_arch, ())
+    if w_variant:
+        variants = list(order[order.index(w_variant):]) if w_variant in order else [w_variant]
+        variants.append("")
+    else:
+        variants = [""] + (list(order) if w_arch != "amd64" else [])
+    return [(w_os, w_arch, v) for v in variants]
+
+
+def _normalized_variant(arch: str, variant: str) -> str:
+    """amd64's "v1" is the baseline: the same as no variant."""
+    return "" if arch == "amd64" and variant == "v1" else variant
 
 
 # --- conversion ---------------------------------------------------------------
