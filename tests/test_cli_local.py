@@ -508,3 +508,23 @@ def test_schema1_config_as_upstream(tmp_path: Path, sample_layout: Path, run_sko
         ours = run_skopeo("inspect", *args, f"dir:{tmp_path}/s1", check=True)
         theirs = oracle("inspect", *args, f"dir:{tmp_path}/s1", check=True)
         assert ours.stdout == theirs.stdout, args
+
+
+@pytest.mark.parametrize("args", [
+    ["foo", "--help"],
+    ["copy", "-qh"],
+    ["copy", "--help", "--bogus"],
+    ["copy", "--bogus", "--help"],
+    ["inspect", "--version"],
+    ["copy", "-v"],
+    ["copy", "--help=false", "SRC", "DEST"],
+])
+def test_help_and_version_flags_like_cobra(tmp_path: Path, sample_layout: Path, run_skopeo, oracle,  # type: ignore[no-untyped-def]
+                                           args: list[str]) -> None:
+    argv = [a.replace("SRC", f"oci:{sample_layout}:hello").replace("DEST", f"dir:{tmp_path}/d") for a in args]
+    ours, theirs = run_skopeo(*argv), oracle(*argv)
+    assert ours.returncode == theirs.returncode, ours.stderr
+    if theirs.returncode:
+        assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+    else:  # the same help page (its text has newer upstream's wording) or a copy
+        assert ours.stdout.split("\n", 1)[0] == theirs.stdout.split("\n", 1)[0]

@@ -67,21 +67,32 @@ def _run(argv: list[str]) -> int:
         else:
             app.print_stdout(app.root_help())
         return 0
+    after = argv[idx + 1 :]
+    after = after[: after.index("--")] if "--" in after else after
     if name not in app.COMMAND_MODULES:
+        if any(t in ("-h", "--help") for t in after):  # cobra shows the root's help then
+            app.print_stdout(app.root_help())
+            return 0
         raise UsageError(f"Unrecognized command `skopeo {name}`\nTry 'skopeo --help' for more information")
     cmd = app.load_command(name)
-    before_dashdash = rest[: rest.index("--")] if "--" in rest else rest
-    if any(t in ("-h", "--help") for t in before_dashdash):
-        app.print_stdout(app.command_help(cmd))
-        return 0
+    # --version belongs to the root command alone: after a command it is unknown
+    # (before one, cobra parses it for the root and runs the command anyway).
+    own = {f.name for f in cmd.flags} | {f.short for f in cmd.flags if f.short}
+    for tok in after:
+        if (tok == "--version" or tok.startswith("--version=")) and "version" not in own:
+            raise UsageError("unknown flag: --version")
+        if tok == "-v" and "v" not in own:  # login's -v is its --verbose
+            raise UsageError("unknown shorthand flag: 'v' in -v")
     global_argv, cmd_argv = app.split_global(rest, cmd.flags)
     gopts = app.parse_flags(app.GLOBAL_FLAGS, global_argv)
-    if gopts.version:
-        app.print_stdout(f"skopeo version {__version__}\n")
-        return 0
     if gopts.debug:
         log.level = log.DEBUG
-    opts = app.parse_flags(cmd.flags, cmd_argv)
+    # The help flag as pflag defines it: "-qh" or "--help=true" ask for help, an
+    # unknown flag anywhere is still an error first.
+    opts = app.parse_flags([*cmd.flags, app.HELP_FLAG], cmd_argv)
+    if opts.pop("help", False):
+        app.print_stdout(app.command_help(cmd))
+        return 0
     opts["globals"] = gopts
     if cmd.arg_counts is not None and len(opts.args) not in cmd.arg_counts:
         if cmd.help_on_arg_error:

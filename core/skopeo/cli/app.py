@@ -156,6 +156,10 @@ def split_global(argv: list[str], command_flags: Sequence[Flag]) -> tuple[list[s
     return globals_, rest
 
 
+# Every command's -h/--help (cobra adds it to each command).
+HELP_FLAG = Flag("help", BOOL, "help", short="h", hidden=True)
+
+
 # --- help -------------------------------------------------------------------------
 def _flag_lines(flags: Sequence[Flag], help_name: str) -> str:
     visible = [f for f in flags if not f.hidden] + [Flag("help", BOOL, f"help for {help_name}", short="h")]
