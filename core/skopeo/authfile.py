@@ -35,6 +35,16 @@ def primary_auth_file(ctx: SystemContext | None = None) -> str:
         return env
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
+        try:
+            os.stat(runtime)
+        except FileNotFoundError as e:
+            # Most likely a typo or a directory nobody created: say so, as upstream.
+            raise SkopeoError(
+                f'"{runtime}" directory set by $XDG_RUNTIME_DIR does not exist. Either create the directory or '
+                f"unset $XDG_RUNTIME_DIR.: {path_error_text('stat', runtime, e)}"
+            ) from None
+        except OSError:
+            pass  # reading or writing the file reports it
         return os.path.join(runtime, "containers", "auth.json")
     return f"/run/containers/{os.getuid()}/auth.json"
 
@@ -45,7 +55,13 @@ def auth_paths(ctx: SystemContext) -> list[AuthPath]:
     if explicit:
         return [AuthPath(explicit)]
     home = os.path.expanduser("~")
-    paths = [AuthPath(primary_auth_file(ctx))]
+    paths = []
+    try:
+        paths.append(AuthPath(primary_auth_file(ctx)))
+    except SkopeoError as e:  # reading goes on: the image may well be public
+        from . import log
+
+        log.warning(f"{e.message}: Trying to pull image in the event that it is a public image.")
     xdg_config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     paths.append(AuthPath(os.path.join(xdg_config, "containers", "auth.json")))
     docker_config = os.environ.get("DOCKER_CONFIG")
@@ -172,7 +188,7 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
         try:
             data = load_auth_file(ap.path, ap.legacy_format)
         except SkopeoError as e:
-            raise _helper_errors(e) from None
+            raise multierror(e) from None
         if not data:
             continue
         helpers = data.get("credHelpers")
@@ -196,7 +212,7 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
             try:
                 pair = decode_auth(entry)
             except SkopeoError as e:
-                raise _helper_errors(e) from None
+                raise multierror(e) from None
             if token:
                 return Credentials(pair[0] if pair else "", identity_token=token, source=ap.path)
             if pair:
@@ -204,7 +220,7 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
     return None
 
 
-def _helper_errors(e: SkopeoError) -> SkopeoError:
+def multierror(e: SkopeoError) -> SkopeoError:
     """Upstream collects the errors of its credential helpers in a multierror."""
     return SkopeoError(f"1 error occurred:\n\t* {e.message}\n\n")
 

@@ -199,7 +199,10 @@ def logout(
         if compat_auth_file:
             authfile.remove_all_from_file(compat_auth_file)
         else:
-            _remove_all(ctx)
+            try:
+                _remove_all(ctx)
+            except SkopeoError as e:
+                raise authfile.multierror(e) from None
         out.write("Removed login credentials for all registries\n")
         return
     if not args:
@@ -210,7 +213,10 @@ def logout(
     if compat_auth_file:
         removed = authfile.remove_from_file(compat_auth_file, _compat_key(key))
     else:
-        removed = _remove(ctx, key)
+        try:
+            removed = _remove(ctx, key)
+        except SkopeoError as e:
+            raise authfile.multierror(e).wrap(f'logging out of "{key}"') from None
     if removed:
         out.write(f"Removed login credentials for {key}\n")
         return

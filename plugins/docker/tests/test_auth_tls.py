@@ -314,3 +314,18 @@ def test_login_prompts_without_a_terminal(skopeo: Runner, reference_skopeo: Runn
     theirs = reference_skopeo("login", *args, "localhost:1", input=stdin)
     assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
     assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
+
+
+@pytest.mark.oracle
+def test_missing_xdg_runtime_dir(skopeo: Runner, reference_skopeo: Runner, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """$XDG_RUNTIME_DIR naming a directory that does not exist: writing the
+    credential file fails with upstream's hint, reading only warns."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "no-such-run"))
+    for args in (["logout", "--all"], ["logout", "localhost:1"], ["login", "--get-login", "localhost:1"]):
+        ours, theirs = skopeo(*args), reference_skopeo(*args)
+        assert ours.returncode == theirs.returncode == 1, args
+        assert fatal_message(ours.stderr) == fatal_message(theirs.stderr), args
+        warnings = [line.split("msg=", 1)[1] for line in ours.stderr.splitlines() if "level=warning" in line]
+        assert warnings == [line.split("msg=", 1)[1] for line in theirs.stderr.splitlines() if "level=warning" in line]
+    assert not (tmp_path / "no-such-run").exists()
