@@ -171,3 +171,14 @@ def parse_normalized_named_strict(text: str) -> DockerReference:
     if str(ref) != text:
         raise InvalidReferenceError("repository name must be canonical")
     return ref
+
+
+def parse_additional_tag(text: str) -> DockerReference:
+    """An ``--additional-tag`` value: a tagged name, worded as upstream's checks."""
+    try:
+        ref = parse_normalized(text)
+    except InvalidReferenceError as e:
+        raise InvalidReferenceError(f"error parsing additional-tag '{text}': {e}") from None
+    if ref.tag is None:
+        raise InvalidReferenceError(f"additional-tag '{text}' must be a tagged reference")
+    return ref

@@ -144,15 +144,10 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
 
 def check_additional_tags(tags: list[str]) -> None:
     """As upstream, before anything is opened: each must be a tagged name."""
-    from ..reference import parse_normalized
+    from ..reference import parse_additional_tag
 
     for tag in tags:
-        try:
-            ref = parse_normalized(tag)
-        except SkopeoError as e:
-            raise SkopeoError(f"error parsing additional-tag '{tag}': {e}") from None
-        if ref.tag is None:
-            raise SkopeoError(f"additional-tag '{tag}' must be a tagged reference")
+        parse_additional_tag(tag)
 
 
 def run(opts: Options) -> int:

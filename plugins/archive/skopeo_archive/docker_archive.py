@@ -22,7 +22,7 @@ from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, SkopeoError, path_error_text
 from skopeo.fsutil import remove_quietly
-from skopeo.reference import DockerReference, parse_normalized
+from skopeo.reference import DockerReference, parse_additional_tag, parse_normalized
 from skopeo.transport import (
     DECOMPRESS,
     BlobInfo,
@@ -67,16 +67,7 @@ def parse_tagged(text: str, what: str) -> DockerReference:
 
 
 def additional_tags(ctx: SystemContext) -> list[DockerReference]:
-    out = []
-    for text in ctx.docker_archive_additional_tags:
-        try:
-            ref = parse_normalized(text)
-        except InvalidReferenceError as e:
-            raise InvalidReferenceError(f"error parsing additional-tag '{text}': {e}") from None
-        if ref.tag is None:
-            raise InvalidReferenceError(f"additional tag '{text}' must be a tagged reference")
-        out.append(ref)
-    return out
+    return [parse_additional_tag(text) for text in ctx.docker_archive_additional_tags]
 
 
 class DockerArchiveTransport(Transport):
