@@ -431,6 +431,9 @@ def test_copy_from_a_broken_manifest(tmp_path: Path, sample_layout: Path, run_sk
     ["--command-timeout", "x", "inspect", "SRC"],
     ["--command-timeout", "5", "inspect", "SRC"],
     ["--command-timeout", "5x", "inspect", "SRC"],
+    ["--command-timeout", "5sx", "inspect", "SRC"],
+    ["--command-timeout", ".", "inspect", "SRC"],
+    ["--command-timeout=", "inspect", "SRC"],
     ["copy", "--retry-times", " 1", "SRC", "DEST"],
     ["inspect"],
     ["delete"],
@@ -528,3 +531,13 @@ def test_help_and_version_flags_like_cobra(tmp_path: Path, sample_layout: Path, 
         assert fatal_message(ours.stderr) == fatal_message(theirs.stderr)
     else:  # the same help page (its text has newer upstream's wording) or a copy
         assert ours.stdout.split("\n", 1)[0] == theirs.stdout.split("\n", 1)[0]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("0", 0.0), ("5s", 5.0), ("1h30m", 5400.0), ("1.5ms", 0.0015), (".5s", 0.5), ("1.s", 1.0), ("-2m", -120.0),
+    ("+3us", 3e-6), ("2µs", 2e-6),
+])
+def test_parse_duration_values(text: str, seconds: float) -> None:
+    from skopeo.cli.options import parse_duration
+
+    assert parse_duration(text, "retry-delay") == pytest.approx(seconds)

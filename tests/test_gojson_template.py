@@ -115,6 +115,7 @@ RICH_CONFIG: dict[str, Any] = {
 BARE_CONFIG: dict[str, Any] = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
 
 INSPECT_FORMATS = [
+    '{{"abc}}', "{{'a}}", '{{"a\\"b"}}', "{{'\\''}}", '{{"a\nb"}}',
     "{{.Name", "{{.Name}", "{{if .Name}}x", "{{range .Layers}}x", "a{{end}}", "{{.Name | nosuch}}", "{{.Nope}}",
     "x\n{{.Nope}}", "x{{.Nope}}", "{{.Name.Foo}}", "{{index .Labels 1}}", "{{$.Foo}}", "{{.RepoTags.Foo}}",
     "{{.Created.Foo}}", "{{.Digest.Foo}}", "{{range .Layers}}{{.Foo}}{{end}}", "{{len}}", "{{len 1 2}}",

@@ -33,13 +33,6 @@ def marshal_indent(value: Any) -> str:
     return _go_escape(json.dumps(value, ensure_ascii=False, indent=4)) + "\n"
 
 
-def marshal_no_html_escape(value: Any) -> str:
-    """Compact form without HTML escaping, as the ``json`` template function writes."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace(
-        "\u2028", "\\u2028"
-    ).replace("\u2029", "\\u2029")
-
-
 # --- Reading: Go's acceptance rules and error text -------------------------------
 #
 # Go's encoding/json is stricter than Python's json in some ways (no NaN or

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from . import gojson
 from .errors import SkopeoError
 from .imageconfig import GoTime
 
@@ -164,22 +165,8 @@ def go_str(value: Any, t: str = "") -> str:
 
 
 def go_quote(s: str) -> str:
-    """``strconv.Quote``."""
-    out = ['"']
-    for c in s:
-        if c in '"\\':
-            out.append("\\" + c)
-        elif c in "\a\b\f\n\r\t\v":
-            out.append("\\" + "abfnrtv"["\a\b\f\n\r\t\v".index(c)])
-        elif c.isprintable() or c == " ":
-            out.append(c)
-        elif ord(c) < 0x80:
-            out.append(f"\\x{ord(c):02x}")
-        elif ord(c) < 0x10000:
-            out.append(f"\\u{ord(c):04x}")
-        else:
-            out.append(f"\\U{ord(c):08x}")
-    return "".join(out) + '"'
+    """``strconv.Quote`` (bytes that were not UTF-8 in argv come back as ``\\xNN``)."""
+    return gojson.quote(s.encode("utf-8", "surrogateescape"))
 
 
 def _rune(r: str) -> str:
@@ -224,6 +211,22 @@ _NUMBER_RE = re.compile(
     r"|0[bB][01_]*|0[oO][0-7_]*"
     r"|[0-9_]*(?:\.[0-9_]*)?(?:[eE][+-]?[0-9_]*)?)i?"
 )
+
+
+def _quoted_end(src: str, start: int) -> int:
+    """Index of the quote closing the string or character constant opened at
+    *start* (backslash escapes skipped); -1 if a newline or the end comes first."""
+    quote, p = src[start], start + 1
+    while p < len(src) and src[p] != "\n":
+        if src[p] == "\\":
+            if p + 1 >= len(src) or src[p + 1] == "\n":
+                return -1
+            p += 2
+        elif src[p] == quote:
+            return p
+        else:
+            p += 1
+    return -1
 
 
 def _lex(src: str) -> list[_Item]:
@@ -333,18 +336,9 @@ def _lex(src: str) -> list[_Item]:
                 emit(PIPE, pos, pos + 1, line)
                 pos += 1
             elif c == '"':
-                p = pos + 1
-                while True:
-                    if p >= len(src) or src[p] == "\n":
-                        return error("unterminated quoted string", start, start_line)
-                    if src[p] == "\\":
-                        if p + 1 >= len(src) or src[p + 1] == "\n":
-                            return error("unterminated quoted string", start, start_line)
-                        p += 2
-                        continue
-                    if src[p] == '"':
-                        break
-                    p += 1
+                p = _quoted_end(src, pos)
+                if p < 0:
+                    return error("unterminated quoted string", start, start_line)
                 emit(STRING, pos, p + 1, line)
                 pos = p + 1
             elif c == "`":
@@ -355,18 +349,9 @@ def _lex(src: str) -> list[_Item]:
                 line += src.count("\n", pos, p)
                 pos = p + 1
             elif c == "'":
-                p = pos + 1
-                while True:
-                    if p >= len(src) or src[p] == "\n":
-                        return error("unterminated character constant", start, start_line)
-                    if src[p] == "\\":
-                        if p + 1 >= len(src) or src[p + 1] == "\n":
-                            return error("unterminated character constant", start, start_line)
-                        p += 2
-                        continue
-                    if src[p] == "'":
-                        break
-                    p += 1
+                p = _quoted_end(src, pos)
+                if p < 0:
+                    return error("unterminated character constant", start, start_line)
                 emit(CHARCONST, pos, p + 1, line)
                 pos = p + 1
             elif c in "$." and not (c == "." and pos + 1 < len(src) and src[pos + 1].isdigit()):
@@ -1574,11 +1559,11 @@ def _format_block(lines: list[list[str]], minwidth: int, padding: int) -> str:
     return "".join(buf)
 
 
-def render(fmt: str, data: Any, type_name: str = "") -> str:
-    """What ``skopeo inspect --format`` prints for *data*.  Raises
+def render(fmt: str, data: Any) -> str:
+    """What ``skopeo inspect --format`` prints for *data* (its static Go type comes
+    from the data, a GoStruct, or is ``interface {}``).  Raises
     :class:`TemplateError` with the Go message; its ``partial`` is the output
     that reached stdout before an execution error."""
-    del type_name  # the static type comes from *data* (GoStruct) or is interface {}
     src = "{{range . }}" + normalize_format(fmt) + "{{end}}"
     nodes = _Parser(src, TEMPLATE_NAME).parse()
     out: list[str] = []

@@ -98,7 +98,7 @@ def _run(argv: list[str]) -> int:
         if cmd.help_on_arg_error:
             sys.stderr.write(app.command_help(cmd))
         raise UsageError(cmd.arg_error)
-    if gopts.command_timeout:
+    if gopts.command_timeout is not None:
         from .options import parse_duration
 
         _arm_timeout(parse_duration(gopts.command_timeout, "command-timeout"))

@@ -21,12 +21,12 @@ def _ensure_missing(path: str) -> None:
 
 
 def _write(path: str, data: bytes, mode: int) -> None:
+    from ..fsutil import write_file
+
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        raise SkopeoError(f'Error writing key to "{path}": {os_error_text(e)}') from None
+        write_file(path, data, mode)
+    except SkopeoError as e:
+        raise e.wrap(f'Error writing key to "{path}"') from None
 
 
 def run(opts: Options) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import SkopeoError, UsageError, path_error_text
+from ..errors import UsageError
 from ..transport import ImageReference
 from .app import Options
 
@@ -46,22 +46,20 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
             parse_normalized_named_strict(identity)
         except Exception as e:
             raise UsageError(f"Could not parse --sign-identity: {getattr(e, 'message', e)}") from None
+    from ..signature import prompt_passphrase, read_passphrase_file
+
     passphrase_file = opts.get("sign_passphrase_file")
-    if passphrase_file:
-        try:
-            open(passphrase_file, "rb").close()
-        except OSError as e:
-            raise SkopeoError(path_error_text("open", passphrase_file, e)) from None
+    from_file = read_passphrase_file(passphrase_file)  # read once, for every signed image
     if not chosen:
         return []
-    prompted: dict[str, str] = {}
-    for flag, value in chosen:
-        if flag == "sign_by_sigstore_private_key" and not passphrase_file:
-            # Asked once, before anything is copied (and before the identity is
-            # checked, as upstream), not once per signed image.
-            from ..signature import prompt_passphrase
-
-            prompted[flag] = prompt_passphrase(str(value))
+    # The file serves the one signing flag it may go with; a sigstore key without
+    # it is asked for once, before anything is copied (and before the identity
+    # is checked, as upstream), not once per signed image.
+    passphrases = {
+        flag: from_file if from_file is not None else prompt_passphrase(str(value))
+        for flag, value in chosen
+        if from_file is not None or flag == "sign_by_sigstore_private_key"
+    }
     if not identity and dest_ref is not None:
         _identity(None, dest_ref)
     handlers = plugins.signature_handlers()
@@ -71,9 +69,7 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
         handler = handlers.get(kind)
         if handler is None:
             raise UsageError(f"--{flag.replace('_', '-')} needs a plugin that creates {kind!r} signatures; none is installed")
-        options: dict[str, Any] = {option: value, "passphrase_file": passphrase_file}
-        if flag in prompted:
-            options["passphrase"] = prompted[flag]
+        options: dict[str, Any] = {option: value, "passphrase_file": passphrase_file, "passphrase": passphrases.get(flag)}
 
         def sign(manifest: bytes, ref: ImageReference, _h: Any = handler, _o: dict[str, Any] = options) -> bytes:
             result: bytes = _h.sign(manifest, _identity(identity, ref), _o)

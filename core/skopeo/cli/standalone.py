@@ -37,11 +37,12 @@ def run_sign(opts: Options) -> int:
     gpg = plugin_module("skopeo_gpg.standalone", "skopeo-gpg", "standalone-sign")
     passphrase = read_passphrase_file(opts.passphrase_file)
     sig: bytes = gpg.standalone_sign(manifest, reference, fingerprint, passphrase)
+    from ..fsutil import write_file
+
     try:
-        with open(opts.output, "wb") as f:
-            f.write(sig)
-    except OSError as e:
-        raise SkopeoError(f"Error writing signature to {opts.output}: {path_error_text('open', opts.output, e)}") from None
+        write_file(opts.output, sig)
+    except SkopeoError as e:
+        raise e.wrap(f"Error writing signature to {opts.output}") from None
     return 0
 
 

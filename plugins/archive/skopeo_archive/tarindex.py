@@ -31,7 +31,6 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO, cast
 
@@ -280,14 +279,6 @@ class MemberReader:
 
     def close(self) -> None:
         self._pos = self._end
-
-
-def iter_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
-    while True:
-        chunk = stream.read(size)
-        if not chunk:
-            return
-        yield chunk
 
 
 def spool(stream: BinaryIO, tmp_dir: str, prefix: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 
+from skopeo import gojson
 from skopeo.errors import ImageNotFoundError, SkopeoError
 
 # The default message of every error code docker/distribution registers.
@@ -70,24 +71,6 @@ def status_text(status: int) -> str:
         return ""
 
 
-_GO_QUOTE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\ufffd": "\\ufffd"}
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` for a string (enough of strconv.Quote for error bodies)."""
-    out = ['"']
-    for ch in text:
-        escaped = _GO_QUOTE_ESCAPES.get(ch)
-        if escaped is not None:
-            out.append(escaped)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def _make(code: str, message: str, status: int, detail: str = "") -> RegistryError:
     cls = ManifestUnknownError if code == "MANIFEST_UNKNOWN" else RegistryError
     default = CODE_MESSAGES.get(code, "unknown error")
@@ -138,10 +121,8 @@ def _parse_body(status: int, body: bytes) -> RegistryError:
         err = _make("UNAUTHORIZED", CODE_MESSAGES["UNAUTHORIZED"], status)
         err.detail = body.decode("utf-8", "replace")
         return err
-    text = body.decode("utf-8", "replace")
-    if len(body) > 50:
-        text = body[:50].decode("utf-8", "replace") + "..."
-    return RegistryError(f"StatusCode: {status}, {go_quote(text)}", code=None, status=status)
+    shown = body[:50] + b"..." if len(body) > 50 else body
+    return RegistryError(f"StatusCode: {status}, {gojson.quote(shown)}", code=None, status=status)
 
 
 def from_response(

@@ -24,7 +24,7 @@ from skopeo.testing.registry import Registry
 from skopeo.transport import BlobInfo
 from skopeo_docker import image as image_mod
 from skopeo_docker import registries_conf, wwwauth
-from skopeo_docker.registry_errors import from_response, go_quote
+from skopeo_docker.registry_errors import from_response
 from skopeo_docker.transport import policy_namespaces
 
 from .conftest import Runner, fatal_message
@@ -229,8 +229,11 @@ def test_registry_error_messages() -> None:
     )
     err = from_response(401, "Unauthorized", b"", [("bearer", {"error": "insufficient_scope"})])
     assert err.code == "DENIED" and err.message == "requested access to the resource is denied"
-    # Go's %q, as used for non-JSON bodies.
-    assert go_quote('a"b\\c\n\r\t\x01\x7f\ufffdé') == '"a\\"b\\\\c\\n\\r\\t\\x01\\x7f\\ufffdé"'
+    # Go's %q of the first 50 bytes, for a body that is not JSON: escapes, and
+    # \xNN for bytes that are not UTF-8 (here the 50-byte cut splits an "é").
+    body = b'a"b\\c\n\r\t\x01\x7f\xff' + ("é" * 20).encode()  # 51 bytes
+    err = from_response(404, "Not Found", body, [])
+    assert err.message == 'StatusCode: 404, "a\\"b\\\\c\\n\\r\\t\\x01\\x7f\\xff' + "é" * 19 + '\\xc3..."'
 
 
 def test_policy_namespaces() -> None:

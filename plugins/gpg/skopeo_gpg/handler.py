@@ -54,7 +54,9 @@ class SimpleSigningHandler(SignatureHandler):
         key = options.get("key_fingerprint")
         if not key:
             raise SkopeoError("simple signing needs a key fingerprint (--sign-by)")
-        passphrase = read_passphrase_file(options.get("passphrase_file"))
+        passphrase = options.get("passphrase")
+        if passphrase is None:
+            passphrase = read_passphrase_file(options.get("passphrase_file"))
         try:
             return sign_manifest(manifest, identity, key, passphrase)
         except SkopeoError as e:
