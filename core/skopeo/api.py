@@ -23,6 +23,7 @@ from .transport import ImageReference, read_blob_verified
 if TYPE_CHECKING:
     from .copy import CopyOptions, CopyResult
     from .policy import PolicyContext
+    from .sync import SyncOptions, SyncResult
 
 
 def parse(name: str) -> ImageReference:
@@ -69,6 +70,18 @@ def copy(
         return result
 
     return retry.if_necessary(attempt, retry_times, retry_delay)
+
+
+def sync(source: str, destination: str, options: SyncOptions, policy: PolicyContext | None = None) -> SyncResult:
+    """``skopeo sync``: copy every image *source* names (a repository, a ``dir:``
+    tree or a YAML file, per ``options.source_kind``) to *destination*.  With
+    ``options.shard`` only that shard's images (see :mod:`skopeo.shard`)."""
+    from .policy import PolicyContext, load
+    from .sync import sync as run_sync
+
+    if policy is None:
+        policy = PolicyContext(load())
+    return run_sync(source, destination, options, policy)
 
 
 def _open_source(name: str, ctx: SystemContext) -> Any:
@@ -154,5 +167,5 @@ def delete(name: str, ctx: SystemContext | None = None) -> None:
 
 __all__ = [
     "SystemContext", "copy", "delete", "inspect", "inspect_config", "inspect_raw", "list_tags",
-    "manifest_digest", "parse", "read_blob_verified",
+    "manifest_digest", "parse", "read_blob_verified", "sync",
 ]

@@ -35,6 +35,7 @@ from .digest import is_digest
 from .errors import SkopeoError, UsageError, path_error_text
 from .policy import PolicyContext
 from .reference import DockerReference, parse_normalized
+from .shard import Shard, image_key
 from .transport import ImageReference
 
 SOURCE_KINDS = ("docker", "dir", "yaml")
@@ -55,11 +56,16 @@ class SyncOptions:
     retry_times: int = 0
     retry_delay: float = 0.0
     parallel_images: int = DEFAULT_PARALLEL_IMAGES
+    # Copy only this shard's images (``--shard``, see skopeo.shard).
+    shard: Shard | None = None
 
 
 @dataclass
 class SyncResult:
     sources: int = 0
+    # Images the sources named; with a shard, how many of them were this shard's.
+    images: int = 0
+    shard_images: int = 0
     copied: int = 0
     skipped: int = 0
     failed: int = 0
@@ -338,15 +344,24 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     started = time.monotonic()
     # Listing the sources (tag lists) is retried like each copy (--retry-times).
     sources = retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
-    result = SyncResult(sources=len(sources))
     jobs = [job for s in sources for job in s.jobs]
+    result = SyncResult(sources=len(sources), images=len(jobs))
+    shard = options.shard
+    digestfile = options.digestfile
+    if shard is not None:
+        from_registry = options.source_kind != "dir"
+        jobs = [job for job in jobs if shard.owns(image_key(job.suffix, from_registry))]
+        # Shards may share a volume: each writes its own digest file.
+        digestfile = digestfile + shard.suffix() if digestfile else None
+        log.info(f"Shard {shard}: {len(jobs)} of {result.images} images")
+    result.shard_images = len(jobs)
     total = len(jobs)
     lock = threading.Lock()
-    if options.digestfile and not options.dry_run:
+    if digestfile and not options.dry_run:
         from .fsutil import write_file
 
         try:
-            write_file(options.digestfile, b"")
+            write_file(digestfile, b"")
         except SkopeoError as e:
             raise e.wrap("Error creating digest file") from None
 
@@ -427,8 +442,8 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
             else:
                 result.copied += 1
                 result.bytes += res.bytes_copied
-            if options.digestfile:
-                with open(options.digestfile, "a") as f:
+            if digestfile:
+                with open(digestfile, "a") as f:
                     f.write(f"{res.digest} {dest}\n")
 
     workers = max(1, min(options.parallel_images, total or 1))
@@ -443,7 +458,8 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
     log.info(
         f"Summary: {result.copied} copied, {result.skipped} skipped, {result.failed} failed, "
-        f"{result.bytes} bytes in {result.seconds:.1f}s"
+        f"{result.bytes} bytes in {result.seconds:.1f}s",
+        **({"shard": str(shard)} if shard is not None else {}),
     )
     if result.failed:
         raise SkopeoError("Sync failed due to previous reported error(s) for one or more images")

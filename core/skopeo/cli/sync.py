@@ -24,6 +24,8 @@ FLAGS = [
     Flag("dry-run", BOOL, "Run without actually copying data"),
     Flag("keep-going", BOOL, "Do not abort the sync if any image copy fails"),
     Flag("parallel-images", INT, "Copy up to N images at once (default 8)", metavar="N"),
+    Flag("shard", STR, "Copy only the images of shard INDEX (0-based) of COUNT; default from $JOB_COMPLETION_INDEX", metavar="INDEX/COUNT"),
+    Flag("shard-count", INT, "Number of shards when the index comes from $JOB_COMPLETION_INDEX (default $SKOPEO_SYNC_SHARD_COUNT)", metavar="COUNT"),
     Flag("sign-identity", STR, "Identity of signed image, must be a fully specified docker reference", metavar="IDENTITY"),
     Flag("screds", STR, "", hidden=True),
     Flag("dcreds", STR, "", hidden=True),
@@ -33,6 +35,7 @@ FLAGS = [
 
 def run(opts: Options) -> int:
     from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_SYSTEM, CopyOptions
+    from ..shard import select_shard
     from ..sync import DEFAULT_PARALLEL_IMAGES, SyncOptions, sync
 
     if not opts.src:
@@ -63,6 +66,7 @@ def run(opts: Options) -> int:
         raise UsageError(f"Cannot determine canonical Docker reference for destination {opts.dest}:{opts.args[1]}")
     # Also when not signing: --sign-identity and --sign-passphrase-file are checked whenever given.
     copy_options.signers = signers_from_flags(opts, None)
+    shard = select_shard(opts.shard, opts.shard_count)
     parallel = opts.parallel_images if opts.parallel_images is not None else DEFAULT_PARALLEL_IMAGES
     if parallel < 1:
         raise UsageError("--parallel-images must be at least 1")
@@ -81,6 +85,7 @@ def run(opts: Options) -> int:
             retry_times=times,
             retry_delay=delay,
             parallel_images=parallel,
+            shard=shard,
         ),
         policy,
     )
