@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -541,3 +542,12 @@ def test_parse_duration_values(text: str, seconds: float) -> None:
     from skopeo.cli.options import parse_duration
 
     assert parse_duration(text, "retry-delay") == pytest.approx(seconds)
+
+
+def test_version_is_a_release(run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    """Upstream's systemtest 001-basic: "skopeo version [0-9.]+", and with
+    RELEASE_TESTING no "dev" anywhere."""
+    proc = run_skopeo("--version")
+    assert proc.returncode == 0
+    assert re.fullmatch(r"skopeo version [0-9]+\.[0-9]+\.[0-9]+\n", proc.stdout), proc.stdout
+    assert "dev" not in proc.stdout + proc.stderr

@@ -5,4 +5,7 @@ programs can import instead of shelling out.  Transports are plugins: see
 :mod:`skopeo.hookspecs`.
 """
 
-__version__ = "1.22.0-dev"
+# The upstream release whose behaviour we follow, as ``skopeo --version`` reports
+# it: the newest release (main itself says "1.22.0-dev", and scripts and
+# upstream's release tests reject a development version).
+__version__ = "1.22.2"

@@ -43,8 +43,8 @@ def run(opts: Options) -> int:
     private_pem, public_pem = sigstore.generate_key_pair(passphrase or "")
     _write(private_path, private_pem, 0o600)
     _write(pub_path, public_pem, 0o644)
-    # Upstream prints this without a trailing newline.
-    print_stdout(f'Key written to "{private_path}" and "{pub_path}"')
+    # As upstream main (1.9.3 has no such command).
+    print_stdout(f'Key written to "{private_path}" and "{pub_path}"\n')
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import BinaryIO
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, path_error_text
+from skopeo.gojson import quote
 from skopeo.fsutil import store_blob, write_atomic
 from skopeo.transport import (
     BlobInfo,
@@ -27,7 +28,25 @@ from skopeo.transport import (
 
 VERSION_1_1 = "Directory Transport Version: 1.1\n"
 VERSION_1_2 = "Directory Transport Version: 1.2\n"
-_VERSION_RE = re.compile(r"^Directory Transport Version: 1\.(\d+)\n$")
+_VERSION_RE = re.compile(r"Directory Transport Version: (-?\d+)\.(-?\d+)\n")
+MAX_SUPPORTED_VERSION = (1, 2)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) of a ``version`` file, or None unless it is exactly
+    ``Directory Transport Version: M.N\\n`` in canonical form (upstream scans it
+    with Go's ``%d``, then requires the text to be what it would write)."""
+    m = _VERSION_RE.fullmatch(text)
+    if m is None:
+        return None
+    major, minor = int(m.group(1)), int(m.group(2))
+    if f"{major}" != m.group(1) or f"{minor}" != m.group(2):
+        return None
+    return major, minor
+
+
+def unsupported_version_error(raw: bytes, resolved: str) -> SkopeoError:
+    return SkopeoError(f"unsupported directory transport version {quote(raw)} at {resolved}")
 
 
 def blob_name(digest: str) -> str:
@@ -77,7 +96,26 @@ class DirReference(ImageReference):
         return os.path.join(self.path, name)
 
     def new_image_source(self, ctx: SystemContext) -> DirSource:
+        self._check_version()
         return DirSource(self)
+
+    def _check_version(self) -> None:
+        """A source's ``version`` file may be missing (old images), but never one
+        this code does not know: the layout could mean something else."""
+        path = os.path.join(self.path, "version")
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            op = "read" if isinstance(e, IsADirectoryError) else "open"
+            raise SkopeoError(f"reading version file {quote(path.encode())}: {path_error_text(op, path, e)}") from None
+        parsed = parse_version(raw.decode("utf-8", "replace"))
+        if parsed is None:
+            raise SkopeoError(f"invalid version file content: {quote(raw)}")
+        if parsed > MAX_SUPPORTED_VERSION:
+            raise unsupported_version_error(raw, self.resolved)
 
     def new_image_destination(self, ctx: SystemContext) -> DirDestination:
         return DirDestination(self)
@@ -137,15 +175,15 @@ class DirDestination(ImageDestination):
                 raise SkopeoError(path_error_text("readdirent", resolved, e)) from None
             if entries:
                 try:
-                    with open(os.path.join(path, "version")) as f:
+                    with open(os.path.join(path, "version"), "rb") as f:
                         version = f.read()
                 except OSError:
                     version = None
-                m = _VERSION_RE.match(version or "")
-                if version is None or not m:
+                parsed = parse_version(version.decode("utf-8", "replace")) if version is not None else None
+                if version is None or parsed is None:
                     raise SkopeoError("not a containers image directory, don't want to overwrite important data")
-                if int(m.group(1)) > 2:
-                    raise SkopeoError(f'unsupported directory transport version "{version.strip()}" at {path}')
+                if parsed > MAX_SUPPORTED_VERSION:
+                    raise unsupported_version_error(version, resolved)
                 for entry in entries:
                     full = os.path.join(resolved, entry)
                     if os.path.isdir(full) and not os.path.islink(full):

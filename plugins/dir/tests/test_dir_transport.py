@@ -14,6 +14,7 @@ from skopeo.copy import CopyOptions
 from skopeo.errors import ImageNotFoundError, SkopeoError
 from skopeo.policy import Policy, PolicyContext
 from skopeo.testing import images
+from skopeo.testing.fixtures import fatal_message
 from skopeo.transport import BlobInfo
 from skopeo_dir.transport import VERSION_1_1, VERSION_1_2, DirTransport, blob_name
 
@@ -106,3 +107,65 @@ def test_policy_scopes(tmp_path: Path) -> None:
     assert ref.policy_configuration_namespaces()[0] == str(tmp_path.resolve() / "a")
     with pytest.raises(SkopeoError):
         DirTransport().validate_policy_configuration_scope("relative")
+
+
+# (version file content, upstream main's message with {path} for the image's resolved path); None: accepted.
+VERSION_FILES = [
+    (b"Directory Transport Version: 1.1\n", None),
+    (b"Directory Transport Version: 1.2\n", None),
+    (b"Directory Transport Version: -1.5\n", None),  # Go's %d takes a sign; lower than 1.2
+    (b"Directory Transport Version: 1.3\n",
+     'unsupported directory transport version "Directory Transport Version: 1.3\\n" at {path}'),
+    (b"Directory Transport Version: 2.0\n",
+     'unsupported directory transport version "Directory Transport Version: 2.0\\n" at {path}'),
+    (b"Directory Transport Version: 01.1\n", 'invalid version file content: "Directory Transport Version: 01.1\\n"'),
+    (b"Directory Transport Version: 1.1", 'invalid version file content: "Directory Transport Version: 1.1"'),
+    (b"Directory Transport Version: 1.1\n\n", 'invalid version file content: "Directory Transport Version: 1.1\\n\\n"'),
+    (b"bogus", 'invalid version file content: "bogus"'),
+    (b"", 'invalid version file content: ""'),
+    (b"\xff\n", 'invalid version file content: "\\xff\\n"'),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), VERSION_FILES)
+def test_source_version_file(content: bytes, message: str | None, tmp_path: Path, sample_layout: Path,
+                             run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    """Messages recorded from upstream main (1.9.3 read any version file)."""
+    image = tmp_path / "img"
+    api.copy(f"oci:{sample_layout}:hello", f"dir:{image}", CopyOptions(), ACCEPT)
+    (image / "version").write_bytes(content)
+    proc = run_skopeo("inspect", f"dir:{image}")
+    if message is None:
+        assert proc.returncode == 0, proc.stderr
+        return
+    assert proc.returncode == 1
+    logged = message.format(path=image).replace("\\", "\\\\")  # logrus escapes the backslashes of %q
+    assert fatal_message(proc.stderr) == f'Error parsing image name "dir:{image}": ' + logged
+    copy = run_skopeo("copy", f"dir:{image}", f"oci:{tmp_path}/out:x")
+    assert fatal_message(copy.stderr) == f"initializing source dir:{image}: " + logged
+    assert not (tmp_path / "out" / "index.json").exists()  # nothing written (upstream leaves the empty layout too)
+
+
+def test_unreadable_source_version_file(tmp_path: Path, sample_layout: Path, run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    image = tmp_path / "img"
+    api.copy(f"oci:{sample_layout}:hello", f"dir:{image}", CopyOptions(), ACCEPT)
+    (image / "version").unlink()
+    (image / "version").mkdir()
+    proc = run_skopeo("inspect", f"dir:{image}")
+    assert fatal_message(proc.stderr) == (f'Error parsing image name "dir:{image}": reading version file '
+                                          f'"{image}/version": read {image}/version: is a directory')
+    (image / "version").rmdir()
+    assert run_skopeo("inspect", f"dir:{image}").returncode == 0  # no version file: an old image, accepted
+
+
+def test_destination_with_newer_version_names_the_resolved_path(tmp_path: Path, sample_layout: Path,
+                                                                run_skopeo) -> None:  # type: ignore[no-untyped-def]
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "version").write_text("Directory Transport Version: 1.3\n")
+    (real / "keep").write_text("data")
+    (tmp_path / "link").symlink_to(real)
+    proc = run_skopeo("copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/link")
+    assert fatal_message(proc.stderr) == (f"initializing destination dir:{tmp_path}/link: unsupported directory "
+                                          f'transport version "Directory Transport Version: 1.3\\\\n" at {real}')
+    assert (real / "keep").read_text() == "data"

@@ -107,11 +107,13 @@ class Mechanism:
         return _Result(proc.returncode, proc.stdout, status, "; ".join(human))
 
     def sign(self, payload: bytes, key_identity: str, passphrase: str | None = None) -> bytes:
-        """An OpenPGP signed message of *payload* made with *key_identity*."""
+        """An OpenPGP signed message of *payload* made with *key_identity*.  An
+        empty passphrase is no passphrase, as upstream: the agent asks for one
+        (or has it cached)."""
         args = ["--local-user", key_identity, "--sign", "--output", "-"]
         fds: tuple[int, ...] = ()
         read_fd = write_fd = -1
-        if passphrase is not None:
+        if passphrase:
             # The payload goes to stdin, so the passphrase needs its own descriptor.
             read_fd, write_fd = os.pipe()
             os.write(write_fd, passphrase.encode() + b"\n")
@@ -124,8 +126,7 @@ class Mechanism:
             if read_fd >= 0:
                 os.close(read_fd)
         if res.returncode != 0 or not res.stdout:
-            reason = _sign_failure(res)
-            raise GPGError(f"signing data: {reason}")
+            raise GPGError(_sign_failure(res, key_identity))
         return res.stdout
 
     def verify(self, signature: bytes) -> tuple[bytes, str, str]:
@@ -159,12 +160,22 @@ class Mechanism:
         return [line.split(":")[9] for line in res.stdout.decode().splitlines() if line.startswith("fpr:")]
 
 
-def _sign_failure(res: _Result) -> str:
+# INV_SGNR reasons (GnuPG's doc/DETAILS) for which gpgme's key lookup finds nothing.
+_KEY_NOT_FOUND = {"1", "9"}  # "No such key", "No secret key"
+_SIGNING_FAILED = "gpg: signing failed: "
+
+
+def _sign_failure(res: _Result, key_identity: str) -> str:
+    """gpgme's error text for a failed signing, as upstream prints it: the key
+    lookup's ``key "X" not found``, else libgpg-error's text of the failure,
+    which gpg prints itself (``Bad passphrase``, ``No passphrase given``, …)."""
     for st in res.status:
-        if st[0] == "INV_SGNR":
-            return "Invalid signer: " + (" ".join(st[2:]) or "unknown key")
-        if st[0] == "BAD_PASSPHRASE" or st[0] == "MISSING_PASSPHRASE":
-            return "Bad passphrase"
+        if st[0] == "INV_SGNR" and len(st) > 1 and st[1] in _KEY_NOT_FOUND:
+            return f'key "{key_identity}" not found'
+    for line in res.stderr.split("; "):
+        if line.startswith(_SIGNING_FAILED):
+            return line[len(_SIGNING_FAILED):]
+    for st in res.status:
         if st[0] == "FAILURE":
             return " ".join(st[1:])
     return res.stderr or f"gpg exited with status {res.returncode}"

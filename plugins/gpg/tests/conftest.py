@@ -24,12 +24,17 @@ class GPGHome:
     home: Path
     a: Key
     b: Key
+    c: Key  # protected by c_passphrase
+    c_passphrase: str
 
 
-def _gen(home: Path, uid: str, out: Path) -> Key:
+PASSPHRASE = "s3cret phrase"
+
+
+def _gen(home: Path, uid: str, out: Path, passphrase: str = "") -> Key:
     env = {**os.environ, "GNUPGHOME": str(home)}
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "default", "default", "never"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase, "--quick-gen-key", uid,
+                    "default", "default", "never"], env=env, check=True, capture_output=True)
     listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-secret-keys", uid], env=env, check=True,
                              capture_output=True, text=True).stdout
     fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
@@ -48,7 +53,8 @@ def _gpg_session() -> Iterator[GPGHome]:
     home.mkdir(mode=0o700)
     a = _gen(home, "Signer A <a@example.com>", base / "a.asc")
     b = _gen(home, "Signer B <b@example.com>", base / "b.asc")
-    yield GPGHome(home, a, b)
+    c = _gen(home, "Signer C <c@example.com>", base / "c.asc", PASSPHRASE)
+    yield GPGHome(home, a, b, c, PASSPHRASE)
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False)
     shutil.rmtree(base, ignore_errors=True)
 

@@ -261,3 +261,32 @@ def test_signed_payload_that_is_not_json(gpg: Any, run_skopeo, oracle, sample_la
         assert ours.returncode == theirs.returncode == 1
         assert _msg(ours) == _msg(theirs)
         assert _msg(ours).endswith("invalid character 'o' in literal null (expecting 'u')")
+
+
+def test_passphrase_and_key_failures_match_oracle(gpg: Any, run_skopeo, oracle, sample_layout: Path,
+                                                   tmp_path: Path) -> None:
+    """gpgme's texts, as 1.9.3 prints them: a wrong passphrase, none at all (an
+    empty file: the agent would ask, and cannot without a terminal), a key that
+    does not exist; then the right passphrase works for both."""
+    manifest = _manifest(sample_layout, tmp_path)
+    files = {"wrong": "not it\n", "empty": "", "right": gpg.c_passphrase + "\n"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    cases = [
+        ("wrong", gpg.c.fingerprint, "Bad passphrase"),
+        ("empty", gpg.c.fingerprint, "Inappropriate ioctl for device"),
+        ("right", "nobody@example.com", 'key "nobody@example.com" not found'),
+    ]
+    for pp, key, reason in cases:
+        for run in (run_skopeo, oracle):
+            p = run("standalone-sign", str(manifest), IDENTITY, key, "--passphrase-file", str(tmp_path / pp),
+                    "-o", str(tmp_path / "sig"))
+            assert p.returncode == 1 and _msg(p) == f"Error creating signature: {reason}", (run, p.stderr)
+            dest = tmp_path / f"copy-{pp}"
+            p = run("copy", "-q", "--sign-by", key, "--sign-passphrase-file", str(tmp_path / pp), "--sign-identity",
+                    IDENTITY, f"oci:{sample_layout}:hello", f"dir:{dest}")
+            assert p.returncode == 1 and _msg(p) == f"creating signature: {reason}", (run, p.stderr)
+    for run in (run_skopeo, oracle):
+        run("standalone-sign", str(manifest), IDENTITY, gpg.c.fingerprint, "--passphrase-file",
+            str(tmp_path / "right"), "-o", str(tmp_path / "sig"), check=True)
+        run_skopeo("standalone-verify", str(manifest), IDENTITY, gpg.c.fingerprint, str(tmp_path / "sig"), check=True)

@@ -32,7 +32,7 @@ def keypair(run_skopeo, tmp_path: Path) -> tuple[Path, Path, Path]:
     pp.write_text("s3cret\nignored second line\n")
     p = run_skopeo("generate-sigstore-key", "--output-prefix", str(tmp_path / "key"), "--passphrase-file", str(pp),
                    check=True)
-    assert p.stdout == f'Key written to "{tmp_path}/key.private" and "{tmp_path}/key.pub"'
+    assert p.stdout == f'Key written to "{tmp_path}/key.private" and "{tmp_path}/key.pub"\n'
     return tmp_path / "key.private", tmp_path / "key.pub", pp
 
 
