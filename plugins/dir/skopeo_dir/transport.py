@@ -12,8 +12,8 @@ from typing import BinaryIO
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, path_error_text
-from skopeo.gojson import quote
 from skopeo.fsutil import store_blob, write_atomic
+from skopeo.gojson import quote
 from skopeo.transport import (
     BlobInfo,
     DestinationCapabilities,
