@@ -252,6 +252,16 @@ def matches_digest(data: bytes, expected: str) -> bool:
     return manifest_digest(data, algo) == expected
 
 
+def verify_manifest(data: bytes, digest: str, size: int = -1) -> None:
+    """Manifest bytes against the descriptor that named them (a layout's
+    index.json, a list's instance): the digest (upstream's wording), then the
+    size when the descriptor gives one."""
+    if not matches_digest(data, digest):
+        raise ManifestError(f"Manifest does not match provided manifest digest {digest}")
+    if size >= 0 and len(data) != size:
+        raise ManifestError(f"Manifest {digest} has {len(data)} bytes, its descriptor says {size}")
+
+
 # --- parsed manifests ---------------------------------------------------------
 @dataclass(eq=False)
 class ImageManifest:

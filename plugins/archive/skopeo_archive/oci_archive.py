@@ -47,6 +47,7 @@ from skopeo_oci.layout import (
     REF_NAME,
     add_manifest,
     find_descriptor,
+    manifest_to_read,
     new_index,
     parse_index,
 )
@@ -141,15 +142,9 @@ class OCIArchiveSource(ImageSource):
         self.descriptor, _ = find_descriptor(self.index, reference.image, -1)
 
     def get_manifest(self, instance_digest: str | None = None) -> tuple[bytes, str]:
-        if instance_digest is None:
-            digest = str(self.descriptor.get("digest", ""))
-            mime = str(self.descriptor.get("mediaType") or "")
-        else:
-            digest = instance_digest
-            mime = ""
+        digest, mime, size = manifest_to_read(self.index, self.descriptor, instance_digest)
         data = self.tar.read(blob_member(digest), mf.MAX_MANIFEST_SIZE)
-        if not mf.matches_digest(data, digest):
-            raise SkopeoError(f"manifest {digest} in {self.reference.path} does not match its digest")
+        mf.verify_manifest(data, digest, size)  # as oci: layouts, see there
         return data, mime or mf.guess_mime(data)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:

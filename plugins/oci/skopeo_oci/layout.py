@@ -253,6 +253,20 @@ def find_descriptor(index: Index, image: str, source_index: int) -> tuple[Desc, 
     return manifests[0], 0
 
 
+def manifest_to_read(index: Index, top: Desc, instance_digest: str | None) -> tuple[str, str, int]:
+    """(digest, MIME type or "", size or -1) of the manifest to read: *top*, or
+    the instance *instance_digest*, described by index.json when it lists it."""
+    desc: Desc | None = top
+    if instance_digest is not None:
+        desc = next((d for d in index["manifests"] if d.get("digest") == instance_digest), None)
+    if desc is None:
+        return str(instance_digest), "", -1
+    size = desc.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        size = -1
+    return str(desc.get("digest", "")), str(desc.get("mediaType") or ""), size
+
+
 def add_manifest(index: Index, desc: Desc) -> None:
     """Upstream's ``addManifest``: a named entry takes the name away from the first
     older entry carrying it (that entry stays, untagged); then the new entry replaces

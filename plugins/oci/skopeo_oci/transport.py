@@ -38,6 +38,7 @@ from .layout import (
     Layout,
     add_manifest,
     find_descriptor,
+    manifest_to_read,
     new_index,
     os_error,
     parse_index,
@@ -194,14 +195,7 @@ class OCISource(ImageSource):
         self.descriptor, _ = find_descriptor(self.index, reference.image, reference.source_index)
 
     def get_manifest(self, instance_digest: str | None = None) -> tuple[bytes, str]:
-        if instance_digest is None:
-            digest = str(self.descriptor.get("digest", ""))
-            mime = str(self.descriptor.get("mediaType") or "")
-        else:
-            digest = instance_digest
-            mime = next(
-                (str(d.get("mediaType") or "") for d in self.index["manifests"] if d.get("digest") == digest), ""
-            )
+        digest, mime, size = manifest_to_read(self.index, self.descriptor, instance_digest)
         path = self.layout.blob_path(digest)
         try:
             with open(path, "rb") as f:
@@ -210,6 +204,9 @@ class OCISource(ImageSource):
             raise os_error("open", path, e) from None
         if len(data) > mf.MAX_MANIFEST_SIZE:
             raise SkopeoError(f"manifest {digest} is larger than {mf.MAX_MANIFEST_SIZE} bytes")
+        # A layout is read as untrusted as a registry: its blobs are verified
+        # against their descriptors, and so is the manifest (upstream trusts it).
+        mf.verify_manifest(data, digest, size)
         return data, mime or mf.guess_mime(data)
 
     def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:

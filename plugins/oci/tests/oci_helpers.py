@@ -195,3 +195,8 @@ def blob_files(root: Path) -> set[str]:
 
 needs_old_skopeo = pytest.mark.skipif(not os.access(OLD_SKOPEO, os.X_OK), reason="Debian skopeo 1.9.3 not installed")
 needs_umoci = pytest.mark.skipif(not os.access(UMOCI, os.X_OK), reason="umoci not installed")
+
+
+def blob_size(layout: Path, digest: str) -> int:
+    """The size of a blob of *layout*, for descriptors added by hand."""
+    return (layout / "blobs" / "sha256" / digest.split(":", 1)[1]).stat().st_size

@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from oci_helpers import OCI_MANIFEST, REF_NAME, SAMPLE_DIGEST, add_entry, copy, make_image, make_multiarch
+from oci_helpers import (
+    OCI_MANIFEST,
+    REF_NAME,
+    SAMPLE_DIGEST,
+    add_entry,
+    blob_size,
+    copy,
+    make_image,
+    make_multiarch,
+)
 
 from skopeo import plugins
 from skopeo.context import SystemContext
@@ -100,7 +109,8 @@ def test_reference_with_unsupported_media_type(tmp_path: Path) -> None:
     digest = make_image(layout, None)
     add_entry(
         layout,
-        {"mediaType": "application/vnd.example+json", "digest": digest, "size": 1, "annotations": {REF_NAME: "art"}},
+        {"mediaType": "application/vnd.example+json", "digest": digest, "size": blob_size(layout, digest),
+         "annotations": {REF_NAME: "art"}},
     )
     with pytest.raises(SkopeoError) as info:
         manifest_of("oci:l:art")
@@ -108,7 +118,8 @@ def test_reference_with_unsupported_media_type(tmp_path: Path) -> None:
         info.value.message == 'reference "art" matches unsupported manifest MIME types ["application/vnd.example+json"]'
     )
     # An earlier unsupported entry does not hide a later supported one.
-    add_entry(layout, {"mediaType": OCI_MANIFEST, "digest": digest, "size": 1, "annotations": {REF_NAME: "art"}})
+    add_entry(layout, {"mediaType": OCI_MANIFEST, "digest": digest, "size": blob_size(layout, digest),
+                       "annotations": {REF_NAME: "art"}})
     assert manifest_of("oci:l:art")[1] == OCI_MANIFEST
 
 
@@ -120,7 +131,7 @@ def test_docker_media_types_accepted_for_reference(tmp_path: Path) -> None:
         {
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
             "digest": digest,
-            "size": 1,
+            "size": blob_size(layout, digest),
             "annotations": {REF_NAME: "dock"},
         },
     )
