@@ -363,15 +363,33 @@ def type_error(value: Any, go_type: str, struct_field: str = "", *, path: str = 
     return f"json: cannot unmarshal {kind} into {where} of type {go_type}"
 
 
+def token_text(value: Any) -> str:
+    """``%#v`` of the first token Go's ``Decoder.Token`` reads from the JSON that
+    decoded to *value*, as ``JSON object expected, got …`` messages show it."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "91"  # json.Delim('[') is a rune
+    if isinstance(value, dict):
+        return "123"
+    if isinstance(value, str):
+        return quote(value.encode())
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
 _BASE64_VALUES = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 
 
-def decode_base64(text: str) -> bytes:
+def decode_base64(text: str | bytes) -> bytes:
     """Go's ``base64.StdEncoding.DecodeString``: padded quanta, ``\\r``/``\\n``
     skipped anywhere, and the offset Go reports in ``illegal base64 data at input
     byte N`` (ValueError).  A port of decodeQuantum's decisions; Python's decoder
     accepts and rejects different inputs."""
-    src = text.encode("utf-8", "surrogateescape")
+    src = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
     out = bytearray()
     si, n = 0, len(src)
     while si < n:
@@ -410,18 +428,20 @@ def decode_base64(text: str) -> bytes:
     return bytes(out)
 
 
-def decode_bytes(value: Any, go_type: str = "[]uint8", path: str = "") -> bytes | None:
+def decode_bytes(value: Any, go_type: str = "[]uint8", path: str = "", struct_field: str = "") -> bytes | None:
     """A JSON value decoded into a Go ``[]byte`` (None for null): a base64 string,
-    or an array of numbers 0…255.  ValueError carries Go's text."""
+    or an array of numbers 0…255.  ValueError carries Go's text (*path* and
+    *struct_field* as for :func:`type_error`)."""
     if value is None:
         return None
     if isinstance(value, str):
         try:
             return decode_base64(value)
         except ValueError as e:
-            raise ValueError(f"json: cannot unmarshal string into {path or 'Go value'} of type {go_type}: {e}") from None
+            where = f"Go struct field {struct_field}" if struct_field else (path or "Go value")
+            raise ValueError(f"json: cannot unmarshal string into {where} of type {go_type}: {e}") from None
     if not isinstance(value, list):
-        raise ValueError(type_error(value, go_type, path=path))
+        raise ValueError(type_error(value, go_type, struct_field, path=path))
     out = bytearray()
     for i, item in enumerate(value):
         where = f"{path}.{i}"
