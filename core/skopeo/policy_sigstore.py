@@ -53,25 +53,10 @@ def decode(value: Any, go_type: str) -> Any:
         raise _InvalidPolicy(str(e)) from None
 
 
-def _go_token(value: Any) -> str:
-    """``%#v`` of the first token Go's decoder reads from *value*."""
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "91"  # json.Delim('[') is a rune
-    if isinstance(value, str):
-        return gojson.quote(value.encode())
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return str(value)
-
-
 def _object(value: Any, fields: dict[str, str]) -> dict[str, Any]:
     """The decoded fields of a strictly parsed JSON object (ParanoidUnmarshalJSONObject)."""
     if not isinstance(value, dict):
-        raise _InvalidPolicy(f"JSON object expected, got {_go_token(value)}")
+        raise _InvalidPolicy(f"JSON object expected, got {gojson.token_text(value)}")
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key not in fields:
