@@ -428,6 +428,49 @@ def decode_base64(text: str | bytes) -> bytes:
     return bytes(out)
 
 
+def decode_as(value: Any, go_type: str) -> Any:
+    """A decoded JSON *value* as Go decodes it into *go_type* (``string``,
+    ``[]string``, ``[]uint8``, ``[][]uint8``, ``int64``); None for null.
+    ValueError carries Go's text."""
+    if value is None:
+        return None
+    if go_type == "[]uint8":
+        return decode_bytes(value)
+    if go_type == "string":
+        if not isinstance(value, str):
+            raise ValueError(type_error(value, go_type))
+        return value
+    if go_type == "int64":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(type_error(value, go_type))
+        if isinstance(value, float) or not -(2**63) <= value < 2**63:
+            raise ValueError(type_error(value, go_type, number=True))
+        return value
+    if not isinstance(value, list):
+        raise ValueError(type_error(value, go_type))
+    if go_type == "[]string":
+        for i, item in enumerate(value):
+            if item is not None and not isinstance(item, str):  # Go leaves a null element empty
+                raise ValueError(type_error(item, "string", path=f".{i}"))
+        return value
+    return [decode_bytes(item, "[]uint8", f".{i}") for i, item in enumerate(value)]
+
+
+def strict_object(value: Any, decoders: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    """containers/image's ``ParanoidUnmarshalJSONObject`` over a decoded JSON
+    value: an object whose every key has a decoder, values decoded in the order
+    written; ValueError with its texts (``JSON object expected, got …``,
+    ``Unknown key "…"``)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"JSON object expected, got {token_text(value)}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in decoders:
+            raise ValueError(f'Unknown key "{key}"')
+        out[key] = decoders[key](item)
+    return out
+
+
 def decode_bytes(value: Any, go_type: str = "[]uint8", path: str = "", struct_field: str = "") -> bytes | None:
     """A JSON value decoded into a Go ``[]byte`` (None for null): a base64 string,
     or an array of numbers 0…255.  ValueError carries Go's text (*path* and

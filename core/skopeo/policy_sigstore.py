@@ -10,6 +10,7 @@ combine.  The texts, typos included (``rekorPublickeyPaths``), are upstream's.""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from . import gojson
@@ -33,36 +34,17 @@ def decode(value: Any, go_type: str) -> Any:
     """*value* as Go decodes it into *go_type* (None for null); raises
     _InvalidPolicy with Go's text when it does not fit."""
     try:
-        if go_type == _STRING:
-            if value is not None and not isinstance(value, str):
-                raise ValueError(gojson.type_error(value, _STRING))
-            return value
-        if go_type == _BYTES:
-            return gojson.decode_bytes(value)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise ValueError(gojson.type_error(value, go_type))
-        if go_type == _STRINGS:
-            for i, item in enumerate(value):
-                if item is not None and not isinstance(item, str):
-                    raise ValueError(gojson.type_error(item, _STRING, path=f".{i}"))
-            return value
-        return [gojson.decode_bytes(item, _BYTES, f".{i}") for i, item in enumerate(value)]
+        return gojson.decode_as(value, go_type)
     except ValueError as e:
         raise _InvalidPolicy(str(e)) from None
 
 
 def _object(value: Any, fields: dict[str, str]) -> dict[str, Any]:
-    """The decoded fields of a strictly parsed JSON object (ParanoidUnmarshalJSONObject)."""
-    if not isinstance(value, dict):
-        raise _InvalidPolicy(f"JSON object expected, got {gojson.token_text(value)}")
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key not in fields:
-            raise _InvalidPolicy(f'Unknown key "{key}"')
-        out[key] = decode(item, fields[key])
-    return out
+    """The decoded fields of a strictly parsed JSON object."""
+    try:
+        return gojson.strict_object(value, {k: functools.partial(gojson.decode_as, go_type=t) for k, t in fields.items()})
+    except ValueError as e:
+        raise _InvalidPolicy(str(e)) from None
 
 
 def parse_fulcio(value: Any) -> None:

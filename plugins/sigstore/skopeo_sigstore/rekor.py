@@ -18,6 +18,7 @@ prints a Go pointer (``(*string)(0xc…)``); we print the version."""
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 from typing import Any
 
@@ -57,15 +58,9 @@ def _strict_object(data: bytes, fields: dict[str, str]) -> dict[str, Any]:
         raise _fail(syntax)
     try:
         value = gojson.loads(data, stream=True, object_pairs_hook=_object_hook)
+        out = gojson.strict_object(value, {k: functools.partial(_typed, go_type=t) for k, t in fields.items()})
     except ValueError as e:
         raise _fail(str(e)) from None
-    if not isinstance(value, dict):
-        raise _fail(f"JSON object expected, got {gojson.token_text(value)}")
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key not in fields:
-            raise _fail(f'Unknown key "{key}"')
-        out[key] = _typed(item, fields[key])
     if isinstance(value, _Object) and value.duplicate is not None:
         raise _fail(f'Duplicate key "{value.duplicate}"')
     for key in fields:
@@ -75,25 +70,11 @@ def _strict_object(data: bytes, fields: dict[str, str]) -> dict[str, Any]:
 
 
 def _typed(value: Any, go_type: str) -> Any:
-    """*value* decoded into *go_type* ("[]uint8", "int64", "string", "raw")."""
+    """*value* decoded into *go_type*; "raw" keeps it as it is (json.RawMessage)."""
     if go_type == "raw":
         return value
-    try:
-        if go_type == "[]uint8":
-            return gojson.decode_bytes(value) or b""
-        if value is None:
-            return 0 if go_type == "int64" else ""
-        if go_type == "int64":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(gojson.type_error(value, "int64"))
-            if isinstance(value, float) or not -(2**63) <= value < 2**63:
-                raise ValueError(gojson.type_error(value, "int64", number=True))
-            return value
-        if not isinstance(value, str):
-            raise ValueError(gojson.type_error(value, "string"))
-        return value
-    except ValueError as e:
-        raise _fail(str(e)) from None
+    decoded = gojson.decode_as(value, go_type)
+    return decoded if decoded is not None else {"int64": 0, "string": "", "[]uint8": b""}[go_type]
 
 
 def _duplicate_in(value: Any) -> str | None:
