@@ -413,14 +413,16 @@ def identity_matches(matcher: dict[str, Any] | None, image: ImageReference, sign
     return False
 
 
-def load_key_sources(requirement: dict[str, Any], path: str, paths: str, data: str, datas: str | None = None) -> list[bytes]:
+def load_key_sources(requirement: dict[str, Any], path: str, paths: str | None, data: str,
+                     datas: str | None = None) -> list[bytes]:
     """The key material a requirement names (each file / each inline value is one
     entry).  Raises PolicyError with the OS error for unreadable files."""
     out: list[bytes] = []
     files: list[str] = []
     if requirement.get(path):
         files.append(requirement[path])
-    files.extend(requirement.get(paths) or [])
+    if paths is not None:  # a null entry is Go's empty string
+        files.extend(f or "" for f in requirement.get(paths) or [])
     for f in files:
         try:
             with open(f, "rb") as fh:

@@ -45,7 +45,7 @@ class TrustRoot:
 
 
 def _one_source(requirement: dict[str, Any], path: str, data: str) -> bytes | None:
-    found = policy.load_key_sources(requirement, path, "", data)
+    found = policy.load_key_sources(requirement, path, None, data)
     return found[0] if found else None
 
 

@@ -212,6 +212,11 @@ def test_public_key_signature_encodings_and_failures(shop: Workshop) -> None:
     assert shop.check(shop.image(s), req) == (
         "Source image rejected: cryptographic signature verification failed: ecdsa: Invalid IEEE_P1363 encoded bytes, "
         "ecdsa: Invalid IEEE_P1363 encoded bytes")
+    # Go's []byte also decodes from an array of numbers; a null path is the empty path.
+    assert shop.check(shop.image(m.signed(k1, shop.digest, REF)),
+                      {"type": "sigstoreSigned", "keyData": list(m.public_pem(k1)), "signedIdentity": REPO}) == ""
+    assert shop.check(shop.image(m.signed(k1, shop.digest, REF)), {**req, "keyPaths": [paths[0], None]}) == (
+        "Source image rejected: open : no such file or directory")
     cert = shop.file("cert.pub", shop.leaf.pem)
     assert shop.check(shop.image(m.signed(k1, shop.digest, REF)), {**req, "keyPaths": [paths[0], str(cert)]}) == (
         "Source image rejected: parsing public key 2: unknown Public key PEM file type: CERTIFICATE. "
