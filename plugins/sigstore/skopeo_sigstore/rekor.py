@@ -53,11 +53,8 @@ def _fail(message: str) -> InvalidSignatureError:
 def _strict_object(data: bytes, fields: dict[str, str]) -> dict[str, Any]:
     """``json.Unmarshal`` into a type whose UnmarshalJSON is
     ParanoidUnmarshalJSONObjectExactFields: exactly *fields* (name → Go type)."""
-    syntax = gojson.syntax_error(data)  # Unmarshal checks the whole input first
-    if syntax is not None:
-        raise _fail(syntax)
-    try:
-        value = gojson.loads(data, stream=True, object_pairs_hook=_object_hook)
+    try:  # Unmarshal checks the syntax of the whole input first
+        value = gojson.loads(data, object_pairs_hook=_object_hook)
         out = gojson.strict_object(value, {k: functools.partial(_typed, go_type=t) for k, t in fields.items()})
     except ValueError as e:
         raise _fail(str(e)) from None
