@@ -273,7 +273,17 @@ def verify_set(rekor_keys: list[Any], set_json: bytes, key_or_cert_pem: bytes, b
     logged_hash = _hex(str(value))
     if logged_hash != hashlib.sha256(payload).digest():
         raise _fail("payload in Rekor SET does not match")
-    return datetime.datetime.fromtimestamp(entry["integratedTime"], datetime.UTC).astimezone()
+    return _unix_time(entry["integratedTime"])
+
+
+def _unix_time(seconds: int) -> datetime.datetime:
+    """Go's ``time.Unix(seconds, 0)`` in local time; beyond Python's years 1…9999
+    the nearest representable moment (it is then outside any certificate's validity)."""
+    try:
+        return datetime.datetime.fromtimestamp(seconds, datetime.UTC).astimezone()
+    except (OverflowError, OSError, ValueError):
+        edge = datetime.datetime.max if seconds > 0 else datetime.datetime.min
+        return edge.replace(tzinfo=datetime.UTC)
 
 
 def _hex(text: str) -> bytes:

@@ -166,8 +166,9 @@ def rekor_set(rekor_key: Any, body: bytes, integrated_time: datetime.datetime | 
     when = integrated_time if isinstance(integrated_time, int) else int(integrated_time.timestamp())
     entry = {"body": b64(body), "integratedTime": when, "logIndex": log_index,
              "logID": hashlib.sha256(public_pem(rekor_key)).hexdigest()}
-    set_signature = (sign_with or rekor_key).sign(hashlib.sha256(rfc8785.dumps(entry)).digest(),
-                                                  ec.ECDSA(_prehashed()))
+    # JCS numbers are IEEE doubles: rfc8785 takes big integers only as floats.
+    canonical = rfc8785.dumps({k: float(v) if isinstance(v, int) and abs(v) > 2**53 else v for k, v in entry.items()})
+    set_signature = (sign_with or rekor_key).sign(hashlib.sha256(canonical).digest(), ec.ECDSA(_prehashed()))
     return json.dumps({"SignedEntryTimestamp": b64(set_signature), "Payload": entry})
 
 

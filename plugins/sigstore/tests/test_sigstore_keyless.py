@@ -154,6 +154,14 @@ def test_fulcio_accepted(shop: Workshop) -> None:
         fulcio={"caPath": str(shop.root_pem), "oidcIssuer": ISSUER, "subjectEmail": good})) == ""
 
 
+def test_fulcio_far_future_log_time_is_rejected_without_a_crash(shop: Workshop) -> None:
+    # Go prints the real year (beyond 9999); we stop at the last moment datetime can hold.
+    code, message = shop.copy(shop.image(shop.fulcio(integrated_time=2**62)), shop.policy(shop.fulcio_requirement()))
+    assert code == 1
+    assert message == ("Source image rejected: veryfing leaf certificate failed: x509: certificate has expired or is "
+                       f"not yet valid: current time 9999-12-31T23:59:59Z is after {go_time(shop.leaf.cert.not_valid_after_utc)}")
+
+
 def test_fulcio_trust_root_errors(shop: Workshop) -> None:
     image = shop.image(shop.fulcio())
     junk = base64.b64encode(b"not a certificate").decode()
@@ -186,6 +194,11 @@ def test_public_key_with_rekor(shop: Workshop) -> None:
     assert shop.check(shop.image(s), {**req, "rekorPublicKeyPath": str(pub)}) == (
         "Source image rejected: No public key verified against the RekorSET: "
         "cryptographic signature verification of Rekor SET failed")
+    # The log time does not matter with a public key, even one Python's datetime cannot hold.
+    far = m.signed(key, shop.digest, REF)
+    far.annotations[m.BUNDLE] = m.rekor_set(shop.rekor, m.rekor_body(m.public_pem(key), far.signature, far.payload),
+                                            integrated_time=2**62)
+    assert shop.check(shop.image(far), req) == ""
     plain = m.signed(key, shop.digest, REF)
     assert shop.check(shop.image(plain), req) == "Source image rejected: missing dev.sigstore.cosign/bundle annotation"
     # The SET logs another key: with two policy keys, both failures are listed.
