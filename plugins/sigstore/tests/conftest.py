@@ -117,10 +117,3 @@ class Workshop:
 @pytest.fixture
 def shop(tmp_path: Path, run_skopeo: Any, sample_layout: Path) -> Workshop:
     return Workshop(tmp_path, run_skopeo, sample_layout)
-
-
-@pytest.fixture
-def upstream_main() -> str:
-    if not upstream_main_available():
-        pytest.skip("upstream main skopeo is not built here")
-    return UPSTREAM_MAIN
