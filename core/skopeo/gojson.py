@@ -489,6 +489,8 @@ def decode_bytes(value: Any, go_type: str = "[]uint8", path: str = "", struct_fi
         try:
             return decode_base64(value)
         except ValueError as e:
+            # Upstream main's Go wraps the base64 error in the type error; the Go of
+            # Debian's 1.9.3 printed it bare ("illegal base64 data at input byte N").
             where = f"Go struct field {struct_field}" if struct_field else (path or "Go value")
             raise ValueError(f"json: cannot unmarshal string into {where} of type {go_type}: {e}") from None
     if not isinstance(value, list):
