@@ -130,32 +130,17 @@ def decode_auth(entry: object) -> tuple[str, str] | None:
     auth = entry.get("auth")
     if not isinstance(auth, str) or not auth:
         return None
-    decoded = _base64_decode(auth).decode(errors="replace")
+    # Go's StdEncoding: a malformed entry is an error (``illegal base64 data at
+    # input byte N``), not a silent anonymous pull.
+    try:
+        raw = gojson.decode_base64(auth)
+    except ValueError as e:
+        raise SkopeoError(str(e)) from None
+    decoded = raw.decode(errors="replace")
     user, sep, password = decoded.partition(":")
     if not sep:
         return None
     return user, password
-
-
-_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-
-
-def _base64_decode(text: str) -> bytes:
-    """Standard base64 as Go's StdEncoding decodes it: a malformed entry is an
-    error (``illegal base64 data at input byte N``), not a silent anonymous pull."""
-    import binascii  # only when an entry has to be decoded
-
-    if len(text) % 4 == 0:  # Go wants whole, padded quanta
-        try:
-            return binascii.a2b_base64(text.encode(), strict_mode=True)
-        except (binascii.Error, ValueError):
-            pass
-    body = text.rstrip("=")
-    for i, c in enumerate(body):
-        if c not in _BASE64_ALPHABET:
-            raise SkopeoError(f"illegal base64 data at input byte {i}")
-    # Only the length or the padding is wrong: Go stops at the last whole quantum.
-    raise SkopeoError(f"illegal base64 data at input byte {len(body) - len(body) % 4}")
 
 
 def run_credential_helper(helper: str, registry: str) -> Credentials | None:

@@ -340,9 +340,13 @@ def loads(
 
 # --- Go's texts for type errors and %q ---------------------------------------------
 
-def type_error(value: Any, go_type: str, struct_field: str = "") -> str:
+def type_error(value: Any, go_type: str, struct_field: str = "", *, path: str = "", number: bool = False) -> str:
     """Go's ``UnmarshalTypeError`` text for a decoded JSON *value* that cannot go
-    into *go_type*; *struct_field* (``"Index.manifests"``) names the field it was for."""
+    into *go_type*; *struct_field* (``"Index.manifests"``) names the field it was for,
+    *path* (``".1"``) the array element of a value decoded on its own; *number*
+    adds the number itself, as Go does when it does not fit the type."""
+    if number:
+        return f"json: cannot unmarshal number {value} into {path or 'Go value'} of type {go_type}"
     if isinstance(value, bool):
         kind = "bool"
     elif isinstance(value, (int, float)):
@@ -355,8 +359,154 @@ def type_error(value: Any, go_type: str, struct_field: str = "") -> str:
         kind = "object"
     else:
         kind = "value"
-    where = f"Go struct field {struct_field}" if struct_field else "Go value"
+    where = f"Go struct field {struct_field}" if struct_field else (path or "Go value")
     return f"json: cannot unmarshal {kind} into {where} of type {go_type}"
+
+
+def token_text(value: Any) -> str:
+    """``%#v`` of the first token Go's ``Decoder.Token`` reads from the JSON that
+    decoded to *value*, as ``JSON object expected, got …`` messages show it."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "91"  # json.Delim('[') is a rune
+    if isinstance(value, dict):
+        return "123"
+    if isinstance(value, str):
+        return quote(value.encode())
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
+_BASE64_VALUES = {c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+
+
+def decode_base64(text: str | bytes) -> bytes:
+    """Go's ``base64.StdEncoding.DecodeString``: padded quanta, ``\\r``/``\\n``
+    skipped anywhere, and the offset Go reports in ``illegal base64 data at input
+    byte N`` (ValueError).  A port of decodeQuantum's decisions; Python's decoder
+    accepts and rejects different inputs."""
+    src = text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape")
+    compact = src.replace(b"\n", b"").replace(b"\r", b"")
+    if len(compact) % 4 == 0:  # the common, valid case: binascii in C gives Go's bytes
+        import binascii
+
+        try:
+            return binascii.a2b_base64(compact, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass  # the port below finds Go's offset
+    out = bytearray()
+    si, n = 0, len(src)
+    while si < n:
+        quantum: list[int] = []
+        while len(quantum) < 4:
+            if si == n:
+                if not quantum:
+                    return bytes(out)
+                raise ValueError(f"illegal base64 data at input byte {si - len(quantum)}")
+            c = src[si]
+            si += 1
+            if c in _BASE64_VALUES:
+                quantum.append(_BASE64_VALUES[c])
+                continue
+            if c in (0x0A, 0x0D):
+                continue
+            if c != 0x3D or len(quantum) < 2:  # not "=", or padding too early
+                raise ValueError(f"illegal base64 data at input byte {si - 1}")
+            if len(quantum) == 2:  # "==" expected: the second "=" must follow
+                while si < n and src[si] in (0x0A, 0x0D):
+                    si += 1
+                if si == n:
+                    raise ValueError(f"illegal base64 data at input byte {n}")
+                if src[si] != 0x3D:
+                    raise ValueError(f"illegal base64 data at input byte {si - 1}")
+                si += 1
+            while si < n and src[si] in (0x0A, 0x0D):
+                si += 1
+            if si < n:
+                raise ValueError(f"illegal base64 data at input byte {si}")
+            break
+        value = 0
+        for v in [*quantum, 0, 0, 0][:4]:
+            value = value << 6 | v
+        out += value.to_bytes(3, "big")[: len(quantum) - 1]
+    return bytes(out)
+
+
+def decode_as(value: Any, go_type: str) -> Any:
+    """A decoded JSON *value* as Go decodes it into *go_type* (``string``,
+    ``[]string``, ``[]uint8``, ``[][]uint8``, ``int64``); None for null.
+    ValueError carries Go's text."""
+    if value is None:
+        return None
+    if go_type == "[]uint8":
+        return decode_bytes(value)
+    if go_type == "string":
+        if not isinstance(value, str):
+            raise ValueError(type_error(value, go_type))
+        return value
+    if go_type == "int64":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(type_error(value, go_type))
+        if isinstance(value, float) or not -(2**63) <= value < 2**63:
+            raise ValueError(type_error(value, go_type, number=True))
+        return value
+    if not isinstance(value, list):
+        raise ValueError(type_error(value, go_type))
+    if go_type == "[]string":
+        for i, item in enumerate(value):
+            if item is not None and not isinstance(item, str):  # Go leaves a null element empty
+                raise ValueError(type_error(item, "string", path=f".{i}"))
+        return value
+    return [decode_bytes(item, "[]uint8", f".{i}") for i, item in enumerate(value)]
+
+
+def strict_object(value: Any, decoders: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    """containers/image's ``ParanoidUnmarshalJSONObject`` over a decoded JSON
+    value: an object whose every key has a decoder, values decoded in the order
+    written; ValueError with its texts (``JSON object expected, got …``,
+    ``Unknown key "…"``)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"JSON object expected, got {token_text(value)}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in decoders:
+            raise ValueError(f'Unknown key "{key}"')
+        out[key] = decoders[key](item)
+    return out
+
+
+def decode_bytes(value: Any, go_type: str = "[]uint8", path: str = "", struct_field: str = "") -> bytes | None:
+    """A JSON value decoded into a Go ``[]byte`` (None for null): a base64 string,
+    or an array of numbers 0…255.  ValueError carries Go's text (*path* and
+    *struct_field* as for :func:`type_error`)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return decode_base64(value)
+        except ValueError as e:
+            # Upstream main's Go wraps the base64 error in the type error; the Go of
+            # Debian's 1.9.3 printed it bare ("illegal base64 data at input byte N").
+            where = f"Go struct field {struct_field}" if struct_field else (path or "Go value")
+            raise ValueError(f"json: cannot unmarshal string into {where} of type {go_type}: {e}") from None
+    if not isinstance(value, list):
+        raise ValueError(type_error(value, go_type, struct_field, path=path))
+    out = bytearray()
+    for i, item in enumerate(value):
+        where = f"{path}.{i}"
+        if item is None:  # Go leaves the element zero
+            out.append(0)
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise ValueError(type_error(item, "uint8", path=where))
+        elif item != int(item) or not 0 <= item <= 255:
+            raise ValueError(type_error(item, "uint8", path=where, number=True))
+        else:
+            out.append(int(item))
+    return bytes(out)
 
 
 def quote(data: bytes) -> str:

@@ -15,8 +15,6 @@ The ``signedIdentity`` matchers are implemented here, once, for every handler
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 from dataclasses import dataclass, field
@@ -165,8 +163,8 @@ def parse(data: bytes, source: str = "<in-memory>") -> Policy:
 
 
 # --- strict JSON helpers (containers/image's ParanoidUnmarshalJSONObject) ---------
-def _type_error(value: Any, go_type: str) -> str:
-    return gojson.type_error(value, go_type)
+def _type_error(value: Any, go_type: str, struct_field: str = "") -> str:
+    return gojson.type_error(value, go_type, struct_field)
 
 
 def _check_keys(obj: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -197,40 +195,17 @@ def _string_list(obj: dict[str, Any], key: str) -> list[str] | None:
         return None
     if not isinstance(value, list):
         raise _InvalidPolicy(_type_error(value, "[]string"))
-    for item in value:
-        if not isinstance(item, str):
-            raise _InvalidPolicy(_type_error(item, "string"))
+    for i, item in enumerate(value):
+        if item is not None and not isinstance(item, str):  # Go leaves a null element empty
+            raise _InvalidPolicy(gojson.type_error(item, "string", path=f".{i}"))
     return value
 
 
-def _base64(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise _InvalidPolicy(_type_error(value, "[]uint8"))
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise _InvalidPolicy(f"illegal base64 data at input byte {_bad_base64_offset(value)}") from None
-
-
-def _bad_base64_offset(text: str) -> int:
-    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-    for i, c in enumerate(text):
-        if c not in alphabet:
-            return i
-    return len(text)
-
-
 def _bytes_field(obj: dict[str, Any], key: str) -> bytes | None:
-    return None if obj.get(key) is None else _base64(obj[key])
-
-
-def _bytes_list(obj: dict[str, Any], key: str) -> list[bytes] | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise _InvalidPolicy(_type_error(value, "[][]uint8"))
-    return [_base64(v) for v in value]
+    try:
+        return gojson.decode_bytes(obj.get(key))
+    except ValueError as e:
+        raise _InvalidPolicy(str(e)) from None
 
 
 # --- requirements ---------------------------------------------------------------
@@ -260,13 +235,15 @@ def _requirement(req: Any) -> dict[str, Any]:
         raise _InvalidPolicy(_type_error(req, "signature.prCommon"))
     rtype = req.get("type")
     if rtype is not None and not isinstance(rtype, str):
-        raise _InvalidPolicy(_type_error(rtype, "signature.prTypeIdentifier"))
+        raise _InvalidPolicy(_type_error(rtype, "signature.prTypeIdentifier", "prCommon.type"))
     if rtype in (INSECURE_ACCEPT_ANYTHING, REJECT):
         _exact_keys(req, ("type",))
     elif rtype == SIGNED_BY:
         _signed_by(req)
     elif rtype == SIGSTORE_SIGNED:
-        _sigstore_signed(req)
+        from .policy_sigstore import parse_sigstore_signed
+
+        parse_sigstore_signed(req)
     elif rtype == SIGNED_BASE_LAYER:
         _exact_keys(req, ("type", "baseLayerIdentity"))
         _identity_matcher(req["baseLayerIdentity"])
@@ -287,7 +264,7 @@ def _signed_by(req: dict[str, Any]) -> None:
     _string(req, "keyPath")
     key_paths = _string_list(req, "keyPaths")
     _bytes_field(req, "keyData")
-    if req.get("signedIdentity") is not None:
+    if "signedIdentity" in req:
         _identity_matcher(req["signedIdentity"])
     present = [k for k in ("keyPath", "keyPaths", "keyData") if k in req]
     if not present:
@@ -300,87 +277,6 @@ def _signed_by(req: dict[str, Any]) -> None:
         raise _InvalidPolicy("keyPaths must not be empty")
 
 
-def _key_sources(req: dict[str, Any], path: str, paths: str, data: str, datas: str) -> int:
-    """How many of the four ways to give keys *req* uses (each one validated)."""
-    count = 1 if _string(req, path) else 0
-    path_list = _string_list(req, paths)
-    if path_list is not None:
-        if not path_list:
-            raise _InvalidPolicy(f"{paths} contains no entries")
-        count += 1
-    if _bytes_field(req, data) is not None:
-        count += 1
-    data_list = _bytes_list(req, datas)
-    if data_list is not None:
-        if not data_list:
-            raise _InvalidPolicy(f"{datas} contains no entries")
-        count += 1
-    return count
-
-
-def _sigstore_signed(req: dict[str, Any]) -> None:
-    _check_keys(req, (
-        "type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki",
-        "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas",
-        "signedIdentity",
-    ))
-    sources = _key_sources(req, "keyPath", "keyPaths", "keyData", "keyDatas")
-    if req.get("fulcio") is not None:
-        _fulcio(req["fulcio"])
-        sources += 1
-    if req.get("pki") is not None:
-        _pki(req["pki"])
-        sources += 1
-    rekor = _key_sources(req, "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas")
-    if req.get("signedIdentity") is not None:
-        _identity_matcher(req["signedIdentity"])
-    if sources != 1:
-        raise _InvalidPolicy("exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, and pki must be specified")
-    if rekor > 1:
-        raise _InvalidPolicy(
-            "at most one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas can be used simultaneously"
-        )
-    if req.get("fulcio") is not None and rekor == 0:
-        raise _InvalidPolicy(
-            "At least one of rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas must be specified if fulcio is used"
-        )
-    if req.get("pki") is not None and rekor > 0:
-        raise _InvalidPolicy(
-            "rekorPublickeyPath, rekorPublicKeyPaths, rekorPublickeyData and rekorPublicKeyDatas are not supported for pki"
-        )
-
-
-def _fulcio(value: Any) -> None:
-    if not isinstance(value, dict):
-        raise _InvalidPolicy(_type_error(value, "signature.prSigstoreSignedFulcio"))
-    _check_keys(value, ("caPath", "caData", "oidcIssuer", "subjectEmail"))
-    ca_path, ca_data = _string(value, "caPath"), _bytes_field(value, "caData")
-    if ca_path and ca_data is not None:
-        raise _InvalidPolicy("caPath and caData cannot be used simultaneously")
-    if not ca_path and ca_data is None:
-        raise _InvalidPolicy("At least one of caPath and caData must be specified")
-    if not _string(value, "oidcIssuer"):
-        raise _InvalidPolicy("oidcIssuer not specified")
-    if not _string(value, "subjectEmail"):
-        raise _InvalidPolicy("subjectEmail not specified")
-
-
-def _pki(value: Any) -> None:
-    if not isinstance(value, dict):
-        raise _InvalidPolicy(_type_error(value, "signature.prSigstoreSignedPKI"))
-    _check_keys(value, ("caRootsPath", "caRootsData", "caIntermediatesPath", "caIntermediatesData",
-                        "subjectEmail", "subjectHostname"))
-    roots_path, roots_data = _string(value, "caRootsPath"), _bytes_field(value, "caRootsData")
-    if roots_path and roots_data is not None:
-        raise _InvalidPolicy("caRootsPath and caRootsData cannot be used simultaneously")
-    if not roots_path and roots_data is None:
-        raise _InvalidPolicy("At least one of caRootsPath and caRootsData must be specified")
-    if _string(value, "caIntermediatesPath") and _bytes_field(value, "caIntermediatesData") is not None:
-        raise _InvalidPolicy("caIntermediatesPath and caIntermediatesData cannot be used simultaneously")
-    if not _string(value, "subjectEmail") and not _string(value, "subjectHostname"):
-        raise _InvalidPolicy("At least one of subjectEmail, subjectHostname must be specified")
-
-
 # --- signedIdentity matchers ------------------------------------------------------
 _PREFIX_DOMAIN_RE: re.Pattern[str] | None = None
 _PREFIX_NAME_RE: re.Pattern[str] | None = None
@@ -389,6 +285,8 @@ _PREFIX_NAME_RE: re.Pattern[str] | None = None
 def _identity_matcher(value: Any) -> dict[str, Any]:
     from .reference import parse_normalized
 
+    if value is None:  # Go decodes null into an empty matcher
+        value = {}
     if not isinstance(value, dict):
         raise _InvalidPolicy(_type_error(value, "signature.prmCommon"))
     mtype = value.get("type")
@@ -515,14 +413,16 @@ def identity_matches(matcher: dict[str, Any] | None, image: ImageReference, sign
     return False
 
 
-def load_key_sources(requirement: dict[str, Any], path: str, paths: str, data: str, datas: str | None = None) -> list[bytes]:
+def load_key_sources(requirement: dict[str, Any], path: str, paths: str | None, data: str,
+                     datas: str | None = None) -> list[bytes]:
     """The key material a requirement names (each file / each inline value is one
     entry).  Raises PolicyError with the OS error for unreadable files."""
     out: list[bytes] = []
     files: list[str] = []
     if requirement.get(path):
         files.append(requirement[path])
-    files.extend(requirement.get(paths) or [])
+    if paths is not None:  # a null entry is Go's empty string
+        files.extend(f or "" for f in requirement.get(paths) or [])
     for f in files:
         try:
             with open(f, "rb") as fh:
@@ -530,9 +430,9 @@ def load_key_sources(requirement: dict[str, Any], path: str, paths: str, data: s
         except OSError as e:
             raise PolicyError(path_error_text("open", f, e)) from None
     if requirement.get(data) is not None:
-        out.append(base64.b64decode(requirement[data]))
+        out.append(gojson.decode_bytes(requirement[data]) or b"")
     if datas is not None:
-        out.extend(base64.b64decode(d) for d in requirement.get(datas) or [])
+        out.extend(gojson.decode_bytes(d) or b"" for d in requirement.get(datas) or [])
     return out
 
 

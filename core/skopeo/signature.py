@@ -256,6 +256,12 @@ class SignatureHandler(ABC):
         (:func:`encode`)."""
         raise NotImplementedError(f"{self.kind} signatures can be verified but not created")
 
+    def prepare(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Check and load what :meth:`sign` needs, once, before anything is
+        copied (raise SkopeoError with the user's message); the options returned
+        are those ``sign`` then receives for every image."""
+        return options
+
     def validate_requirement(self, requirement: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Strictly check a policy requirement of one of our ``requirement_types``
         that the core does not know (raise ValueError with the reason).  The

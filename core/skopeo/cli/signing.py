@@ -70,6 +70,7 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
         if handler is None:
             raise UsageError(f"--{flag.replace('_', '-')} needs a plugin that creates {kind!r} signatures; none is installed")
         options: dict[str, Any] = {option: value, "passphrase_file": passphrase_file, "passphrase": passphrases.get(flag)}
+        options = handler.prepare(options)
 
         def sign(manifest: bytes, ref: ImageReference, _h: Any = handler, _o: dict[str, Any] = options) -> bytes:
             result: bytes = _h.sign(manifest, _identity(identity, ref), _o)

@@ -1,9 +1,11 @@
-"""The ``sigstore`` signature kind: ``sigstoreSigned`` policy requirements and
-``--sign-by-sigstore-private-key`` / ``--sign-by-sigstore`` signatures.
+"""The ``sigstore`` signature kind: ``sigstoreSigned`` policy requirements
+(verify) and ``--sign-by-sigstore-private-key`` / ``--sign-by-sigstore``
+signatures (sign).
 
-Verification with public keys is complete and offline.  Fulcio and PKI
-certificate chains and Rekor SETs need checks we do not implement; such
-requirements reject with a message that says so, never accept."""
+Verification is offline and complete: public keys (with or without a Rekor
+SET), Fulcio certificates with Rekor SETs, and PKI certificates (see
+:mod:`.verify`).  Signing uses a private key; parameter files that ask for
+Fulcio or Rekor fail clearly before copying (see :mod:`.params`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from skopeo import manifest as mf
 from skopeo import policy
-from skopeo.errors import PolicyError, SkopeoError, os_error_text
+from skopeo.errors import SkopeoError
 from skopeo.reference import parse_normalized
 from skopeo.signature import (
     CONTAINERS_IMAGE_VERSION,
@@ -27,7 +29,6 @@ from skopeo.signature import (
     VerificationResult,
     encode,
     make_payload,
-    parse_payload,
     prompt_passphrase,
     read_passphrase_file,
     split_by_kind,
@@ -49,43 +50,6 @@ def sign_manifest(manifest: bytes, docker_reference: str, private_key: Any) -> b
     return encode(Signature(SIGSTORE_KIND, envelope.to_json()))
 
 
-def _load_signing_key(key_file: str, passphrase: str | None) -> Any:
-    try:
-        with open(key_file, "rb") as f:
-            pem = f.read()
-    except OSError as e:
-        raise SkopeoError(f"reading private key from {key_file}: {os_error_text(e)}") from None
-    if passphrase is None:
-        passphrase = prompt_passphrase(key_file)
-    try:
-        return keys.load_private_key(pem, passphrase)
-    except SkopeoError as e:
-        raise SkopeoError(f"initializing private key: {e.message}") from None
-
-
-def _param_file_key(path: str) -> tuple[str, str | None]:
-    """(private key file, passphrase) from a ``--sign-by-sigstore`` YAML file."""
-    import yaml
-
-    try:
-        with open(path, "rb") as f:
-            params = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise SkopeoError(f"reading {path}: {e}") from None
-    if not isinstance(params, dict):
-        raise SkopeoError(f"reading {path}: not a mapping")
-    allowed = {"privateKeyFile", "privateKeyPassphraseFile", "fulcio", "rekorURL"}
-    for key in params:
-        if key not in allowed:
-            raise SkopeoError(f'reading {path}: unknown key "{key}"')
-    if params.get("fulcio") or params.get("rekorURL"):
-        raise SkopeoError(f"{path}: Fulcio and Rekor signing need network services this implementation does not support")
-    key_file = params.get("privateKeyFile")
-    if not key_file:
-        raise SkopeoError(f"{path}: no signing method specified (privateKeyFile)")
-    return key_file, read_passphrase_file(params.get("privateKeyPassphraseFile"))
-
-
 def _mime_type(data: bytes) -> str | None:
     """The MIME type of a sigstore signature; None when it does not parse (the
     verification then reports why)."""
@@ -102,24 +66,49 @@ class SigstoreHandler(SignatureHandler):
     def progress_message(self) -> str:
         return "Signing image using a sigstore signature"
 
+    def prepare(self, options: dict[str, Any]) -> dict[str, Any]:
+        # A parameter file is read, and its key loaded, once and before anything
+        # is copied, as upstream sets up its signer.
+        if not options.get("param_file"):
+            return options
+        from . import params
+
+        try:
+            key = params.signing_key(options["param_file"])
+        except SkopeoError as e:
+            raise SkopeoError(f"Error using --sign-by-sigstore: {e.message}") from None
+        return {**options, "private_key": key}
+
     def sign(self, manifest: bytes, identity: str, options: dict[str, Any]) -> bytes:
-        if options.get("param_file"):
-            key_file, passphrase = _param_file_key(options["param_file"])
-        else:
-            key_file = options.get("private_key_file") or ""
-            if not key_file:
-                raise SkopeoError("sigstore signing needs a private key (--sign-by-sigstore-private-key)")
-            passphrase = options.get("passphrase")
-            if passphrase is None:
-                passphrase = read_passphrase_file(options.get("passphrase_file"))
-        key = _load_signing_key(key_file, passphrase)
+        key = options.get("private_key")
+        if key is None:
+            if options.get("param_file"):
+                key = self.prepare(options)["private_key"]
+            else:
+                key = self._key_from_flags(options)
         try:
             return sign_manifest(manifest, identity, key)
         except SkopeoError as e:
             raise e.wrap("creating signature") from None
 
+    @staticmethod
+    def _key_from_flags(options: dict[str, Any]) -> Any:
+        from . import params
+
+        key_file = options.get("private_key_file") or ""
+        if not key_file:
+            raise SkopeoError("sigstore signing needs a private key (--sign-by-sigstore-private-key)")
+        passphrase = options.get("passphrase")
+        if passphrase is None:
+            passphrase = read_passphrase_file(options.get("passphrase_file"))
+        if passphrase is None:
+            passphrase = prompt_passphrase(key_file)
+        return params.load_private_key(key_file, passphrase)
+
     def verify(self, requirement: dict[str, Any], signatures: list[bytes], manifest: bytes,
                image_reference: Any) -> VerificationResult:
+        from . import verify
+
         all_sigstore, others = split_by_kind(signatures, SIGSTORE_KIND)
         # Attachments of other MIME types (attestations, …) are not signatures.
         sigs = [s for s in all_sigstore if _mime_type(s.data) in (SIGSTORE_MIME, None)]
@@ -130,53 +119,12 @@ class SigstoreHandler(SignatureHandler):
                                                  f"({len(others)} non-sigstore signatures, "
                                                  f"{non_attachments} sigstore non-signature attachments)")
             return VerificationResult(False, "A signature was required, but no signature exists")
-        try:
-            public_keys = self._public_keys(requirement)
-        except SkopeoError as e:
-            return VerificationResult(False, e.message)
         rejections: list[str] = []
         for sig in sigs:
-            reason = self._check_one(sig.data, public_keys, requirement, manifest, image_reference)
+            reason = verify.rejection(requirement, sig.data, manifest, image_reference)
             if reason is None:
                 return VerificationResult(True)
             rejections.append(reason)
         if len(rejections) == 1:
             return VerificationResult(False, rejections[0])
         return VerificationResult(False, "None of the signatures were accepted, reasons: " + "; ".join(rejections))
-
-    @staticmethod
-    def _public_keys(requirement: dict[str, Any]) -> list[Any]:
-        if requirement.get("fulcio") is not None:
-            raise PolicyError("sigstoreSigned with fulcio is not supported: certificate and Rekor verification are not implemented")
-        if requirement.get("pki") is not None:
-            raise PolicyError("sigstoreSigned with pki is not supported: X.509 chain verification is not implemented")
-        if any(requirement.get(k) is not None for k in
-               ("rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas")):
-            raise PolicyError("sigstoreSigned with a Rekor public key is not supported: Rekor SET verification is not implemented")
-        datas = policy.load_key_sources(requirement, "keyPath", "keyPaths", "keyData", "keyDatas")
-        out = [keys.load_public_key(d) for d in datas]
-        if not out:
-            raise PolicyError("Need at least one public key to verify the sigstore payload, but got 0")
-        return out
-
-    @staticmethod
-    def _check_one(data: bytes, public_keys: list[Any], requirement: dict[str, Any], manifest: bytes,
-                   image_reference: Any) -> str | None:
-        try:
-            envelope = SigstoreEnvelope.from_json(data)
-        except InvalidSignatureError as e:
-            return e.message
-        b64 = envelope.annotations.get(SIGSTORE_SIGNATURE_ANNOTATION)
-        if b64 is None:
-            return f"missing {SIGSTORE_SIGNATURE_ANNOTATION} annotation"
-        try:
-            raw_sig = base64.b64decode(b64, validate=True)
-        except ValueError as e:
-            return f"base64 decoding: {e}"
-        if not any(keys.verify(k, raw_sig, envelope.payload) for k in public_keys):
-            return "cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature"
-        try:
-            payload = parse_payload(envelope.payload, SIGSTORE_TYPE, optional_may_be_null=True)
-        except InvalidSignatureError as e:
-            return e.message
-        return policy.payload_rejection(requirement, payload, manifest, image_reference)

@@ -16,6 +16,8 @@ from typing import Any
 
 from skopeo.errors import SkopeoError
 
+from . import pem
+
 SIGSTORE_PEM_TYPE = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_PEM_TYPE = "ENCRYPTED COSIGN PRIVATE KEY"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 32768, 8, 1
@@ -24,33 +26,6 @@ SALT_SIZE, NONCE_SIZE, KEY_SIZE = 32, 24, 32
 
 class KeyError_(SkopeoError):
     pass
-
-
-def _pem(kind: str, der: bytes) -> bytes:
-    body = base64.b64encode(der).decode()
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return ("\n".join([f"-----BEGIN {kind}-----", *lines, f"-----END {kind}-----"]) + "\n").encode()
-
-
-def _pem_decode(data: bytes) -> tuple[str, bytes] | None:
-    """The first PEM block of *data* (type, DER), like Go's pem.Decode."""
-    text = data.decode("ascii", "replace")
-    start = text.find("-----BEGIN ")
-    if start < 0:
-        return None
-    head_end = text.find("-----", start + 11)
-    if head_end < 0:
-        return None
-    kind = text[start + 11 : head_end]
-    end_marker = f"-----END {kind}-----"
-    end = text.find(end_marker, head_end)
-    if end < 0:
-        return None
-    body = "".join(line.strip() for line in text[head_end + 5 : end].splitlines() if ":" not in line)
-    try:
-        return kind, base64.b64decode(body, validate=True)
-    except ValueError:
-        return None
 
 
 def _scrypt(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -114,7 +89,7 @@ def generate_key_pair(passphrase: str) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return _pem(SIGSTORE_PEM_TYPE, encrypt(pkcs8, passphrase.encode())), public
+    return pem.encode(SIGSTORE_PEM_TYPE, encrypt(pkcs8, passphrase.encode())), public
 
 
 def load_private_key(pem_data: bytes, passphrase: str) -> Any:
@@ -122,10 +97,10 @@ def load_private_key(pem_data: bytes, passphrase: str) -> Any:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-    block = _pem_decode(pem_data)
+    block, _ = pem.decode(pem_data)
     if block is None:
         raise KeyError_("invalid pem block")
-    kind, der = block
+    kind, der = block.type, block.bytes
     if kind not in (SIGSTORE_PEM_TYPE, COSIGN_PEM_TYPE):
         raise KeyError_(f"unsupported pem type: {kind}")
     try:
@@ -142,12 +117,64 @@ def load_private_key(pem_data: bytes, passphrase: str) -> Any:
 
 
 def load_public_key(pem_data: bytes) -> Any:
+    """sigstore's ``UnmarshalPEMToPublicKey`` (texts of Go's parsers where we can
+    give them; a DER structure cryptography rejects is reported as Go's
+    ``x509: failed to parse public key``)."""
+    from cryptography.hazmat.primitives import serialization
+
+    block, _ = pem.decode(pem_data)
+    if block is None:
+        raise KeyError_("PEM decoding failed")
+    if block.type == "RSA PUBLIC KEY":
+        try:
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            key = serialization.load_der_public_key(_pkcs1_as_spki(block.bytes))
+            if isinstance(key, rsa.RSAPublicKey):
+                return key
+        except ValueError:
+            pass
+        raise KeyError_("x509: malformed PKCS#1 public key")
+    if block.type != "PUBLIC KEY":
+        raise KeyError_(f"unknown Public key PEM file type: {block.type}. Are you passing the correct public key?")
+    try:
+        return serialization.load_der_public_key(block.bytes)
+    except ValueError:
+        pass
+    except Exception:  # UnsupportedAlgorithm: a key type Go does not know either
+        raise KeyError_("x509: unknown public key algorithm") from None
+    if _is_pkcs1(block.bytes):
+        raise KeyError_("x509: failed to parse public key (use ParsePKCS1PublicKey instead for this key format)")
+    raise KeyError_("x509: failed to parse public key")
+
+
+def _pkcs1_as_spki(der: bytes) -> bytes:
+    """A PKCS#1 RSAPublicKey wrapped as SubjectPublicKeyInfo."""
+    def tlv(tag: int, body: bytes) -> bytes:
+        n = len(body)
+        length = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return bytes([tag]) + length + body
+
+    rsa_algorithm = bytes.fromhex("300d06092a864886f70d0101010500")
+    return tlv(0x30, rsa_algorithm + tlv(0x03, b"\x00" + der))
+
+
+def _is_pkcs1(der: bytes) -> bool:
     from cryptography.hazmat.primitives import serialization
 
     try:
-        return serialization.load_pem_public_key(pem_data)
-    except ValueError as e:
-        raise KeyError_(f"parsing public key: {e}") from None
+        serialization.load_der_public_key(_pkcs1_as_spki(der))
+    except Exception:
+        return False
+    return True
+
+
+def public_key_pem(key: Any) -> bytes:
+    """sigstore's ``MarshalPublicKeyToPEM`` (PKIX DER in a PUBLIC KEY block)."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem.encode("PUBLIC KEY", der)
 
 
 def sign(key: Any, payload: bytes) -> bytes:
@@ -164,20 +191,50 @@ def sign(key: Any, payload: bytes) -> bytes:
     raise KeyError_("unsupported key type")
 
 
-def verify(public_key: Any, signature: bytes, payload: bytes) -> bool:
+def check_verifiable(public_key: Any) -> None:
+    """sigstore's ``LoadVerifier``: only RSA, ECDSA and Ed25519 keys verify."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    if not isinstance(public_key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey)):
+        raise KeyError_("unsupported public key type")
+
+
+def verification_failure(public_key: Any, signature: bytes, payload: bytes) -> str | None:
+    """Why *signature* over *payload* does not verify with *public_key* (sigstore's
+    verifier texts: ECDSA as ASN.1 DER, else IEEE P1363 r||s), or None."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
+            try:
+                utils.decode_dss_signature(signature)
+            except ValueError:
+                if not signature or len(signature) > 132 or len(signature) % 2:
+                    return "ecdsa: Invalid IEEE_P1363 encoded bytes"
+                half = len(signature) // 2
+                der = utils.encode_dss_signature(int.from_bytes(signature[:half], "big"),
+                                                 int.from_bytes(signature[half:], "big"))
+                try:
+                    public_key.verify(der, payload, ec.ECDSA(hashes.SHA256()))
+                except InvalidSignature:
+                    return "invalid signature when validating IEEE_P1363 encoded signature"
+                return None
+            try:
+                public_key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
+            except InvalidSignature:
+                return "invalid signature when validating ASN.1 encoded signature"
         elif isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, payload, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(signature, payload)
+            try:
+                public_key.verify(signature, payload, padding.PKCS1v15(), hashes.SHA256())
+            except InvalidSignature:
+                return "crypto/rsa: verification error"
         else:
-            return False
-    except InvalidSignature:
-        return False
-    return True
+            try:
+                public_key.verify(signature, payload)
+            except InvalidSignature:
+                return "failed to verify signature"
+    except ValueError as e:  # a signature cryptography cannot even read
+        return str(e)
+    return None

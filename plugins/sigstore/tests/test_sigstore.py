@@ -126,22 +126,6 @@ def test_sign_into_dir_and_verify(keypair: tuple[Path, Path, Path], run_skopeo, 
     assert not (tmp_path / "tampered" / "manifest.json").exists()
 
 
-def test_unsupported_offline_checks_reject_clearly(keypair: tuple[Path, Path, Path], run_skopeo, sample_layout: Path,
-                                                   tmp_path: Path) -> None:
-    private, public, pp = keypair
-    signed = tmp_path / "signed"
-    run_skopeo("copy", "-q", "--sign-by-sigstore-private-key", str(private), "--sign-passphrase-file", str(pp),
-               "--sign-identity", IDENTITY, f"oci:{sample_layout}:hello", f"dir:{signed}", check=True)
-    ca = base64.b64encode(b"not a cert").decode()
-    pol = _policy(tmp_path, "fulcio.json", fulcio={"caData": ca, "oidcIssuer": "https://x", "subjectEmail": "a@b"},
-                  rekorPublicKeyPath=str(public))
-    p = run_skopeo("--policy", str(pol), "copy", "-q", f"dir:{signed}", f"dir:{tmp_path / 'o'}", policy=False)
-    assert p.returncode == 1 and "fulcio is not supported" in _msg(p)
-    pol = _policy(tmp_path, "rekor.json", keyPath=str(public), rekorPublicKeyPath=str(public))
-    p = run_skopeo("--policy", str(pol), "copy", "-q", f"dir:{signed}", f"dir:{tmp_path / 'o'}", policy=False)
-    assert p.returncode == 1 and "Rekor SET verification is not implemented" in _msg(p)
-
-
 def test_sign_by_sigstore_param_file(keypair: tuple[Path, Path, Path], run_skopeo, sample_layout: Path,
                                      tmp_path: Path) -> None:
     private, _, pp = keypair
