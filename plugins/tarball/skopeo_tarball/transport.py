@@ -31,7 +31,7 @@ from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.digest import VerifyingReader
-from skopeo.errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
+from skopeo.errors import InvalidReferenceError, SkopeoError, UnsupportedError, go_tar_error_text, path_error_text
 from skopeo.transport import (
     BlobInfo,
     ImageDestination,
@@ -248,19 +248,11 @@ def check_tar(stream: BinaryIO) -> None:
                 pass
     except tarfile.ReadError as e:
         if str(e) != "empty file":
-            raise ValueError(f"{NOT_A_TAR}: {_tar_error_text(e)}") from None
+            raise ValueError(f"{NOT_A_TAR}: {go_tar_error_text(e)}") from None
     except tarfile.TarError as e:
-        raise ValueError(f"{NOT_A_TAR}: {_tar_error_text(e)}") from None
+        raise ValueError(f"{NOT_A_TAR}: {go_tar_error_text(e)}") from None
     while stream.read(comp.CHUNK):
         pass
-
-
-def _tar_error_text(err: Exception) -> str:
-    """Go's ``archive/tar`` wording for what stopped tarfile."""
-    text = str(err)
-    return "unexpected EOF" if "truncated" in text or "end of data" in text or "unexpected end" in text else (
-        "archive/tar: invalid tar header"
-    )
 
 
 def read_error_text(err: BaseException) -> str:
