@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from skopeo import plugins
+from skopeo.testing.fixtures import plugins_restricted_to
 from skopeo_ostree.reference import libostree_missing
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _only_needed_plugins() -> Iterator[None]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv(plugins.ENV_PLUGINS, "dir,oci,ostree,tarball")
-    plugins.set_manager(None)
-    yield
-    mp.undo()
-    plugins.set_manager(None)
+    """Load only the plugins these tests use (here and in child processes)."""
+    with plugins_restricted_to("dir,oci,ostree"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ostree_cli import listing, metadata, ostree, refs, tar_listing
+from ostree_layers import gnu_layer, rich_layer
 
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
@@ -27,9 +29,6 @@ from skopeo.testing.fixtures import fatal_message
 from skopeo.transport import BlobInfo
 from skopeo_ostree import tarsplit
 from skopeo_ostree.reference import OstreeTransport, UnavailableOstreeTransport, encode_ref
-
-from .layers import gnu_layer, rich_layer
-from .ostree_cli import listing, metadata, ostree, refs, tar_listing
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 NAME = "example.com/ns/app:v1"

@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sif_build import build_sif, make_squashfs
 
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.testing.fixtures import fatal_message
 from skopeo_sif import convert, siffile
 from skopeo_sif.transport import SifTransport
-
-from .sif_build import build_sif, make_squashfs
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 UPSTREAM_MIRROR = os.environ.get("SKOPEO_UPSTREAM_MIRROR", "/work/.mirror/containers+skopeo/repo")

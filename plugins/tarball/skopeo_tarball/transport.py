@@ -19,32 +19,21 @@ Deliberate differences from upstream:
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-import tempfile
-import time
-from typing import IO, BinaryIO, NamedTuple, cast
+from typing import IO, TYPE_CHECKING
 
-from skopeo import compression as comp
 from skopeo import gojson
-from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.digest import VerifyingReader
-from skopeo.errors import InvalidReferenceError, SkopeoError, UnsupportedError, go_tar_error_text, path_error_text
-from skopeo.transport import (
-    BlobInfo,
-    ImageDestination,
-    ImageReference,
-    ImageSource,
-    SourceCapabilities,
-    Transport,
-)
+from skopeo.errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
+from skopeo.transport import ImageDestination, ImageReference, Transport
+
+if TYPE_CHECKING:
+    from .source import TarballSource
 
 SEPARATOR = ":"
 STDIN = "-"
-COMMENT = "imported from tarball"
-NOT_A_TAR = "not a tar archive"
+CHUNK = 1 << 20
 
 
 class TarballTransport(Transport):
@@ -61,21 +50,23 @@ class TarballTransport(Transport):
             try:
                 open(name, "rb").close()
             except OSError as e:
-                raise InvalidReferenceError(f"error opening {_quote(name)}: {path_error_text('open', name, e)}") from None
+                raise InvalidReferenceError(f"error opening {quote_name(name)}: {path_error_text('open', name, e)}") from None
         return TarballReference(self, filenames, stdin)
 
     def validate_policy_configuration_scope(self, scope: str) -> None:
         raise InvalidReferenceError('tarball: does not support any scopes except the default "" one')
 
 
-def _quote(name: str) -> str:
+def quote_name(name: str) -> str:
     return gojson.quote(os.fsencode(name))
 
 
 def _spool_stdin() -> IO[bytes]:
+    import tempfile
+
     tmp = tempfile.TemporaryFile(dir=SystemContext().tmp_directory(), prefix="tarball-stdin-")
     try:
-        while chunk := sys.stdin.buffer.read(comp.CHUNK):
+        while chunk := sys.stdin.buffer.read(CHUNK):
             tmp.write(chunk)
         tmp.flush()
     except OSError as e:
@@ -100,6 +91,8 @@ class TarballReference(ImageReference):
         return []
 
     def new_image_source(self, ctx: SystemContext) -> TarballSource:
+        from .source import TarballSource  # hashing, codecs, tarfile: only when used
+
         return TarballSource(self)
 
     def new_image_destination(self, ctx: SystemContext) -> ImageDestination:
@@ -113,175 +106,4 @@ class TarballReference(ImageReference):
             except FileNotFoundError:
                 pass
             except OSError as e:
-                raise SkopeoError(f"error removing {_quote(name)}: {path_error_text('remove', name, e)}") from None
-
-
-class _Layer(NamedTuple):
-    filename: str
-    digest: str
-    size: int
-    diff_id: str
-    media_type: str
-    mtime_ns: int
-
-
-class TarballSource(ImageSource):
-    reference: TarballReference
-    capabilities = SourceCapabilities(thread_safe_get_blob=False)
-
-    def __init__(self, reference: TarballReference) -> None:
-        super().__init__(reference)
-        self._layers = [self._scan(name) for name in reference.filenames]
-        self.config = build_config([(la.diff_id, la.mtime_ns) for la in self._layers])
-        self.config_digest = f"sha256:{_sha256(self.config)}"
-        self.manifest = gojson.marshal({
-            "schemaVersion": 2,
-            "mediaType": mf.OCI_MANIFEST,
-            "config": {"mediaType": mf.OCI_CONFIG, "digest": self.config_digest, "size": len(self.config)},
-            "layers": [{"mediaType": la.media_type, "digest": la.digest, "size": la.size} for la in self._layers],
-        })
-
-    def _open(self, name: str) -> tuple[BinaryIO, int, int]:
-        """(stream, size, modification time in ns) of one layer file."""
-        if name == STDIN:
-            assert self.reference.stdin is not None
-            fd = self.reference.stdin.fileno()
-            size = os.fstat(fd).st_size
-            return cast(BinaryIO, _PositionalReader(fd, size)), size, time.time_ns()
-        try:
-            f = open(name, "rb")
-        except OSError as e:
-            raise SkopeoError(path_error_text("open", name, e)) from None
-        try:
-            st = os.fstat(f.fileno())
-        except OSError as e:
-            f.close()
-            raise SkopeoError(f"error reading size of {_quote(name)}: {path_error_text('stat', name, e)}") from None
-        return f, st.st_size, st.st_mtime_ns
-
-    def _scan(self, name: str) -> _Layer:
-        stream, size, mtime_ns = self._open(name)
-        with stream:
-            try:
-                digest, diff_id, algo = scan_layer(stream)
-            except (SkopeoError, OSError, EOFError, ValueError) as e:
-                raise SkopeoError(f"error reading {_quote(name)}: {read_error_text(e)}") from None
-        return _Layer(name, digest, size, diff_id, layer_media_type(algo), mtime_ns)
-
-    def get_manifest(self, instance_digest: str | None = None) -> tuple[bytes, str]:
-        if instance_digest is not None:
-            raise SkopeoError('manifest lists are not supported by the "tarball" transport')
-        return self.manifest, mf.OCI_MANIFEST
-
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
-        if info.digest == self.config_digest:
-            return io.BytesIO(self.config), len(self.config)
-        for layer in self._layers:
-            if layer.digest == info.digest:
-                stream, size, _ = self._open(layer.filename)
-                return stream, size
-        raise SkopeoError(f'no blob with digest "{info.digest}" found')
-
-
-class _PositionalReader:
-    """Reads a file descriptor from the start with ``pread``, leaving its offset
-    alone (the spooled standard input may be read several times)."""
-
-    def __init__(self, fd: int, size: int) -> None:
-        self._fd = fd
-        self._pos = 0
-        self._size = size
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = self._size - self._pos
-        data = os.pread(self._fd, min(n, self._size - self._pos), self._pos)
-        self._pos += len(data)
-        return data
-
-    def close(self) -> None:
-        self._pos = self._size
-
-    def __enter__(self) -> _PositionalReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def layer_media_type(algo: str | None) -> str:
-    """Upstream's choice: zstd and gzip get their types, other compressions
-    (bzip2, xz) are labelled gzip, "as this transport historically did"."""
-    if algo is None:
-        return mf.OCI_LAYER
-    return mf.OCI_LAYER_ZSTD if algo == comp.ZSTD else mf.OCI_LAYER_GZIP
-
-
-def scan_layer(stream: BinaryIO) -> tuple[str, str, str | None]:
-    """(blob digest, diffID, compression) of a layer file read once to its end;
-    its decompressed content must be a tar archive."""
-    blob = VerifyingReader(stream, None)
-    peek = comp.PeekReader(cast(BinaryIO, blob))
-    algo = comp.detect(peek.peek())
-    content = VerifyingReader(comp.decompressing_reader(cast(BinaryIO, peek), algo), None) if algo else None
-    check_tar(cast(BinaryIO, content if content is not None else peek))
-    while blob.read(comp.CHUNK):  # what the decompressor left unread still counts
-        pass
-    diff_id = content.digest if content is not None else blob.digest
-    return blob.digest, diff_id, algo
-
-
-def check_tar(stream: BinaryIO) -> None:
-    """Read *stream* to its end, failing unless it is a tar archive (an empty
-    stream is one, as for Go's ``archive/tar``)."""
-    import tarfile
-
-    try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=comp.CHUNK) as tar:
-            for _ in tar:
-                pass
-    except tarfile.ReadError as e:
-        if str(e) != "empty file":
-            raise ValueError(f"{NOT_A_TAR}: {go_tar_error_text(e)}") from None
-    except tarfile.TarError as e:
-        raise ValueError(f"{NOT_A_TAR}: {go_tar_error_text(e)}") from None
-    while stream.read(comp.CHUNK):
-        pass
-
-
-def read_error_text(err: BaseException) -> str:
-    """The reason part of ``error reading "FILE": …``: Go's ``unexpected EOF`` for
-    a cut-off compressed stream, else what went wrong."""
-    if isinstance(err, ValueError) and str(err).startswith(NOT_A_TAR):
-        return str(err)
-    if isinstance(err, EOFError) or "unexpected EOF" in str(err) or "end-of-stream" in str(err):
-        return "unexpected EOF"
-    if isinstance(err, OSError) and err.strerror:
-        return err.strerror.lower()
-    return str(err)
-
-
-def build_config(layers: list[tuple[str, int]]) -> bytes:
-    """The config upstream builds for (diffID, modification time in ns) layers."""
-    from skopeo.manifest import runtime_platform
-
-    os_name, arch, _ = runtime_platform()
-    created = max(mtime for _, mtime in layers)
-    history = [
-        {"created": gojson.time_text(mtime), "created_by": f"/bin/sh -c #(nop) ADD file:{diff_id.split(':', 1)[1]} in /",
-         "comment": COMMENT}
-        for diff_id, mtime in layers
-    ]
-    return gojson.marshal({
-        "created": gojson.time_text(created),
-        "architecture": arch,
-        "os": os_name,
-        "rootfs": {"type": "layers", "diff_ids": [d for d, _ in layers]},
-        "history": history,
-    })
+                raise SkopeoError(f"error removing {quote_name(name)}: {path_error_text('remove', name, e)}") from None

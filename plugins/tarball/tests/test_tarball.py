@@ -22,7 +22,8 @@ from skopeo.errors import SkopeoError
 from skopeo.testing import images
 from skopeo.testing.fixtures import fatal_message, skopeo_command
 from skopeo.transport import BlobInfo
-from skopeo_tarball.transport import TarballTransport, build_config, check_tar, layer_media_type
+from skopeo_tarball.source import build_config, check_tar, layer_media_type
+from skopeo_tarball.transport import TarballTransport
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 UPSTREAM_MAIN = "/tmp/skopeo-main"
