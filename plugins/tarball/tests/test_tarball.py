@@ -208,3 +208,19 @@ def test_policy_scopes_and_lists(layers: list[Path]) -> None:
 def test_api_inspect(layers: list[Path]) -> None:
     info = api.inspect(f"tarball:{layers[2]}")
     assert info["Layers"] == [images._sha(layers[2].read_bytes())]
+
+
+@pytest.mark.parametrize(("compress", "reason"), [
+    (images.gzip_bytes, "flate: corrupt input ("),
+    (lambda d: __import__("bz2").compress(d), "bzip2: corrupt input ("),
+    (lambda d: __import__("lzma").compress(d), "xz: corrupt input ("),
+], ids=["gzip", "bzip2", "xz"])
+def test_corrupt_compressed_files(compress: Callable[[bytes], bytes], reason: str, tmp_path: Path, run_skopeo: Run) -> None:
+    data = bytearray(compress(images.random_layer_tar(3)))
+    middle = len(data) // 2
+    data[middle:middle + 32] = b"\xff" * 32
+    path = tmp_path / "corrupt"
+    path.write_bytes(bytes(data))
+    proc = run_skopeo("copy", f"tarball:{path}", f"dir:{tmp_path}/d")
+    assert proc.returncode == 1
+    assert fatal_message(proc.stderr).startswith(f'initializing source tarball:{path}: error reading "{path}": {reason}')
