@@ -103,6 +103,10 @@ class OstreeDestination(ImageDestination):
         parsed = mf.parse(manifest, mf.guess_mime(manifest) or toplevel_mime)
         if not isinstance(parsed, mf.ImageManifest):
             raise SkopeoError(NO_LISTS)
+        try:
+            manifest_text = manifest.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SkopeoError("the manifest is not valid UTF-8, which OSTree commit metadata cannot hold") from None
         self.repo.begin()
         try:
             for layer in parsed.layers:
@@ -112,7 +116,7 @@ class OstreeDestination(ImageDestination):
                 self._import_blob(digest, size)
                 del self.blobs[digest]
             self.repo.commit_directory(self.reference.image_branch, self.manifest_dir, {
-                "docker.manifest": manifest.decode("utf-8", "surrogateescape"),
+                "docker.manifest": manifest_text,
                 "signatures": str(self.signature_count),
                 "docker.digest": mf.manifest_digest(manifest),
             })

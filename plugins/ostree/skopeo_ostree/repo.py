@@ -25,11 +25,13 @@ CHUNK = 1 << 20
 
 
 def _gi() -> tuple[Any, Any, Any]:
-    import gi  # type: ignore[import-untyped]
+    try:
+        import gi  # type: ignore[import-untyped]
 
-    gi.require_version("OSTree", "1.0")
-    from gi.repository import Gio, GLib, OSTree  # type: ignore[import-untyped]
-
+        gi.require_version("OSTree", "1.0")
+        from gi.repository import Gio, GLib, OSTree  # type: ignore[import-untyped]
+    except (ImportError, ValueError) as e:  # found on disk but not loadable
+        raise SkopeoError(f"the ostree transport is unavailable: loading libostree: {e}") from None
     return Gio, GLib, OSTree
 
 

@@ -27,6 +27,8 @@ from . import siffile
 INJECTED_SCRIPT_PATH = "/podman/runscript"
 # bufio.Scanner's default limit on one line (MaxScanTokenSize).
 MAX_LINE = 64 * 1024
+# Definition files are a few KiB; one claiming more is refused rather than read whole.
+MAX_DEFFILE = 16 << 20
 # Go's unicode.IsSpace: what strings.TrimSpace removes.
 _GO_SPACES = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
@@ -85,6 +87,8 @@ def command_and_script(image: siffile.SIFImage, fd: int) -> tuple[str, bytes | N
     except siffile.SIFError:
         script = None  # no (single) definition file: upstream ignores the lookup error
     else:
+        if desc.size > MAX_DEFFILE:  # upstream streams it; we hold it, so bound it
+            raise SkopeoError(f"reading lines from SIF definition file object: larger than {MAX_DEFFILE >> 20} MiB")
         script = injected_script(*parse_def_file(siffile.read_object(fd, desc)))
     return ("bash" if script is None else INJECTED_SCRIPT_PATH), script
 

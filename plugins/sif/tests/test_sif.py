@@ -230,3 +230,14 @@ def test_source_api(squashfs: bytes, tmp_path: Path) -> None:
     finally:
         src.close()
     assert not list(tmp_path.glob("container_images_sif*"))
+
+
+def test_oversized_definition_file_refused(tmp_path: Path) -> None:
+    import uuid as uuid_mod
+
+    image = siffile.SIFImage("amd64", str(uuid_mod.uuid4()), 0, 0, 47, 48, [
+        siffile.Descriptor(siffile.DATA_DEFFILE, True, 1, siffile.GROUP_MASK | 1, 0, 0, convert.MAX_DEFFILE + 1,
+                           convert.MAX_DEFFILE + 1, 0, 0, 0, 0, b".", b""),
+    ])
+    with open(os.devnull, "rb") as f, pytest.raises(SkopeoError, match="larger than 16 MiB"):
+        convert.command_and_script(image, f.fileno())
