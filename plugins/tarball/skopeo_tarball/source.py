@@ -7,20 +7,19 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Callable
 from typing import BinaryIO, NamedTuple, cast
 
 from skopeo import compression as comp
 from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.digest import VerifyingReader
-from skopeo.errors import SkopeoError, go_tar_error_text, path_error_text
+from skopeo.errors import SkopeoError, path_error_text
 from skopeo.transport import BlobInfo, ImageSource, SourceCapabilities
 
+from .tarcheck import NOT_A_TAR, check_tar, check_tar_file
 from .transport import STDIN, TarballReference, quote_name
 
 COMMENT = "imported from tarball"
-NOT_A_TAR = "not a tar archive"
 
 
 class _Layer(NamedTuple):
@@ -157,50 +156,6 @@ def _seekable(stream: BinaryIO) -> bool:
         return bool(stream.seekable())
     except (AttributeError, OSError, ValueError):
         return False
-
-
-def _tar_errors(walk: Callable[[], None]) -> None:
-    """Run *walk*, turning tarfile's failures into ``not a tar archive: …``
-    (an empty file is an empty archive, as for Go's ``archive/tar``)."""
-    import tarfile
-
-    try:
-        walk()
-    except tarfile.ReadError as e:
-        if str(e) != "empty file":
-            raise ValueError(f"{NOT_A_TAR}: {go_tar_error_text(e)}") from None
-    except tarfile.TarError as e:
-        raise ValueError(f"{NOT_A_TAR}: {go_tar_error_text(e)}") from None
-
-
-def check_tar(stream: BinaryIO) -> None:
-    """Read *stream* to its end, failing unless it is a tar archive."""
-    import tarfile
-
-    def walk() -> None:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=comp.CHUNK) as tar:
-            for _ in tar:
-                pass
-
-    _tar_errors(walk)
-    while stream.read(comp.CHUNK):
-        pass
-
-
-def check_tar_file(f: BinaryIO) -> None:
-    """:func:`check_tar` for a seekable file: headers only, plus the check that
-    the last member's data is all there (seeking past the end reads as a clean end)."""
-    import tarfile
-
-    def walk() -> None:
-        end = 0
-        with tarfile.open(fileobj=f, mode="r:") as tar:
-            for member in tar:
-                end = max(end, member.offset_data + (member.size if member.isreg() else 0))
-        if end > f.seek(0, os.SEEK_END):
-            raise ValueError(f"{NOT_A_TAR}: unexpected EOF")
-
-    _tar_errors(walk)
 
 
 def read_error_text(err: BaseException) -> str:

@@ -210,17 +210,44 @@ def test_api_inspect(layers: list[Path]) -> None:
     assert info["Layers"] == [images._sha(layers[2].read_bytes())]
 
 
-@pytest.mark.parametrize(("compress", "reason"), [
-    (images.gzip_bytes, "flate: corrupt input ("),
-    (lambda d: __import__("bz2").compress(d), "bzip2: corrupt input ("),
-    (lambda d: __import__("lzma").compress(d), "xz: corrupt input ("),
+@pytest.mark.parametrize(("compress", "where", "reason"), [
+    (images.gzip_bytes, 30, "flate: corrupt input ("),
+    (lambda d: __import__("bz2").compress(d), 0.5, "bzip2: corrupt input ("),
+    (lambda d: __import__("lzma").compress(d), 0.5, "xz: corrupt input ("),
 ], ids=["gzip", "bzip2", "xz"])
-def test_corrupt_compressed_files(compress: Callable[[bytes], bytes], reason: str, tmp_path: Path, run_skopeo: Run) -> None:
+def test_corrupt_compressed_files(compress: Callable[[bytes], bytes], where: float, reason: str, tmp_path: Path,
+                                  run_skopeo: Run) -> None:
     data = bytearray(compress(images.random_layer_tar(3)))
-    middle = len(data) // 2
-    data[middle:middle + 32] = b"\xff" * 32
+    at = int(where * len(data)) if where < 1 else int(where)
+    data[at:at + 32] = b"\xff" * 32
     path = tmp_path / "corrupt"
     path.write_bytes(bytes(data))
     proc = run_skopeo("copy", f"tarball:{path}", f"dir:{tmp_path}/d")
     assert proc.returncode == 1
     assert fatal_message(proc.stderr).startswith(f'initializing source tarball:{path}: error reading "{path}": {reason}')
+
+
+@pytest.mark.parametrize("fmt", ["gnu", "oldgnu", "posix", "ustar", "v7"])
+def test_stream_check_accepts_gnu_tar_formats(fmt: str, tmp_path: Path) -> None:
+    """GNU tar's formats (sparse files, long names, pax records) pass the
+    stream walker, compressed, with the right diffID."""
+    import gzip as gzip_mod
+
+    from skopeo_tarball.source import scan_layer
+
+    root = tmp_path / "root"
+    (root / "dir").mkdir(parents=True)
+    (root / "dir" / "file").write_bytes(b"content\n" * 1000)
+    gnu_features = fmt in ("gnu", "oldgnu", "posix")  # sparse files, names over 100 bytes
+    if gnu_features:
+        (root / ("long-" * 30)).write_text("long name\n")
+    with open(root / "sparse", "wb") as f:
+        f.seek(5 << 20)
+        f.write(b"end of a sparse file")
+    os.symlink("dir/file", root / "link")
+    tar = tmp_path / "layer.tar"
+    subprocess.run(["tar", f"--format={fmt}", *(["--sparse"] if gnu_features else []), "-C", str(root), "-cf", str(tar), "."],
+                   check=True)
+    raw = tar.read_bytes()
+    assert scan_layer(io.BytesIO(gzip_mod.compress(raw)))[1] == images._sha(raw)
+    check_tar(io.BytesIO(raw))
