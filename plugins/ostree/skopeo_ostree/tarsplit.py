@@ -219,25 +219,37 @@ def assemble(metadata: bytes, open_file: Callable[[str], BinaryIO]) -> Iterator[
 
 
 class ChunksReader:
-    """A read-only stream over an iterator of byte chunks."""
+    """A read-only stream over an iterator of byte chunks (small chunks are
+    joined up to the size asked for; the rest of a large one waits as a view)."""
 
     def __init__(self, chunks: Iterator[bytes], on_close: Callable[[], None] | None = None) -> None:
         self._chunks = chunks
-        self._buf = b""
+        self._rest: memoryview | None = None
         self._on_close = on_close
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            data = self._buf + b"".join(self._chunks)
-            self._buf = b""
-            return data
-        while len(self._buf) < n:
+            head = bytes(self._rest) if self._rest is not None else b""
+            self._rest = None
+            return head + b"".join(self._chunks)
+        parts: list[bytes | memoryview] = []
+        size = 0
+        if self._rest is not None:
+            parts.append(self._rest)
+            size = len(self._rest)
+            self._rest = None
+        while size < n:
             more = next(self._chunks, None)
             if more is None:
                 break
-            self._buf += more
-        data, self._buf = self._buf[:n], self._buf[n:]
-        return data
+            parts.append(more)
+            size += len(more)
+        if size > n:  # keep what was not asked for, without copying it
+            last = memoryview(parts[-1])
+            keep = size - n
+            parts[-1] = last[: len(last) - keep]
+            self._rest = last[len(last) - keep:]
+        return bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
         if self._on_close is not None:

@@ -322,3 +322,17 @@ def test_tar_split_integrity_and_duplicates(tmp_path: Path) -> None:
     tar.write_bytes(buf.getvalue())
     with pytest.raises(SkopeoError, match="duplicates of file paths not supported"):
         tarsplit.disassemble(str(tar))
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 512, 4096, 1 << 20, -1])
+def test_chunks_reader(read_size: int) -> None:
+    chunks = [b"a" * 3, b"", b"b" * 5000, b"c", b"d" * 70000]
+    reader = tarsplit.ChunksReader(iter(chunks))
+    got = []
+    while data := reader.read(read_size):
+        assert read_size < 0 or len(data) <= read_size
+        got.append(data)
+        if read_size < 0:
+            break
+    assert b"".join(got) == b"".join(chunks)
+    assert reader.read(10) == b""
