@@ -28,10 +28,12 @@ def test_builtin_auth_provider_registered_like_a_plugin(isolated_manager: Any) -
     assert isolated_manager.has_plugin("skopeo.authfile")
 
 
-def test_unknown_transport_names_package(isolated_manager: Any) -> None:
+def test_unknown_transport_names_package(isolated_manager: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A first-party name whose distribution is not installed (every real one may be).
+    monkeypatch.setitem(plugins.FIRST_PARTY_TRANSPORTS, "notyet", "skopeo-notyet")
     with pytest.raises(InvalidReferenceError) as e:
-        plugins.parse_image_name("ostree:/repo")
-    assert "the skopeo-ostree plugin is not installed: pip install skopeo-ostree" in e.value.message
+        plugins.parse_image_name("notyet:/repo")
+    assert "the skopeo-notyet plugin is not installed: pip install skopeo-notyet" in e.value.message
     with pytest.raises(InvalidReferenceError) as e:
         plugins.parse_image_name("dir:/x")
     assert "the skopeo-dir plugin is installed but not loaded" in e.value.message

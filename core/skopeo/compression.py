@@ -175,6 +175,7 @@ class _ZstdDecompressor:
 
 class _StdlibDecompressor:
     def __init__(self, algo: str) -> None:
+        self.name = algo
         if algo == BZIP2:
             import bz2
 
@@ -191,6 +192,14 @@ class _StdlibDecompressor:
         if not self._obj.eof:
             raise SkopeoError("unexpected EOF in compressed layer")
         return b""
+
+
+def corrupt_input(algo: str, err: Exception) -> SkopeoError:
+    """A codec's complaint about its input as one error line (Go's gzip says
+    ``flate: corrupt input before offset N``)."""
+    if algo == GZIP:
+        return SkopeoError(f"flate: corrupt input ({err})")
+    return SkopeoError(f"{algo}: corrupt input ({err})")
 
 
 class TransformReader:
@@ -213,11 +222,16 @@ class TransformReader:
             self._process = getattr(self._codec, "compress", None) or self._codec.decompress
         while not self._eof and (n is None or n < 0 or len(self._buf) < n):
             chunk = self._source.read(CHUNK)
-            if chunk:
-                self._buf += self._process(chunk)
-            else:
-                self._buf += self._codec.flush()
-                self._eof = True
+            try:
+                if chunk:
+                    self._buf += self._process(chunk)
+                else:
+                    self._buf += self._codec.flush()
+                    self._eof = True
+            except (SkopeoError, MemoryError):
+                raise
+            except Exception as e:  # the codec's own error type: corrupt input
+                raise corrupt_input(getattr(self._codec, "name", "data"), e) from None
         if n is None or n < 0 or n >= len(self._buf):
             data = bytes(self._buf)
             self._buf.clear()
@@ -280,7 +294,10 @@ class _BoundedGzipReader:
                         raise SkopeoError("gzip: unexpected EOF in compressed layer")
                     self._eof = True
                     break
-            out += self._obj.decompress(data, limit - len(out))
+            try:
+                out += self._obj.decompress(data, limit - len(out))
+            except Exception as e:  # zlib.error / isal's IsalError: corrupt input
+                raise corrupt_input(GZIP, e) from None
             if self._obj.eof:
                 rest = self._obj.unused_data
                 if rest[:2] == b"\x1f\x8b" or (not rest and self._peek_next_member()):
@@ -315,7 +332,12 @@ class _ZstdReader:
         self._reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
 
     def read(self, n: int = -1) -> bytes:
-        return bytes(self._reader.read(n if n is not None and n >= 0 else -1))
+        try:
+            return bytes(self._reader.read(n if n is not None and n >= 0 else -1))
+        except Exception as e:  # zstandard.ZstdError: corrupt input
+            if isinstance(e, SkopeoError | OSError):
+                raise
+            raise corrupt_input(ZSTD, e) from None
 
     def close(self) -> None:
         self._source.close()

@@ -541,3 +541,20 @@ def quote(data: bytes) -> str:
             pos += 1
     out.append('"')
     return "".join(out)
+
+
+def time_text(ns: int) -> str:
+    """A ``time.Time`` of *ns* nanoseconds since the epoch as ``encoding/json``
+    writes it (RFC 3339, nanoseconds without trailing zeros), in the local time
+    zone, as Go's ``time.Unix`` and ``FileInfo.ModTime`` give it: ``Z`` for a
+    zero offset, else ``+hh:mm``."""
+    from datetime import datetime
+
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    local = datetime.fromtimestamp(seconds).astimezone()
+    stamp = local.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{nanos:09d}".rstrip("0")
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    zone = "Z" if minutes == 0 else f"{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return f"{stamp}{'.' + frac if frac else ''}{zone}"

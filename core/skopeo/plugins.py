@@ -37,6 +37,8 @@ FIRST_PARTY_TRANSPORTS = {
     "docker-daemon": "skopeo-daemon",
     "containers-storage": "skopeo-storage",
     "ostree": "skopeo-ostree",
+    "sif": "skopeo-sif",
+    "tarball": "skopeo-tarball",
 }
 
 _signature_handlers: dict[str, SignatureHandler] | None = None

@@ -6,7 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,23 @@ def oracle(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[str]]
         return proc
 
     return run
+
+
+@contextmanager
+def plugins_restricted_to(names: str) -> Iterator[None]:
+    """Load only the comma-separated plugins *names*, here and in the CLI
+    processes the tests start (``$SKOPEO_PLUGINS``); for a plugin's conftest:
+    ``with plugins_restricted_to("dir,oci"): yield`` in a module-scoped fixture."""
+    from .. import plugins
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(plugins.ENV_PLUGINS, names)
+    plugins.set_manager(None)
+    try:
+        yield
+    finally:
+        mp.undo()
+        plugins.set_manager(None)
 
 
 # Real-registry fixtures (docker-registry on loopback, TLS, Basic and Bearer auth).

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO, cast
 
 from skopeo import compression as comp
-from skopeo.errors import SkopeoError
+from skopeo.errors import SkopeoError, go_tar_error_text
 
 # Enough for any image we have seen (docker save writes ~4 members per layer);
 # bounds the memory an archive full of empty members can make us use.
@@ -243,8 +243,7 @@ class TarIndex:
 
 def _go_error_for(err: tarfile.TarError) -> str:
     """Go's wording for what stopped tarfile inside a member's headers."""
-    text = str(err)
-    return UNEXPECTED_EOF if "truncated" in text or "end of data" in text else INVALID_HEADER
+    return go_tar_error_text(err)
 
 
 class MemberReader:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from skopeo import plugins
+from skopeo.testing.fixtures import plugins_restricted_to
 
 
 @pytest.fixture(autouse=True)
@@ -20,9 +20,5 @@ def _chdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True, scope="module")
 def _only_needed_plugins() -> Iterator[None]:
     """Load only the plugins these tests use (here and in child processes)."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv(plugins.ENV_PLUGINS, "dir,oci,archive")
-    plugins.set_manager(None)
-    yield
-    mp.undo()
-    plugins.set_manager(None)
+    with plugins_restricted_to("dir,oci,archive"):
+        yield

@@ -1,0 +1,15 @@
+"""The ``sif:`` transport plugin (read-only: SingularityCE/Apptainer images)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from skopeo.hookspecs import hookimpl
+from skopeo.transport import Transport
+
+
+@hookimpl
+def register_transports(register: Callable[[Transport], None]) -> None:
+    from .transport import SifTransport
+
+    register(SifTransport())

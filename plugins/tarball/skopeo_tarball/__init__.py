@@ -1,0 +1,15 @@
+"""The ``tarball:`` transport plugin (read-only: layer tar files become an image)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from skopeo.hookspecs import hookimpl
+from skopeo.transport import Transport
+
+
+@hookimpl
+def register_transports(register: Callable[[Transport], None]) -> None:
+    from .transport import TarballTransport
+
+    register(TarballTransport())
