@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from skopeo import gojson
+from skopeo.golang import gojson
 from skopeo.testing.fixtures import fatal_message
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

@@ -9,10 +9,10 @@ import json
 import os
 from typing import NamedTuple
 
-from . import gojson
 from .auth import Credentials
 from .context import SystemContext
 from .errors import SkopeoError, path_error_text
+from .golang import gojson
 from .hookspecs import hookimpl
 
 LEGACY_DOCKER_KEYS = (
@@ -225,7 +225,7 @@ def write_auth_file(path: str, data: dict[str, object]) -> None:
     trailing newline, mode 0600 in a 0700 directory, replaced atomically."""
     import tempfile
 
-    from . import gojson
+    from .golang import gojson
 
     directory = os.path.dirname(os.path.abspath(path))
     try:

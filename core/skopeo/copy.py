@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TextIO
 
 from . import compression as comp
-from . import gojson, imageconfig, log
+from . import imageconfig, log
 from . import manifest as mf
 from .context import SystemContext
 from .digest import VerifyingReader
@@ -28,6 +28,7 @@ from .errors import (
     UnsupportedError,
     UploadInterruptedError,
 )
+from .golang import gojson
 from .policy import PolicyContext
 from .progress import BlobProgress, CancelledError, CountingReader, Progress
 from .streams import PrefetchReader, ReadErrorAnnotator

@@ -191,7 +191,7 @@ def schema1_to_schema2_config(v1_compat_raw: list[str], diff_ids: list[str]) -> 
     the top ``v1Compatibility`` object without its v1-only fields, plus
     ``history`` (from every v1Compatibility entry, oldest first) and ``rootfs``.
     *v1_compat_raw* is in manifest order (newest first)."""
-    from . import gojson
+    from .golang import gojson
 
     if not v1_compat_raw:
         raise ManifestError("image has no layers")

@@ -123,7 +123,7 @@ def output(image: ResolvedImage, name: str | None, repo_tags: list[str]) -> dict
 def template_data(out: dict[str, Any]) -> Any:
     """The inspect object as skopeo's ``inspect.Output`` Go struct (``--format``).
     ``LayersData`` is upstream's newer field; 1.9.3 lacks it, like the JSON."""
-    from .gotemplate import GoStruct
+    from .golang.gotemplate import GoStruct
 
     layers = [
         GoStruct("types.ImageInspectLayer", [
@@ -153,7 +153,7 @@ def template_data(out: dict[str, Any]) -> Any:
 def config_template_data(cfg: dict[str, Any]) -> Any:
     """The OCI config (as :func:`oci_config` returns it) as image-spec's ``v1.Image``
     Go struct, with the fields of the image-spec version skopeo 1.9.3 vendors."""
-    from .gotemplate import GoStruct
+    from .golang.gotemplate import GoStruct
 
     def time_or_nil(value: Any) -> GoTime | None:
         return GoTime(value) if value else None

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import digest as digest_mod
-from . import gojson
 from .errors import ManifestError
+from .golang import gojson
 
 # --- media types --------------------------------------------------------------
 DOCKER_V2S1 = "application/vnd.docker.distribution.manifest.v1+json"

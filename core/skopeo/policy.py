@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import gojson
 from .errors import InvalidReferenceError, PolicyError, path_error_text
+from .golang import gojson
 
 if TYPE_CHECKING:
     from .reference import DockerReference

@@ -19,8 +19,8 @@ import json
 import time
 from typing import Any
 
-from . import gojson
 from .errors import ManifestError
+from .golang import gojson
 from .imageconfig import go_time_json
 from .manifest import DOCKER_V2S1_SIGNED, EMPTY_LAYER_DIGEST
 

@@ -191,7 +191,7 @@ def _exact_object(value: Any, keys: tuple[str, ...], what: str) -> dict[str, Any
 def parse_payload(data: bytes, expected_type: str, optional_may_be_null: bool = False) -> UntrustedPayload:
     """Strict for ``critical`` (exactly the known keys, the exact type string),
     lenient for ``optional`` (unknown keys ignored), as upstream parses it."""
-    from . import gojson
+    from .golang import gojson
 
     try:
         obj = gojson.loads(data, object_pairs_hook=_no_duplicates)  # Go's texts for malformed JSON

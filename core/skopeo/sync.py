@@ -203,7 +203,7 @@ def _go_yaml_error(e: Exception) -> str:
 def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
     import yaml
 
-    from . import gojson
+    from .golang import gojson
 
     try:
         with open(path, "rb") as f:

@@ -28,8 +28,8 @@ from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from . import gojson
 from .errors import SkopeoError
+from .golang import gojson
 
 CHECKSUM_ANNOTATION = "io.containers.zstd-chunked.manifest-checksum"
 POSITION_ANNOTATION = "io.containers.zstd-chunked.manifest-position"

@@ -22,7 +22,8 @@ FLAGS = [
 
 
 def run(opts: Options) -> int:
-    from .. import api, gojson, retry
+    from .. import api, retry
+    from ..golang import gojson
     from ..inspect import to_json_object
 
     name = opts.args[0]
@@ -63,7 +64,7 @@ _JSON_FORMAT = re.compile(r"^\s*(json|\{\{\s*json\s*\.?\s*\}\})\s*$")
 def _print_template(fmt: str, data: object, context: str) -> None:
     """Print ``--format`` output; on an execution error, what Go had already
     written reaches stdout before the error is reported."""
-    from ..gotemplate import TemplateError, render
+    from ..golang.gotemplate import TemplateError, render
 
     try:
         text = render(fmt, data)

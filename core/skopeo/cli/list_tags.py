@@ -11,8 +11,9 @@ SUPPORTED = ("docker", "docker-archive")
 
 
 def run(opts: Options) -> int:
-    from .. import api, gojson, retry
+    from .. import api, retry
     from ..errors import InvalidReferenceError, SkopeoError
+    from ..golang import gojson
 
     name = opts.args[0]
     transport, sep, rest = name.partition(":")

@@ -63,7 +63,7 @@ def run_verify(opts: Options) -> int:
 
 
 def run_dump(opts: Options) -> int:
-    from .. import gojson
+    from ..golang import gojson
 
     if len(opts.args) != 1:
         raise SkopeoError("Usage: skopeo untrusted-signature-dump-without-verification signature")

@@ -13,8 +13,8 @@ import tarfile
 from dataclasses import dataclass
 
 from .. import digest as digest_mod
-from .. import gojson
 from .. import manifest as mf
+from ..golang import gojson
 
 
 def _sha(data: bytes) -> str:

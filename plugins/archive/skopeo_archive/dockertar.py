@@ -14,9 +14,9 @@ from typing import Any, BinaryIO, cast
 
 from skopeo import compression as comp
 from skopeo import digest as digest_mod
-from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.errors import InvalidReferenceError, SkopeoError
+from skopeo.golang import gojson
 from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import BlobInfo
 

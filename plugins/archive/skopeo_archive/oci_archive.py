@@ -23,11 +23,11 @@ import time
 from typing import BinaryIO
 
 from skopeo import digest as digest_mod
-from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, UnsupportedError, path_error_text
 from skopeo.fsutil import remove_quietly
+from skopeo.golang import gojson
 from skopeo.transport import (
     COMPRESS,
     PRESERVE,

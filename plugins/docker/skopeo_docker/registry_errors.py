@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 
-from skopeo import gojson
 from skopeo.errors import ImageNotFoundError, SkopeoError
+from skopeo.golang import gojson
 
 # The default message of every error code docker/distribution registers.
 CODE_MESSAGES = {

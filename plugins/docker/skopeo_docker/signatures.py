@@ -21,10 +21,11 @@ import io
 from typing import TYPE_CHECKING
 
 from skopeo import digest as digest_mod
-from skopeo import gojson, imageconfig, log, registries_d
+from skopeo import imageconfig, log, registries_d
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
+from skopeo.golang import gojson
 from skopeo.reference import DockerReference
 from skopeo.signature import SIGSTORE_KIND, InvalidSignatureError, Signature, SigstoreEnvelope, decode, encode
 from skopeo.transport import BlobInfo

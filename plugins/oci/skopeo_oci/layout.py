@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from skopeo import digest as digest_mod
-from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.errors import ImageNotFoundError, InvalidReferenceError, SkopeoError, path_error_text
 from skopeo.fsutil import write_atomic
+from skopeo.golang import gojson
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..errors import SkopeoError
+from ..imageconfig import GoTime
 from . import gojson
-from .errors import SkopeoError
-from .imageconfig import GoTime
 
 TEMPLATE_NAME = "skopeo inspect"
 
