@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from skopeo import gojson, policy
+from skopeo import policy
+from skopeo.golang import gojson
 
 UPSTREAM_MAIN = os.environ.get("SKOPEO_UPSTREAM_MAIN", "/tmp/skopeo-main")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import gojson
+from .golang import gojson
 from .policy import _identity_matcher, _InvalidPolicy
 
 _STRING, _STRINGS, _BYTES, _BYTES_LIST = "string", "[]string", "[]uint8", "[][]uint8"

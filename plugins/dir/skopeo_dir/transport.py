@@ -13,7 +13,7 @@ from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, path_error_text
 from skopeo.fsutil import store_blob, write_atomic
-from skopeo.gojson import quote
+from skopeo.golang.gojson import quote
 from skopeo.transport import (
     BlobInfo,
     DestinationCapabilities,

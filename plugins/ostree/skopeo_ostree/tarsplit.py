@@ -30,8 +30,8 @@ import tarfile
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from skopeo import gojson
 from skopeo.errors import SkopeoError, go_tar_error_text
+from skopeo.golang import gojson
 
 FILE_TYPE = 1
 SEGMENT_TYPE = 2

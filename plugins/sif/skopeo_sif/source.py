@@ -11,10 +11,10 @@ import stat
 import tempfile
 from typing import BinaryIO
 
-from skopeo import gojson
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, path_error_text
+from skopeo.golang import gojson
 from skopeo.transport import BlobInfo, ImageSource, SourceCapabilities
 
 from . import convert, siffile

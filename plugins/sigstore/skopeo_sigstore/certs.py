@@ -9,7 +9,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from skopeo import gojson
+from skopeo.golang import gojson
 from skopeo.signature import InvalidSignatureError
 
 from . import x509go

@@ -161,7 +161,7 @@ def go_url_error(raw: str) -> str | None:
 
 
 def _q(text: str) -> str:
-    from skopeo import gojson
+    from skopeo.golang import gojson
 
     return gojson.quote(text.encode())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from skopeo import gojson
+from skopeo.golang import gojson
 
 _START = b"\n-----BEGIN "
 _END = b"\n-----END "

@@ -22,7 +22,7 @@ import functools
 import hashlib
 from typing import Any
 
-from skopeo import gojson
+from skopeo.golang import gojson
 from skopeo.signature import InvalidSignatureError
 
 from . import pem

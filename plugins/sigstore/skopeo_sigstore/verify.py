@@ -145,7 +145,7 @@ def _signing_keys(root: TrustRoot, envelope: SigstoreEnvelope, b64_signature: st
 
 
 def _verify_payload_signature(public_keys: list[Any], payload: bytes, b64_signature: str) -> None:
-    from skopeo import gojson
+    from skopeo.golang import gojson
 
     try:
         signature = gojson.decode_base64(b64_signature)

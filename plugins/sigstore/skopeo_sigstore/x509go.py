@@ -422,7 +422,7 @@ class _Builder:
 
 
 def _go_quote(text: str) -> str:
-    from skopeo import gojson
+    from skopeo.golang import gojson
 
     return gojson.quote(text.encode())
 

@@ -9,7 +9,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from skopeo import gojson
+from skopeo.golang import gojson
 
 if TYPE_CHECKING:
     from .x509go import Certificate

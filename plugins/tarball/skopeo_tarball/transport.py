@@ -23,9 +23,9 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING
 
-from skopeo import gojson
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
+from skopeo.golang import gojson
 from skopeo.transport import ImageDestination, ImageReference, Transport
 
 if TYPE_CHECKING:
