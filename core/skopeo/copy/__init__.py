@@ -15,12 +15,12 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TextIO
 
-from . import compression as comp
-from . import imageconfig, log
-from . import manifest as mf
-from .context import SystemContext
-from .digest import VerifyingReader
-from .errors import (
+from .. import compression as comp
+from .. import imageconfig, log
+from .. import manifest as mf
+from ..context import SystemContext
+from ..digest import VerifyingReader
+from ..errors import (
     ManifestError,
     ManifestTypeRejectedError,
     PolicyError,
@@ -28,11 +28,11 @@ from .errors import (
     UnsupportedError,
     UploadInterruptedError,
 )
-from .golang import gojson
-from .policy import PolicyContext
-from .progress import BlobProgress, CancelledError, CountingReader, Progress
-from .streams import PrefetchReader, ReadErrorAnnotator
-from .transport import (
+from ..golang import gojson
+from ..policy import PolicyContext
+from ..progress import BlobProgress, CancelledError, CountingReader, Progress
+from ..streams import PrefetchReader, ReadErrorAnnotator
+from ..transport import (
     COMPRESS,
     DECOMPRESS,
     PRESERVE,
@@ -403,7 +403,7 @@ class _Copier:
         results = [r for r, c in zip(copied, reversed(compat), strict=True) if not c.get("throwaway")]
         diff_ids = [r.diff_id for r in results]
         config_raw = imageconfig.schema1_to_schema2_config(compat_raw, diff_ids)
-        from . import digest as digest_mod
+        from .. import digest as digest_mod
 
         config = mf.Descriptor(mf.DOCKER_CONFIG, digest_mod.of_bytes(config_raw), len(config_raw))
         layers = [mf.Descriptor(mf.layer_media_type("docker", r.compression), r.digest, r.size) for r in results]
@@ -588,7 +588,7 @@ class _Copier:
                     assert detected is not None
                     reader = comp.decompressing_reader(reader, detected)
                 if target == comp.ZSTD_CHUNKED:
-                    from .zstdchunked import ZstdChunkedReader  # tarfile: only when needed
+                    from ..zstdchunked import ZstdChunkedReader  # tarfile: only when needed
 
                     chunked = ZstdChunkedReader(reader, self.options.compression_level)
                     reader = chunked
@@ -688,7 +688,7 @@ class _Copier:
             raise ManifestError(f"conversion to {target} is not supported")
         if target in mf.SCHEMA1:
             return self._schema1_manifest(parsed, layers, config_raw), target
-        from .zstdchunked import ANNOTATIONS as ZSTD_CHUNKED_ANNOTATIONS
+        from ..zstdchunked import ANNOTATIONS as ZSTD_CHUNKED_ANNOTATIONS
 
         fam = mf.family(target)
         new_layers = []
@@ -723,7 +723,7 @@ class _Copier:
                 raise ManifestError(f"cannot convert an artifact with config type {config.media_type!r} to {target}")
             return config, config_raw, config._replace(media_type=mf.DOCKER_CONFIG, annotations=None)
         if target == mf.OCI_MANIFEST:
-            from . import digest as digest_mod
+            from .. import digest as digest_mod
 
             oci_raw = gojson.marshal(imageconfig.to_oci_config(config_raw))
             oci = mf.Descriptor(mf.OCI_CONFIG, digest_mod.of_bytes(oci_raw), len(oci_raw))
@@ -749,7 +749,7 @@ class _Copier:
     def _schema1_manifest(self, parsed: mf.ImageManifest, layers: list[_LayerResult], config_raw: bytes | None) -> bytes:
         """A signed schema1 manifest for a schema2/OCI image (no config blob is
         written: schema1 carries the config in its history)."""
-        from . import schema1
+        from .. import schema1
 
         assert parsed.config is not None and config_raw is not None
         if parsed.config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
