@@ -360,7 +360,7 @@ def forget_registry_state() -> None:
     """Drop what this process remembers about registries (pooled connections,
     blobs known present): a later registry may reuse this one's port."""
     client = sys.modules.get("skopeo_docker.client")
-    image = sys.modules.get("skopeo_docker.image")
+    image = sys.modules.get("skopeo_docker.destination")
     if client is not None:
         client.close_all()
     if image is not None:

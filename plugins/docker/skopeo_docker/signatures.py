@@ -34,7 +34,7 @@ from .client import RegistryClient
 from .registry_errors import is_manifest_unknown
 
 if TYPE_CHECKING:
-    from .image import DockerImageDestination
+    from .destination import DockerImageDestination
 
 
 # --- both stores ---------------------------------------------------------------------------
@@ -85,7 +85,7 @@ def attachment_tag(manifest_digest: str) -> str:
 def attachment_manifest(client: RegistryClient, ref: DockerReference,
                         manifest_digest: str) -> mf.ImageManifest | None:
     """The parsed attachment manifest of *manifest_digest*, or None when there is none."""
-    from .image import fetch_manifest
+    from .destination import fetch_manifest
 
     tag = attachment_tag(manifest_digest)
     name = f"{ref.name}:{tag}"
@@ -112,7 +112,7 @@ def sigstore_attachment_signatures(client: RegistryClient, ref: DockerReference,
     """One ``sigstore`` signature blob per layer of the attachment manifest.
     Every layer is returned whatever its MIME type (attestations too, as
     upstream does); verifiers decide by the MIME type."""
-    from .image import blob_bytes
+    from .destination import blob_bytes
 
     manifest = attachment_manifest(client, ref, manifest_digest)
     if manifest is None:
@@ -149,7 +149,7 @@ def put_sigstore_attachments(dest: DockerImageDestination, signatures: list[Sign
     each new payload as a layer, then a config whose ``rootfs.diff_ids`` lists
     the layers, then the manifest under the attachment tag (upstream's
     putSignaturesToSigstoreAttachments, which writes what cosign writes)."""
-    from .image import blob_bytes
+    from .destination import blob_bytes
 
     existing = attachment_manifest(dest.client, dest.ref, manifest_digest)
     layers: list[mf.Descriptor]

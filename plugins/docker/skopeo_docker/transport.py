@@ -12,7 +12,7 @@ from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import ImageReference, Transport
 
 if TYPE_CHECKING:
-    from .image import DockerImageDestination, DockerImageSource
+    from .destination import DockerImageDestination, DockerImageSource
 
 
 class DockerTransport(Transport):
@@ -71,23 +71,23 @@ class DockerImageReference(ImageReference):
         return policy_namespaces(self.ref)
 
     def new_image_source(self, ctx: SystemContext) -> DockerImageSource:
-        from .image import DockerImageSource
+        from .destination import DockerImageSource
 
         return DockerImageSource(self, ctx)
 
     def new_image_destination(self, ctx: SystemContext) -> DockerImageDestination:
-        from .image import DockerImageDestination
+        from .destination import DockerImageDestination
 
         return DockerImageDestination(self, ctx)
 
     def delete_image(self, ctx: SystemContext) -> None:
-        from .image import delete_image
+        from .destination import delete_image
 
         delete_image(ctx, self.ref)
 
     def list_tags(self, ctx: SystemContext) -> tuple[str | None, list[str]]:
         if self.explicit:
             raise InvalidReferenceError("No tag or digest allowed in reference")
-        from .image import list_repository_tags
+        from .destination import list_repository_tags
 
         return self.ref.name, list_repository_tags(ctx, self.ref)

@@ -22,7 +22,7 @@ from skopeo.reference import parse_normalized
 from skopeo.testing.images import validate
 from skopeo.testing.registry import Registry
 from skopeo.transport import BlobInfo
-from skopeo_docker import image as image_mod
+from skopeo_docker import destination as image_mod
 from skopeo_docker import registries_conf, wwwauth
 from skopeo_docker.registry_errors import from_response
 from skopeo_docker.transport import policy_namespaces

@@ -25,7 +25,7 @@ from skopeo.reference import parse_normalized
 from skopeo.testing.images import OCILayoutWriter, random_layer_tar, validate
 from skopeo.testing.registry import Fault, FaultyProxy, Registry
 from skopeo_docker import client as client_mod
-from skopeo_docker import image as image_mod
+from skopeo_docker import destination as image_mod
 from skopeo_docker.registry_errors import from_response
 
 from .conftest import Runner, fatal_message
