@@ -360,12 +360,11 @@ def forget_registry_state() -> None:
     """Drop what this process remembers about registries (pooled connections,
     blobs known present): a later registry may reuse this one's port."""
     client = sys.modules.get("skopeo_docker.client")
-    image = sys.modules.get("skopeo_docker.destination")
+    blob_cache = sys.modules.get("skopeo_docker.blob_cache")
     if client is not None:
         client.close_all()
-    if image is not None:
-        image.known_locations.clear()
-        image.blob_claims.clear()
+    if blob_cache is not None:
+        blob_cache.forget()
 
 
 def htpasswd_file(path: Path, users: dict[str, str]) -> Path:

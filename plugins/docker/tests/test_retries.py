@@ -24,8 +24,10 @@ from skopeo.policy import Policy, PolicyContext
 from skopeo.reference import parse_normalized
 from skopeo.testing.images import OCILayoutWriter, random_layer_tar, validate
 from skopeo.testing.registry import Fault, FaultyProxy, Registry
+from skopeo_docker import body_reader as body_reader_mod
 from skopeo_docker import client as client_mod
-from skopeo_docker import destination as image_mod
+from skopeo_docker import registry as registry_mod
+from skopeo_docker import upload as upload_mod
 from skopeo_docker.registry_errors import from_response
 
 from .conftest import Runner, fatal_message
@@ -54,8 +56,8 @@ def fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process copies back off quickly (CLI runs use Retry-After: 0 faults)."""
     monkeypatch.setattr(client_mod, "RETRY_INITIAL", 0.05)
     monkeypatch.setattr(client_mod, "BACKOFF_INITIAL", 0.05)
-    monkeypatch.setattr(image_mod, "UPLOAD_RETRY_DELAY", 0.05)
-    monkeypatch.setattr(image_mod, "RESUME_DELAY", 0.05)
+    monkeypatch.setattr(upload_mod, "UPLOAD_RETRY_DELAY", 0.05)
+    monkeypatch.setattr(body_reader_mod, "RESUME_DELAY", 0.05)
     monkeypatch.setattr(copy_mod, "BLOB_RESTART_DELAY", 0.05)
 
 
@@ -316,7 +318,7 @@ def test_429_cooldown_is_shared_by_all_threads(registry: Registry, oci_image: st
     first.ping()
     results: list[int] = []
     t = threading.Thread(target=lambda: results.append(
-        first.request("GET", "/v2/r/cool/manifests/v1", headers=image_mod.ACCEPT_MANIFESTS).status_code))
+        first.request("GET", "/v2/r/cool/manifests/v1", headers=registry_mod.ACCEPT_MANIFESTS).status_code))
     t.start()
     while not proxy.requests or "/r/cool/manifests" not in proxy.requests[-1][1]:
         time.sleep(0.01)
