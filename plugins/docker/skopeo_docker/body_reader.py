@@ -11,7 +11,8 @@ import httpx
 from skopeo import log
 from skopeo.errors import SkopeoError
 
-from .client import RegistryClient, TransportError, describe_network_error, error_from
+from .client import RegistryClient
+from .network import TransportError, describe_network_error, error_from
 
 # Reconnect a broken blob download when at least this much arrived since the last
 # reconnection, or when the last reconnection is this old (upstream's heuristic).

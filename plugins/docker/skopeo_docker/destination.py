@@ -14,8 +14,9 @@ from skopeo.context import DEST_REPOSITORY_IS_NEW, SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.transport import COMPRESS, BlobInfo, DestinationCapabilities, ImageDestination
 
+from .authorization import Scope
 from .blob_cache import blob_claims, known_locations
-from .client import Scope, new_client
+from .client import new_client
 from .registry import ACCEPT_MANIFESTS, blob_exists, mount, put_manifest, repo_path
 from .signatures import store_image_signatures
 from .upload import BlobUploader

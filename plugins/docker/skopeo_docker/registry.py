@@ -15,9 +15,11 @@ from skopeo.context import SystemContext
 from skopeo.errors import ManifestTypeRejectedError, SkopeoError
 from skopeo.reference import TAG_RE, DockerReference
 
+from .authorization import Scope
 from .blob_cache import record_manifest_blobs
 from .body_reader import blob_size
-from .client import MAX_TAG_LIST_BODY_SIZE, RegistryClient, Scope, error_from, new_client, read_limited
+from .client import MAX_TAG_LIST_BODY_SIZE, RegistryClient, new_client
+from .network import error_from, read_limited
 from .registry_errors import is_manifest_invalid
 
 ACCEPT_MANIFESTS = [("Accept", t) for t in mf.DEFAULT_REQUESTED_TYPES]

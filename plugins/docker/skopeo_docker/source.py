@@ -20,7 +20,8 @@ from skopeo.transport import BlobInfo, ImageSource, SourceCapabilities
 from . import registries_conf
 from .blob_cache import known_locations, record_manifest_blobs
 from .body_reader import BlobReader, blob_size
-from .client import error_from, new_client, without_explicit_credentials
+from .client import new_client, without_explicit_credentials
+from .network import error_from
 from .registry import fetch_manifest, get_blob_response, list_repository_tags, repo_path
 from .registry_errors import RegistryError
 from .signatures import image_signatures

@@ -20,7 +20,8 @@ from skopeo.reference import DockerReference
 from skopeo.transport import BlobInfo
 
 from .blob_cache import known_locations
-from .client import CHUNK, RETRY_STATUSES, RegistryClient, TransportError, error_from
+from .client import CHUNK, RETRY_STATUSES, RegistryClient
+from .network import TransportError, error_from
 from .registry import blob_exists
 
 if TYPE_CHECKING:
