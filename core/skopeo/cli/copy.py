@@ -119,7 +119,6 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
     dest_ctx = system_context(opts, "dest-")
     dest_ctx.oci_accept_uncompressed_layers = bool(opts.dest_oci_accept_uncompressed_layers)
     dest_ctx.docker_archive_additional_tags = list(opts.additional_tag)
-    dest_ctx.extra["precompute_digests"] = bool(opts.dest_precompute_digests)
     if opts.dest_archive_append:
         dest_ctx.extra["docker_archive_append"] = True
     force = COMPRESS if opts.dest_compress else DECOMPRESS if opts.dest_decompress else None
@@ -136,6 +135,7 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
         compression_format=opts.dest_compress_format or None,
         compression_level=opts.dest_compress_level,
         force_compression_format=bool(opts.dest_force_compress_format),
+        precompute_digests=bool(opts.dest_precompute_digests),
     )
     if parallel:
         options.parallel_copies = parallel

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from skopeo import api, plugins
-from skopeo import copy as copy_mod
 from skopeo.context import SystemContext
 from skopeo.copy import CopyOptions
+from skopeo.copy import layers as copy_mod
 from skopeo.errors import SkopeoError, UploadInterruptedError
 from skopeo.policy import Policy, PolicyContext
 from skopeo.reference import parse_normalized
