@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import log, plugins, retry
-from .context import DEST_REPOSITORY_IS_NEW, SystemContext
+from .context import SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
 from .digest import is_digest
 from .errors import SkopeoError, UsageError, path_error_text
@@ -409,7 +409,7 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
             status = destination_tags.status(dest) if destination_tags is not None else MAYBE_PRESENT
             opts.skip_existing = status == MAYBE_PRESENT
             if status == NEW_REPOSITORY:
-                opts.dest_ctx = replace(opts.dest_ctx, extra={**opts.dest_ctx.extra, DEST_REPOSITORY_IS_NEW: True})
+                opts.dest_ctx = replace(opts.dest_ctx, repository_is_new=True)
             target = dest_ref
             res: CopyResult = retry.if_necessary(lambda: copy_image(policy, target, job.source, opts),
                                                  options.retry_times, options.retry_delay)

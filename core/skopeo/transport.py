@@ -162,17 +162,31 @@ class ImageReference(ABC):
         raise UnsupportedError(f"Deleting images not implemented for {self.transport.name}: images")
 
     def list_tags(self, ctx: SystemContext) -> tuple[str | None, list[str]]:
-        """(repository name or None, tags) for ``list-tags``."""
-        raise UnsupportedError(
-            f"Unsupported transport '{self.transport.name}' for tag listing. "
-            "Only supported: docker, docker-archive"
-        )
+        """(repository name or None, tags) for ``list-tags``; transports that
+        implement it declare ``lists_tags``."""
+        # The contract module does not load the plugin manager for its own sake.
+        from .plugins import unsupported_tag_listing
+
+        raise UnsupportedError(unsupported_tag_listing(self.transport.name))
 
 
 class Transport(ABC):
+    """A transport says what it is through these attributes; the core never
+    tests a transport's name."""
+
     name: ClassVar[str]
     # Shown in help; deprecated transports set this to False.
     listed: ClassVar[bool] = True
+    # What every reference starts with after ``name:`` ("//" for docker://).
+    reference_prefix: ClassVar[str] = ""
+    # References start with a local path (shell completion offers files).
+    path_references: ClassVar[bool] = False
+    # Its references implement ImageReference.list_tags (``skopeo list-tags``).
+    lists_tags: ClassVar[bool] = False
+    # The transport-specific SystemContext fields it reads (and checks), such
+    # as "dir_force_compress": a flag setting one for a transport that does
+    # not read it is ineffective, which the CLI says.
+    settings: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def parse_reference(self, text: str) -> ImageReference: ...

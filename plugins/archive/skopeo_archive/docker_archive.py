@@ -4,7 +4,7 @@ Reading never extracts the archive: layers are streamed from their offsets in
 the file (compressed archives and pipes are first spooled to a temporary file,
 as upstream does).  Writing streams straight into the destination file.
 
-Beyond upstream: with ``ctx.extra["docker_archive_append"] = True`` (CLI:
+Beyond upstream: with ``ctx.docker_archive_append`` (CLI:
 ``skopeo copy --dest-archive-append``) an image is *added* to an existing
 archive instead of refusing a non-empty file, which is how several images end
 up in one archive (skopeo#556).  See the README for the exact rules.
@@ -45,8 +45,6 @@ from .tarindex import ArchiveError, TarIndex, open_index
 from .tarwriter import TarWriter
 
 TRANSPORT_NAME = "docker-archive"
-# ctx.extra key: add the image to an existing archive instead of refusing it.
-APPEND_KEY = "docker_archive_append"
 SIGNATURES_UNSUPPORTED = "Storing signatures for docker tar files is not supported"
 _ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
 
@@ -72,6 +70,9 @@ def additional_tags(ctx: SystemContext) -> list[DockerReference]:
 
 class DockerArchiveTransport(Transport):
     name = TRANSPORT_NAME
+    path_references = True
+    lists_tags = True
+    settings = frozenset({"docker_archive_additional_tags", "docker_archive_append"})
 
     def parse_reference(self, text: str) -> DockerArchiveReference:
         if not text:
@@ -278,7 +279,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
 
     def __init__(self, reference: DockerArchiveReference, ctx: SystemContext) -> None:
         path = reference.path
-        append = bool(ctx.extra.get(APPEND_KEY))
+        append = ctx.docker_archive_append
         tags = ([reference.ref] if reference.ref is not None else []) + additional_tags(ctx)
         try:
             st: os.stat_result | None = os.stat(path)

@@ -65,6 +65,8 @@ def blob_member(digest: str) -> str:
 
 class OCIArchiveTransport(Transport):
     name = TRANSPORT_NAME
+    path_references = True
+    settings = frozenset({"oci_accept_uncompressed_layers"})
 
     def parse_reference(self, text: str) -> OCIArchiveReference:
         path, _, image = text.partition(":")

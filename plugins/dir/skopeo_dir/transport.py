@@ -14,6 +14,9 @@ from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, path_error_text
 from skopeo.fsutil import store_blob, write_atomic
 from skopeo.transport import (
+    COMPRESS,
+    DECOMPRESS,
+    PRESERVE,
     BlobInfo,
     DestinationCapabilities,
     ImageDestination,
@@ -38,6 +41,8 @@ def blob_name(digest: str) -> str:
 
 class DirTransport(Transport):
     name = "dir"
+    path_references = True
+    settings = frozenset({"dir_force_compress", "dir_force_decompress"})
 
     def parse_reference(self, text: str) -> DirReference:
         # An empty path is the current directory, as upstream.
@@ -80,7 +85,7 @@ class DirReference(ImageReference):
         return DirSource(self)
 
     def new_image_destination(self, ctx: SystemContext) -> DirDestination:
-        return DirDestination(self)
+        return DirDestination(self, ctx)
 
 
 class DirSource(ImageSource):
@@ -115,12 +120,25 @@ class DirSource(ImageSource):
                 return sigs
 
 
+def _desired_compression(ctx: SystemContext | None) -> str:
+    """--dest-compress / --dest-decompress, which only dir: reads (refused
+    together when the destination is opened, as upstream)."""
+    if ctx is not None and ctx.dir_force_compress:
+        if ctx.dir_force_decompress:
+            raise SkopeoError("Cannot compress and decompress at the same time")
+        return COMPRESS
+    if ctx is not None and ctx.dir_force_decompress:
+        return DECOMPRESS
+    return PRESERVE
+
+
 class DirDestination(ImageDestination):
     reference: DirReference
     capabilities = DestinationCapabilities(supported_manifest_types=None)
 
-    def __init__(self, reference: DirReference) -> None:
+    def __init__(self, reference: DirReference, ctx: SystemContext | None = None) -> None:
         super().__init__(reference)
+        self.capabilities = self.capabilities._replace(desired_layer_compression=_desired_compression(ctx))
         self._prepare(reference.resolved, reference.path)
         self._uses_non_sha256 = False
 

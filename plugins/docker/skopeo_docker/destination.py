@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from skopeo import digest as digest_mod
 from skopeo import log
 from skopeo import manifest as mf
-from skopeo.context import DEST_REPOSITORY_IS_NEW, SystemContext
+from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.transport import COMPRESS, BlobInfo, DestinationCapabilities, ImageDestination
 
@@ -50,7 +50,7 @@ class DockerImageDestination(ImageDestination):
         self._claims: set[tuple[str, str, str]] = set()
         # Blobs are not looked up in a repository known to be new (mounts from
         # other repositories are still tried).
-        self._new_repository = bool(ctx.extra.get(DEST_REPOSITORY_IS_NEW))
+        self._new_repository = ctx.repository_is_new
         self.uploader = BlobUploader(self.client, self.ref)
         # Connect while the copy is still reading the source: the first upload
         # then finds the registry pinged (a failure is reported by that upload).

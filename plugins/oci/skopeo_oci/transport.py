@@ -90,6 +90,8 @@ def validate_scope(scope: str) -> None:
 
 class OCITransport(Transport):
     name = "oci"
+    path_references = True
+    settings = frozenset({"oci_accept_uncompressed_layers"})
 
     def parse_reference(self, text: str) -> OCIReference:
         # PATH ends at the first ":"; the rest (which may contain ":") is REFERENCE.
