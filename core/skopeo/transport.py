@@ -181,8 +181,10 @@ class Transport(ABC):
     reference_prefix: ClassVar[str] = ""
     # References start with a local path (shell completion offers files).
     path_references: ClassVar[bool] = False
-    # Its references implement ImageReference.list_tags (``skopeo list-tags``).
+    # Its references implement ImageReference.list_tags (``skopeo list-tags``),
+    # whose errors ``list-tags`` prefixes with this context, if any.
     lists_tags: ClassVar[bool] = False
+    list_tags_context: ClassVar[str] = ""
     # The transport-specific SystemContext fields it reads (and checks), such
     # as "dir_force_compress": a flag setting one for a transport that does
     # not read it is ineffective, which the CLI says.

@@ -15,7 +15,7 @@ FLAGS = [authfile_flag(), *registry_flags(""), *retry_flags()]
 
 def run(opts: Options) -> int:
     from .. import api, retry
-    from ..errors import SkopeoError
+    from ..errors import InvalidReferenceError, SkopeoError
     from ..golang import gojson
 
     name = opts.args[0]
@@ -26,7 +26,14 @@ def run(opts: Options) -> int:
         raise SkopeoError(f"{transport.name}: image reference {name} does not start with {transport.name}:{prefix}")
     ctx = system_context(opts)
     times, delay = retry_settings(opts)
-    out = retry.if_necessary(lambda: api.list_tags(name, ctx), times, delay)
+    try:
+        out = retry.if_necessary(lambda: api.list_tags(name, ctx), times, delay)
+    except InvalidReferenceError:
+        raise
+    except SkopeoError as e:
+        if transport is not None and transport.list_tags_context:
+            raise e.wrap(transport.list_tags_context) from None
+        raise
     print_stdout(gojson.marshal_indent(out))
     return 0
 

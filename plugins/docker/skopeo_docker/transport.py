@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from skopeo.context import SystemContext
-from skopeo.errors import InvalidReferenceError, SkopeoError
+from skopeo.errors import InvalidReferenceError
 from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import ImageReference, Transport
 
@@ -20,6 +20,7 @@ class DockerTransport(Transport):
     name = "docker"
     reference_prefix = "//"
     lists_tags = True
+    list_tags_context = "Error listing repository tags"
 
     def parse_reference(self, text: str) -> DockerImageReference:
         if not text.startswith("//"):
@@ -93,7 +94,4 @@ class DockerImageReference(ImageReference):
             raise InvalidReferenceError("No tag or digest allowed in reference")
         from .registry import list_repository_tags
 
-        try:
-            return self.ref.name, list_repository_tags(ctx, self.ref)
-        except SkopeoError as e:
-            raise e.wrap("Error listing repository tags") from None  # as upstream's list-tags
+        return self.ref.name, list_repository_tags(ctx, self.ref)
