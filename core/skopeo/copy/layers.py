@@ -10,7 +10,6 @@ from the content) → optional decompressor → optional compressor →
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NamedTuple
@@ -21,6 +20,7 @@ from .. import manifest as mf
 from ..digest import VerifyingReader
 from ..errors import SkopeoError, UploadInterruptedError
 from ..progress import BlobProgress, CancelledError, CountingReader
+from ..retry import Backoff, retrying
 from ..streams import PrefetchReader, ReadErrorAnnotator
 from ..transport import BlobInfo
 from .decisions import LayerOperation, layer_operation
@@ -30,6 +30,10 @@ from .session import CopySession
 # this many times in total, waiting BLOB_RESTART_DELAY, then doubling.
 BLOB_RESTART_ATTEMPTS = 3
 BLOB_RESTART_DELAY = 1.0
+
+
+def _restart_policy() -> Backoff:
+    return Backoff(BLOB_RESTART_ATTEMPTS, BLOB_RESTART_DELAY)
 
 
 @dataclass
@@ -127,17 +131,12 @@ class LayerPipeline:
         # whose connection was reset): the blob is then read again from the
         # source, through a fresh pipeline, instead of buffering it anywhere.
         bars: list[BlobProgress] = []  # one progress bar across attempts
-        attempt = 0
-        while True:
-            try:
-                return self._transfer(desc, info, batch, bars)
-            except UploadInterruptedError as e:
-                attempt += 1
-                if attempt >= BLOB_RESTART_ATTEMPTS or s.cancel.is_set():
-                    raise
-                delay = BLOB_RESTART_DELAY * 2 ** (attempt - 1)
-                log.info(f"{e}: copying blob {desc.digest} again in {delay:g}s ({attempt}/{BLOB_RESTART_ATTEMPTS - 1})")
-                time.sleep(delay)
+
+        def announce(e: BaseException, delay: float, retry: int) -> None:
+            log.info(f"{e}: copying blob {desc.digest} again in {delay:g}s ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
+
+        return retrying(lambda: self._transfer(desc, info, batch, bars), _restart_policy(), UploadInterruptedError,
+                        announce, may_retry=lambda e: not s.cancel.is_set())
 
     def _transfer(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch, bars: list[BlobProgress]) -> LayerResult:
         """One attempt at reading a layer from the source and writing it."""
@@ -249,14 +248,12 @@ class LayerPipeline:
             reused = dest.try_reusing_blob(known)
             if reused is not None and reused.digest is not None:
                 return reused
-            attempt = 0
-            while True:
+
+            def put() -> BlobInfo:
                 tmp.seek(0)
-                try:
-                    return dest.put_blob(VerifyingReader(tmp, known.digest, size), known)  # type: ignore[arg-type]
-                except UploadInterruptedError as e:
-                    attempt += 1
-                    if attempt >= BLOB_RESTART_ATTEMPTS:
-                        raise
-                    log.info(f"{e}: uploading {known.digest} again ({attempt}/{BLOB_RESTART_ATTEMPTS - 1})")
-                    time.sleep(BLOB_RESTART_DELAY * 2 ** (attempt - 1))
+                return dest.put_blob(VerifyingReader(tmp, known.digest, size), known)  # type: ignore[arg-type]
+
+            def announce(e: BaseException, delay: float, retry: int) -> None:
+                log.info(f"{e}: uploading {known.digest} again ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
+
+            return retrying(put, _restart_policy(), UploadInterruptedError, announce)

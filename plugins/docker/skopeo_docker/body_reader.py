@@ -3,6 +3,7 @@ requests when the connection breaks mid-body (upstream's bodyReader)."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import httpx
 
 from skopeo import log
 from skopeo.errors import SkopeoError
+from skopeo.retry import Attempts, Backoff
 
 from .client import RegistryClient
 from .network import TransportError, describe_network_error, error_from
@@ -37,6 +39,8 @@ class BlobReader:
         self.offset = 0
         self._last_retry_offset = -1
         self._last_retry_time = 0.0
+        # A fixed pause before each reconnection, as many as keep making progress.
+        self._reconnections = Attempts(Backoff(math.inf, RESUME_DELAY, factor=1.0))
 
     @staticmethod
     def _open_iter(resp: httpx.Response) -> Iterator[bytes]:
@@ -74,7 +78,9 @@ class BlobReader:
         log.info(f"Reading blob body from {url} failed ({reason}), reconnecting after {self.offset} bytes…")
         self._resp.close()
         self._resp = None
-        time.sleep(RESUME_DELAY)
+        delay = self._reconnections.next_delay()
+        assert delay is not None  # unlimited: the progress rule above decides
+        time.sleep(delay)
         try:
             headers = [("Range", f"bytes={self.offset}-"), ("Accept-Encoding", "identity")]
             resp = self._client.request("GET", self._path, headers=headers)

@@ -43,6 +43,7 @@ from skopeo.auth import resolve as resolve_credentials
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.reference import DockerReference
+from skopeo.retry import Attempts, Backoff
 
 from . import registries_conf, tlsconfig, wwwauth
 from .authorization import Authenticator, Scope
@@ -201,8 +202,7 @@ class RegistryClient:
         headers = headers or []
         replayable = content is None or isinstance(content, bytes)
         sent = 0
-        retries = 0
-        deadline = time.monotonic() + RETRY_MAX_TOTAL
+        attempts = Attempts(_retry_policy())
         reauthenticated = False
         while True:
             self._cooldown.wait()
@@ -214,14 +214,8 @@ class RegistryClient:
                     resp = _preloaded(resp, preload)
             except TransportError as e:
                 sent += 1
-                if not (replayable and e.transient):
+                if not (replayable and e.transient and _wait_after_error(e, attempts)):
                     raise
-                retries += 1
-                delay = self._retry_delay(retries, RETRY_INITIAL, deadline)
-                if delay is None:
-                    raise
-                log.info(f"{e}: retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})")
-                time.sleep(delay)
                 continue
             if resp.status_code == 401 and auth and replayable:
                 retry_scope = _insufficient_scope(resp)
@@ -239,16 +233,16 @@ class RegistryClient:
                     continue
             if resp.status_code not in RETRY_STATUSES or not replayable:
                 return resp
-            retries += 1
-            if not self._wait_after_status(resp, method, url, retries, deadline):
+            if not self._wait_after_status(resp, method, url, attempts):
                 return resp
 
-    def _wait_after_status(self, resp: httpx.Response, method: str, url: httpx.URL, retries: int, deadline: float) -> bool:
+    def _wait_after_status(self, resp: httpx.Response, method: str, url: httpx.URL, attempts: Attempts) -> bool:
         """After a retryable status: close *resp* and sleep (honouring
-        Retry-After) before retry number *retries*; False when attempts or time
-        are exhausted (the caller then returns *resp* as it is)."""
-        initial = BACKOFF_INITIAL if resp.status_code == 429 else RETRY_INITIAL
-        delay = self._retry_delay(retries, initial, deadline, resp)
+        Retry-After) before the next retry; False when attempts or time are
+        exhausted (the caller then returns *resp* as it is)."""
+        # 429 backs off from a longer first wait, as upstream.
+        initial = BACKOFF_INITIAL if resp.status_code == 429 else None
+        delay = attempts.next_delay(initial, lambda backoff: _retry_after(resp, backoff))
         if delay is None:
             return False
         resp.close()
@@ -257,22 +251,10 @@ class RegistryClient:
             self._cooldown.extend(delay)
         log.info(
             f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, "
-            f"retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})"
+            f"retrying in {delay:g}s ({attempts.retries}/{RETRY_ATTEMPTS - 1})"
         )
         time.sleep(delay)
         return True
-
-    @staticmethod
-    def _retry_delay(retries: int, initial: float, deadline: float, resp: httpx.Response | None = None) -> float | None:
-        """Seconds to wait before retry number *retries* (1-based), or None when
-        the attempts or the time budget are exhausted."""
-        if retries >= RETRY_ATTEMPTS:
-            return None
-        backoff = min(initial * (2 ** (retries - 1)), BACKOFF_MAX)
-        delay = min(_retry_after(resp, backoff), BACKOFF_MAX) if resp is not None else backoff
-        if time.monotonic() + delay > deadline:
-            return None
-        return delay
 
     def _send_retrying(
         self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes | None,
@@ -280,24 +262,18 @@ class RegistryClient:
     ) -> httpx.Response:
         """:meth:`_send` with the same retries as :meth:`request` (token requests;
         the last failed response is returned)."""
-        retries = 0
-        deadline = time.monotonic() + RETRY_MAX_TOTAL
+        attempts = Attempts(_retry_policy())
         while True:
             self._cooldown.wait()
             try:
                 resp = self._send(method, url, headers, content, authorization)
             except TransportError as e:
-                retries += 1
-                delay = self._retry_delay(retries, RETRY_INITIAL, deadline) if e.transient else None
-                if delay is None:
+                if not (e.transient and _wait_after_error(e, attempts)):
                     raise
-                log.info(f"{e}: retrying in {delay:g}s ({retries}/{RETRY_ATTEMPTS - 1})")
-                time.sleep(delay)
                 continue
             if resp.status_code not in RETRY_STATUSES:
                 return resp
-            retries += 1
-            if not self._wait_after_status(resp, method, url, retries, deadline):
+            if not self._wait_after_status(resp, method, url, attempts):
                 return resp
 
     def wait_cooldown(self) -> None:
@@ -319,6 +295,22 @@ class RegistryClient:
                 )
             raise err
         resp.close()
+
+
+def _retry_policy() -> Backoff:
+    """Per-request retries (read at each request, so tests can shorten them)."""
+    return Backoff(RETRY_ATTEMPTS, RETRY_INITIAL, maximum=BACKOFF_MAX, budget=RETRY_MAX_TOTAL)
+
+
+def _wait_after_error(e: TransportError, attempts: Attempts) -> bool:
+    """Sleep before retrying a request whose connection broke; False when the
+    attempts or the time are spent."""
+    delay = attempts.next_delay()
+    if delay is None:
+        return False
+    log.info(f"{e}: retrying in {delay:g}s ({attempts.retries}/{RETRY_ATTEMPTS - 1})")
+    time.sleep(delay)
+    return True
 
 
 def _insufficient_scope(resp: httpx.Response) -> Scope | None:

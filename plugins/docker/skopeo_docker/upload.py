@@ -6,7 +6,6 @@ ahead of time while the copy engine opens the source blob."""
 from __future__ import annotations
 
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
@@ -17,6 +16,7 @@ from skopeo import digest as digest_mod
 from skopeo import log
 from skopeo.errors import SkopeoError, UploadInterruptedError
 from skopeo.reference import DockerReference
+from skopeo.retry import Backoff, retrying
 from skopeo.transport import BlobInfo
 
 from .blob_cache import known_locations
@@ -67,19 +67,17 @@ class BlobUploader:
         in memory or spooled to disk for this, and nothing of a failed attempt
         is visible: a blob only exists once the final PUT succeeded."""
         start = _tell(stream)
-        attempt = 0
-        while True:
-            try:
-                return self._upload_once(stream, info)
-            except UploadInterruptedError as e:
-                attempt += 1
-                if start is None or attempt >= UPLOAD_ATTEMPTS:
-                    raise
-                delay = UPLOAD_RETRY_DELAY * 2 ** (attempt - 1)
-                log.info(f"{e}: restarting the upload in {delay:g}s ({attempt}/{UPLOAD_ATTEMPTS - 1})")
-                time.sleep(delay)
-                self.client.wait_cooldown()
-                stream.seek(start)
+
+        def announce(e: BaseException, delay: float, retry: int) -> None:
+            log.info(f"{e}: restarting the upload in {delay:g}s ({retry}/{UPLOAD_ATTEMPTS - 1})")
+
+        def rewind() -> None:
+            self.client.wait_cooldown()
+            assert start is not None
+            stream.seek(start)
+
+        return retrying(lambda: self._upload_once(stream, info), Backoff(UPLOAD_ATTEMPTS, UPLOAD_RETRY_DELAY),
+                        UploadInterruptedError, announce, may_retry=lambda e: start is not None, before_retry=rewind)
 
     def _open_session(self) -> httpx.URL:
         """POST a new upload session; its URL."""
