@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, BinaryIO, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from .context import SystemContext
 from .errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
@@ -25,6 +25,40 @@ if TYPE_CHECKING:
 PRESERVE = "preserve"
 COMPRESS = "compress"
 DECOMPRESS = "decompress"
+
+
+class BlobStream(Protocol):
+    """A blob being read: what :meth:`ImageSource.get_blob` returns and what
+    :meth:`ImageDestination.put_blob` reads.  Files and ``io.BytesIO`` are
+    blob streams, and so is every reader of the copy pipeline.
+
+    * ``read(n)`` returns at most *n* bytes (all that is left when *n* < 0),
+      and ``b""`` only at the end.  It may raise :class:`SkopeoError`: the
+      source failed, or the digest did not match at the end (the copy engine
+      verifies while the destination reads); ``put_blob`` lets those through.
+    * ``close()`` releases it.  Whoever called ``get_blob`` closes the stream;
+      ``put_blob`` never does.
+    * ``put_blob`` calls ``read`` and nothing else, with one exception: to
+      restart a failed upload it may rewind a stream that also has
+      ``seekable()``/``tell()``/``seek()`` and says it is seekable.  Any other
+      stream cannot be read twice: raise ``UploadInterruptedError`` instead
+      and the engine reads the blob again from the source."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class RewindableBlobStream(BlobStream, Protocol):
+    """A blob stream ``put_blob`` may rewind to restart an upload, when
+    ``seekable()`` says so (files, ``io.BytesIO``)."""
+
+    def seekable(self) -> bool: ...
+
+    def tell(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
 
 
 class BlobInfo(NamedTuple):
@@ -71,7 +105,7 @@ class ImageSource(ABC):
         instance of the list this source holds."""
 
     @abstractmethod
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         """A stream of the blob and its size (-1 if unknown).  The caller verifies
         the digest while reading and closes the stream."""
 
@@ -108,7 +142,7 @@ class ImageDestination(ABC):
         return None
 
     @abstractmethod
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         """Store a blob read from *stream* (already verified by the caller when
         ``info.digest`` is set) and return what was stored."""
 

@@ -26,10 +26,13 @@ import struct
 import tarfile
 from collections.abc import Generator
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .errors import SkopeoError
 from .golang import gojson
+
+if TYPE_CHECKING:
+    from .transport import BlobStream
 
 CHECKSUM_ANNOTATION = "io.containers.zstd-chunked.manifest-checksum"
 POSITION_ANNOTATION = "io.containers.zstd-chunked.manifest-position"
@@ -51,7 +54,7 @@ class _Recorder:
     """The decompressed tar as tarfile reads it, keeping the bytes not yet
     written out (from absolute offset ``start``)."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BlobStream) -> None:
         self._source = source
         self.pending = bytearray()
         self.start = 0
@@ -176,7 +179,7 @@ class ZstdChunkedReader:
     """Reads as the zstd:chunked form of the tar read from *source*;
     :attr:`annotations` is set once everything was read."""
 
-    def __init__(self, source: BinaryIO, level: int | None = None) -> None:
+    def __init__(self, source: BlobStream, level: int | None = None) -> None:
         self._level = level if level is not None else 3
         self._gen = self._generate(source)
         self._buf = b""
@@ -202,18 +205,19 @@ class ZstdChunkedReader:
     def close(self) -> None:
         self._gen.close()
 
-    def _generate(self, source: BinaryIO) -> Generator[bytes, None, None]:
+    def _generate(self, source: BlobStream) -> Generator[bytes, None, None]:
         try:
             yield from self._chunked(source)
         except (tarfile.TarError, EOFError, ValueError) as e:
             # Go's writer fails the same way on a layer that is not a tar.
             raise SkopeoError(f"compressing layer as zstd:chunked: {e or 'not a tar archive'}") from None
 
-    def _chunked(self, source: BinaryIO) -> Generator[bytes, None, None]:
+    def _chunked(self, source: BlobStream) -> Generator[bytes, None, None]:
         rec = _Recorder(source)
         frames = _Frames(self._level)
         entries: list[dict[str, Any]] = []
-        with tarfile.open(fileobj=rec, mode="r|") as tar:  # type: ignore[call-overload]
+        # tarfile's stubs ask for a file; a stream ("r|") is only ever read.
+        with tarfile.open(fileobj=cast("IO[bytes]", rec), mode="r|") as tar:
             for member in tar:
                 header = rec.take(member.offset_data)
                 yield frames.write(header)

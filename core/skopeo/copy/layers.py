@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import compression as comp
 from .. import log
@@ -22,9 +22,12 @@ from ..errors import SkopeoError, UploadInterruptedError
 from ..progress import BlobProgress, CancelledError, CountingReader
 from ..retry import Backoff, retrying
 from ..streams import PrefetchReader, ReadErrorAnnotator
-from ..transport import BlobInfo
+from ..transport import BlobInfo, BlobStream
 from .decisions import LayerOperation, layer_operation
 from .session import CopySession
+
+if TYPE_CHECKING:
+    from ..zstdchunked import ZstdChunkedReader
 
 # A blob whose upload was interrupted (UploadInterruptedError) is copied at most
 # this many times in total, waiting BLOB_RESTART_DELAY, then doubling.
@@ -97,10 +100,10 @@ class LayerPipeline:
                     for f in pending:
                         f.cancel()
                     wait(pending)
-                errors = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
+                errors = [e for f in futures if f.done() and not f.cancelled() and (e := f.exception()) is not None]
                 real = [e for e in errors if not isinstance(e, CancelledError)]
                 if real or errors:
-                    raise (real or errors)[0]  # type: ignore[misc]
+                    raise (real or errors)[0]
                 return [f.result() for f in futures]
         return [one(d) for d in layers]
 
@@ -154,25 +157,22 @@ class LayerPipeline:
             bar.size = expected_size
             bar.copied = 0  # from the start (again, when restarted)
             counted = CountingReader(stream, bar, s.cancel)
-            verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")  # type: ignore[arg-type]
-            peek = comp.PeekReader(verifier)  # type: ignore[arg-type]
+            verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")
+            peek = comp.PeekReader(verifier)
             detected = comp.detect(peek.peek())
             op, target = self._operation(detected, batch.may_change)
-            tee = comp.DiffIDReader(peek, detected) if batch.need_diff_ids else None  # type: ignore[arg-type]
-            if tee is not None:
-                peek = tee  # type: ignore[assignment]
-            out: BinaryIO
-            chunked: Any = None  # a zstdchunked.ZstdChunkedReader
+            tee = comp.DiffIDReader(peek, detected) if batch.need_diff_ids else None
+            out: BlobStream = peek if tee is None else tee
+            chunked: ZstdChunkedReader | None = None
             if op == LayerOperation.PRESERVE:
-                out = peek  # type: ignore[assignment]
                 out_info = info._replace(size=expected_size)
             else:
-                out, chunked = self._transformed(peek, op, detected, target, desc, batch)  # type: ignore[arg-type]
+                out, chunked = self._transformed(out, op, detected, target, desc, batch)
                 out_info = BlobInfo(None, -1, desc.media_type, (), desc.annotations)
             if batch.prefetch:
                 prefetch = PrefetchReader(out)
-                out = prefetch  # type: ignore[assignment]
-            out = ReadErrorAnnotator(out)  # type: ignore[assignment]
+                out = prefetch
+            out = ReadErrorAnnotator(out)
             try:
                 if out_info.digest is None and (
                     s.options.precompute_digests or not s.dest.capabilities.accepts_unknown_digests
@@ -208,9 +208,9 @@ class LayerPipeline:
         return result
 
     def _transformed(
-        self, reader: BinaryIO, op: LayerOperation, detected: str | None, target: str | None, desc: mf.Descriptor,
+        self, reader: BlobStream, op: LayerOperation, detected: str | None, target: str | None, desc: mf.Descriptor,
         batch: _Batch,
-    ) -> tuple[BinaryIO, Any]:
+    ) -> tuple[BlobStream, ZstdChunkedReader | None]:
         """*reader* decompressed and/or compressed as *op* says; and the
         zstd:chunked writer when that is the target (its annotations go into
         the manifest)."""
@@ -222,14 +222,14 @@ class LayerPipeline:
             from ..zstdchunked import ZstdChunkedReader  # tarfile: only when needed
 
             chunked = ZstdChunkedReader(reader, level)
-            return chunked, chunked  # type: ignore[return-value]
+            return chunked, chunked
         if op.compresses:
             assert target is not None
             threads = 2 if desc.size >= batch.two_worker_size else 1
-            reader = comp.compressing_reader(reader, target, level, threads)  # type: ignore[assignment]
+            reader = comp.compressing_reader(reader, target, level, threads)
         return reader, None
 
-    def _put_precomputed(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
+    def _put_precomputed(self, stream: BlobStream, info: BlobInfo) -> BlobInfo:
         """``--dest-precompute-digests``: spool a transformed layer to a temporary
         file to learn its digest first, so a blob the destination already has
         is not uploaded again."""
@@ -251,7 +251,7 @@ class LayerPipeline:
 
             def put() -> BlobInfo:
                 tmp.seek(0)
-                return dest.put_blob(VerifyingReader(tmp, known.digest, size), known)  # type: ignore[arg-type]
+                return dest.put_blob(VerifyingReader(tmp, known.digest, size), known)
 
             def announce(e: BaseException, delay: float, retry: int) -> None:
                 log.info(f"{e}: uploading {known.digest} again ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")

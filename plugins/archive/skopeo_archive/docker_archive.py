@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
@@ -26,6 +25,7 @@ from skopeo.reference import DockerReference, parse_additional_tag, parse_normal
 from skopeo.transport import (
     DECOMPRESS,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -202,7 +202,7 @@ class ArchiveSourceBase(ImageSource):
             raise SkopeoError(f'Manifest lists are not supported by "{self.reference.transport.name}:"')
         return self.image.manifest(), mf.DOCKER_V2S2
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         return self.image.blob(info)
 
     def close(self) -> None:
@@ -246,7 +246,7 @@ class ArchiveDestinationBase(ImageDestination):
             return None
         return BlobInfo(info.digest, size, info.media_type)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         if is_config:
             data = stream.read(mf.MAX_CONFIG_SIZE + 1)
             if len(data) > mf.MAX_CONFIG_SIZE:

@@ -20,7 +20,6 @@ import stat
 import tempfile
 import threading
 import time
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
@@ -32,6 +31,7 @@ from skopeo.transport import (
     COMPRESS,
     PRESERVE,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -154,10 +154,10 @@ class OCIArchiveSource(ImageSource):
             raise SkopeoError(f"manifest {digest} in {self.reference.path} does not match its digest")
         return data, mime or mf.guess_mime(data)
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         stream, size = self.tar.open(blob_member(info.digest))
-        return stream, size  # type: ignore[return-value]
+        return stream, size
 
     def close(self) -> None:
         self.tar.close()
@@ -230,7 +230,7 @@ class OCIArchiveDestination(ImageDestination):
             return None
         return BlobInfo(info.digest, self._blobs[info.digest], info.media_type, info.urls, info.annotations)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         if info.digest is not None and info.digest in self._blobs:
             return BlobInfo(info.digest, self._blobs[info.digest], info.media_type, info.urls, info.annotations)
         self._ensure_dir(info.digest or digest_mod.CANONICAL + ":")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
@@ -18,6 +17,7 @@ from skopeo.transport import (
     DECOMPRESS,
     PRESERVE,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -100,7 +100,7 @@ class DirSource(ImageSource):
             # A plain error, not ImageNotFoundError: upstream exits 1 here, not 2.
             raise SkopeoError(path_error_text("open", path, e)) from None
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         path = self.reference.blob_path(info.digest)
         try:
@@ -186,7 +186,7 @@ class DirDestination(ImageDestination):
             return None
         return BlobInfo(info.digest, size, info.media_type)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         stored = store_blob(stream, info, self.reference.path, self.reference.blob_path)
         if stored.digest is not None and not stored.digest.startswith("sha256:"):
             self._uses_non_sha256 = True

@@ -5,14 +5,14 @@ last, signatures to the lookaside or sigstore attachments."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from skopeo import digest as digest_mod
 from skopeo import log
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
-from skopeo.transport import COMPRESS, BlobInfo, DestinationCapabilities, ImageDestination
+from skopeo.transport import COMPRESS, BlobInfo, BlobStream, DestinationCapabilities, ImageDestination
 
 from .authorization import Scope
 from .blob_cache import blob_claims, known_locations
@@ -115,7 +115,7 @@ class DockerImageDestination(ImageDestination):
             return BlobInfo(info.digest, size, info.media_type, info.urls, info.annotations)
         return None
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         """Upload a blob (see :meth:`BlobUploader.upload`), sharing it with
         concurrent copies through the blob claims."""
         key = self._claim_key(info.digest) if info.digest is not None else None

@@ -5,7 +5,7 @@ signatures and the repository's tags."""
 from __future__ import annotations
 
 import urllib.parse
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -15,7 +15,7 @@ from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.reference import parse_canonical
-from skopeo.transport import BlobInfo, ImageSource, SourceCapabilities
+from skopeo.transport import BlobInfo, BlobStream, ImageSource, SourceCapabilities
 
 from . import registries_conf
 from .blob_cache import known_locations, record_manifest_blobs
@@ -89,7 +89,7 @@ class DockerImageSource(ImageSource):
         digest = instance_digest or self.physical.digest or mf.manifest_digest(self._manifest)
         return image_signatures(self.ctx, self.client, self.physical, digest)
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         if info.urls:
             found = self._get_external_blob(info.urls)
@@ -104,12 +104,12 @@ class DockerImageSource(ImageSource):
             raise err.wrap("fetching blob") from None
         known_locations.record(info.digest, self.physical.domain, self.physical.path)
         reader = BlobReader(self.client, path, resp, f"blob {info.digest}")
-        return reader, blob_size(resp)  # type: ignore[return-value]
+        return reader, blob_size(resp)
 
     def _get_following_redirects(self, path: str) -> httpx.Response:
         return get_blob_response(self.client, path)
 
-    def _get_external_blob(self, urls: tuple[str, ...]) -> tuple[BinaryIO, int] | None:
+    def _get_external_blob(self, urls: tuple[str, ...]) -> tuple[BlobStream, int] | None:
         errors = []
         for u in urls:
             parsed = urllib.parse.urlsplit(u)
@@ -128,7 +128,7 @@ class DockerImageSource(ImageSource):
                     f"{resp.status_code} {resp.reason_phrase}"
                 )
                 continue
-            return BlobReader(self.client, u, resp, f"blob from {u}"), blob_size(resp)  # type: ignore[return-value]
+            return BlobReader(self.client, u, resp, f"blob from {u}"), blob_size(resp)
         if not errors:
             return None
         raise SkopeoError(f"failed fetching external blob from all urls: {', '.join(errors)}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -17,7 +17,7 @@ from skopeo import log
 from skopeo.errors import SkopeoError, UploadInterruptedError
 from skopeo.reference import DockerReference
 from skopeo.retry import Backoff, retrying
-from skopeo.transport import BlobInfo
+from skopeo.transport import BlobInfo, BlobStream, RewindableBlobStream
 
 from .blob_cache import known_locations
 from .client import CHUNK, RETRY_STATUSES, RegistryClient
@@ -33,12 +33,12 @@ UPLOAD_ATTEMPTS = 3
 UPLOAD_RETRY_DELAY = 1.0
 
 
-def _tell(stream: BinaryIO) -> int | None:
-    """The position of a stream that can be rewound to it, else None."""
+def _rewind_point(stream: BlobStream) -> tuple[RewindableBlobStream, int] | None:
+    """The stream and the position to rewind it to, if it can be rewound."""
     try:
-        if stream.seekable():
-            return stream.tell()
-    except (AttributeError, OSError, ValueError):
+        if isinstance(stream, RewindableBlobStream) and stream.seekable():
+            return stream, stream.tell()
+    except (OSError, ValueError):
         pass
     return None
 
@@ -53,7 +53,7 @@ class BlobUploader:
         self._early_sessions: dict[str, Future[httpx.URL]] = {}
         self._early_lock = threading.Lock()
 
-    def upload(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
+    def upload(self, stream: BlobStream, info: BlobInfo) -> BlobInfo:
         """Upload a blob: POST a session, one streamed PATCH, PUT ?digest=.
 
         Retries.  Bodiless requests (POST, the final PUT) are retried by the
@@ -66,7 +66,7 @@ class BlobUploader:
         engine re-opens the source blob and calls us again.  Nothing is buffered
         in memory or spooled to disk for this, and nothing of a failed attempt
         is visible: a blob only exists once the final PUT succeeded."""
-        start = _tell(stream)
+        start = _rewind_point(stream)
 
         def announce(e: BaseException, delay: float, retry: int) -> None:
             log.info(f"{e}: restarting the upload in {delay:g}s ({retry}/{UPLOAD_ATTEMPTS - 1})")
@@ -74,7 +74,8 @@ class BlobUploader:
         def rewind() -> None:
             self.client.wait_cooldown()
             assert start is not None
-            stream.seek(start)
+            rewindable, position = start
+            rewindable.seek(position)
 
         return retrying(lambda: self._upload_once(stream, info), Backoff(UPLOAD_ATTEMPTS, UPLOAD_RETRY_DELAY),
                         UploadInterruptedError, announce, may_retry=lambda e: start is not None, before_retry=rewind)
@@ -91,7 +92,7 @@ class BlobUploader:
         resp.close()
         return location
 
-    def _upload_once(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
+    def _upload_once(self, stream: BlobStream, info: BlobInfo) -> BlobInfo:
         location = self.take_early(info.digest) or self._open_session()
 
         hasher = digest_mod.hasher(digest_mod.CANONICAL) if info.digest is None else None
@@ -138,7 +139,8 @@ class BlobUploader:
             raise err.wrap("uploading layer chunked") from None
         location = self._location(resp)
         resp.close()
-        digest: str = info.digest if hasher is None else f"{hasher.name}:{hasher.hexdigest()}"  # type: ignore[assignment]
+        digest = info.digest if hasher is None else f"{hasher.name}:{hasher.hexdigest()}"
+        assert digest is not None
 
         return self._finish_upload(location, digest, info, [("Content-Type", "application/octet-stream")], None,
                                    lambda: False, lambda: size)

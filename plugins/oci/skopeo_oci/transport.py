@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
@@ -23,6 +22,7 @@ from skopeo.transport import (
     COMPRESS,
     PRESERVE,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -214,7 +214,7 @@ class OCISource(ImageSource):
             raise SkopeoError(f"manifest {digest} is larger than {mf.MAX_MANIFEST_SIZE} bytes")
         return data, mime or mf.guess_mime(data)
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         path = self.layout.blob_path(info.digest)
         try:
@@ -229,7 +229,7 @@ class OCISource(ImageSource):
         return f, os.fstat(f.fileno()).st_size
 
 
-def _fetch_external(urls: tuple[str, ...]) -> tuple[BinaryIO, int]:
+def _fetch_external(urls: tuple[str, ...]) -> tuple[BlobStream, int]:
     # Imported here: urllib.request costs ~10 ms and is almost never needed.
     import urllib.parse
     import urllib.request
@@ -306,7 +306,7 @@ class OCIDestination(ImageDestination):
         self._used.add(info.digest)
         return BlobInfo(info.digest, size, info.media_type, info.urls, info.annotations)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         root = self.layout.blobs_root()
         os.makedirs(root, 0o755, exist_ok=True)
 
