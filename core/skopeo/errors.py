@@ -79,14 +79,3 @@ class UploadInterruptedError(SkopeoError):
     again; nothing of the failed attempt is visible at the destination."""
 
     retryable = True
-
-
-def os_error_text(err: OSError) -> str:
-    """The reason of *err* as Go prints an errno: ``no such file or directory``."""
-    return err.strerror.lower() if err.strerror else str(err)
-
-
-def path_error_text(op: str, path: str, err: OSError) -> str:
-    """Go's ``*os.PathError`` text, ``open PATH: no such file or directory``:
-    users' scripts grep for it."""
-    return f"{op} {path}: {os_error_text(err)}"

@@ -8,7 +8,8 @@ import os
 from collections.abc import Callable
 
 from . import digest as digest_mod
-from .errors import SkopeoError, path_error_text
+from .errors import SkopeoError
+from .golang.oserror import path_error_text
 from .transport import BlobInfo, BlobStream
 
 CHUNK = 1 << 20

@@ -17,6 +17,7 @@ from typing import NamedTuple, TypeVar
 
 from . import log
 from .errors import SkopeoError
+from .golang.duration import format_duration
 
 T = TypeVar("T")
 
@@ -91,20 +92,6 @@ def retrying(
             time.sleep(wait)
             if before_retry is not None:
                 before_retry()
-
-
-def format_duration(seconds: float) -> str:
-    """Go's ``time.Duration.String()`` for the values we print."""
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    minutes, secs = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    text = f"{secs:.9f}".rstrip("0").rstrip(".") + "s"
-    if hours:
-        return f"{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{minutes}m{text}"
-    return text
 
 
 def if_necessary(operation: Callable[[], T], times: int = 0, delay: float = 0.0) -> T:

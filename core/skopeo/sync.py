@@ -32,7 +32,8 @@ from . import log, plugins, retry
 from .context import SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
 from .digest import is_digest
-from .errors import SkopeoError, UsageError, path_error_text
+from .errors import SkopeoError, UsageError
+from .golang.oserror import path_error_text
 from .policy import PolicyContext
 from .reference import DockerReference, parse_normalized
 from .transport import ImageReference

@@ -14,7 +14,8 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from .context import SystemContext
-from .errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
+from .errors import InvalidReferenceError, SkopeoError, UnsupportedError
+from .golang.oserror import path_error_text
 from .reference import DockerReference
 
 if TYPE_CHECKING:

@@ -25,11 +25,11 @@ import hashlib
 import struct
 import tarfile
 from collections.abc import Generator
-from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from .errors import SkopeoError
 from .golang import gojson
+from .golang.gotime import unix_time_json
 
 if TYPE_CHECKING:
     from .transport import BlobStream
@@ -47,7 +47,6 @@ _TYPES = {
     tarfile.SYMTYPE: "symlink", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.DIRTYPE: "dir",
     tarfile.FIFOTYPE: "fifo",
 }
-_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 class _Recorder:
@@ -108,18 +107,6 @@ class _Frames:
         return out
 
 
-def _go_time(seconds: float | None) -> str:
-    if seconds is None:
-        return _GO_ZERO_TIME
-    whole = int(seconds // 1)
-    nanos = round((seconds - whole) * 1e9)
-    if nanos >= 1_000_000_000:
-        whole, nanos = whole + 1, nanos - 1_000_000_000
-    stamp = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    frac = f"{nanos:09d}".rstrip("0")
-    return f"{stamp}{'.' + frac if frac else ''}Z"
-
-
 def _pax_time(member: tarfile.TarInfo, key: str) -> float | None:
     try:
         return float(member.pax_headers[key])
@@ -154,9 +141,9 @@ def _entry(member: tarfile.TarInfo, block: bytes) -> dict[str, Any]:
         entry["uid"] = member.uid
     if member.gid:
         entry["gid"] = member.gid
-    entry["modtime"] = _go_time(_pax_time(member, "mtime") or float(member.mtime))
-    entry["accesstime"] = _go_time(_pax_time(member, "atime"))
-    entry["changetime"] = _go_time(_pax_time(member, "ctime"))
+    entry["modtime"] = unix_time_json(_pax_time(member, "mtime") or float(member.mtime))
+    entry["accesstime"] = unix_time_json(_pax_time(member, "atime"))
+    entry["changetime"] = unix_time_json(_pax_time(member, "ctime"))
     if member.type in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         if member.devmajor:
             entry["devMajor"] = member.devmajor

@@ -13,14 +13,15 @@ up in one archive (skopeo#556).  See the README for the exact rules.
 from __future__ import annotations
 
 import os
-import re
 import stat
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import InvalidReferenceError, SkopeoError, path_error_text
+from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo.fsutil import remove_quietly
+from skopeo.golang.oserror import path_error_text
+from skopeo.golang.strconv import NumError, atoi
 from skopeo.reference import DockerReference, parse_additional_tag, parse_normalized
 from skopeo.transport import (
     DECOMPRESS,
@@ -46,7 +47,6 @@ from .tarwriter import TarWriter
 
 TRANSPORT_NAME = "docker-archive"
 SIGNATURES_UNSUPPORTED = "Storing signatures for docker tar files is not supported"
-_ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
 
 
 def parse_tagged(text: str, what: str) -> DockerReference:
@@ -82,12 +82,10 @@ class DockerArchiveTransport(Transport):
         source_index = -1
         if sep:
             if rest.startswith("@"):
-                num = rest[1:]
-                if not _ATOI_RE.match(num):
-                    raise InvalidReferenceError(
-                        f'Invalid source index {rest}: strconv.Atoi: parsing "{num}": invalid syntax'
-                    )
-                source_index = int(num)
+                try:
+                    source_index = atoi(rest[1:])
+                except NumError as e:
+                    raise InvalidReferenceError(f"Invalid source index {rest}: {e}") from None
                 if source_index < 0:
                     raise InvalidReferenceError(f"Invalid source index @{source_index}: must not be negative")
             else:

@@ -24,9 +24,10 @@ import time
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, UnsupportedError, path_error_text
+from skopeo.errors import SkopeoError, UnsupportedError
 from skopeo.fsutil import remove_quietly
 from skopeo.golang import gojson
+from skopeo.golang.oserror import path_error_text
 from skopeo.transport import (
     COMPRESS,
     PRESERVE,

@@ -10,8 +10,9 @@ import shutil
 
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, path_error_text
+from skopeo.errors import SkopeoError
 from skopeo.fsutil import store_blob, write_atomic
+from skopeo.golang.oserror import path_error_text
 from skopeo.transport import (
     COMPRESS,
     DECOMPRESS,

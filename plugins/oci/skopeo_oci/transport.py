@@ -18,6 +18,7 @@ from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, InvalidReferenceError, SkopeoError
 from skopeo.fsutil import store_blob, write_atomic
+from skopeo.golang.strconv import NumError, atoi
 from skopeo.transport import (
     COMPRESS,
     PRESERVE,
@@ -51,9 +52,6 @@ _SEPARATOR = r"(?:[-._:@+]|--)"
 _ALPHANUM = r"(?:[A-Za-z0-9]+)"
 _COMPONENT = rf"(?:{_ALPHANUM}(?:{_SEPARATOR}{_ALPHANUM})*)"
 _REF_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-# strconv.Atoi's accepted syntax.
-_ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
-_MAX_INT64 = 2**63 - 1
 
 
 def validate_image_name(image: str) -> None:
@@ -62,15 +60,10 @@ def validate_image_name(image: str) -> None:
 
 
 def _parse_source_index(text: str) -> int:
-    if not _ATOI_RE.match(text):
-        raise InvalidReferenceError(
-            f'Invalid source index @{text}: not an integer: strconv.Atoi: parsing "{text}": invalid syntax'
-        )
-    value = int(text)
-    if abs(value) > _MAX_INT64:
-        raise InvalidReferenceError(
-            f'Invalid source index @{text}: not an integer: strconv.Atoi: parsing "{text}": value out of range'
-        )
+    try:
+        value = atoi(text)
+    except NumError as e:
+        raise InvalidReferenceError(f"Invalid source index @{text}: not an integer: {e}") from None
     if value < 0:
         raise InvalidReferenceError(f"Invalid source index @{value}: must not be negative")
     return value

@@ -12,7 +12,8 @@ from typing import Any
 
 from skopeo import manifest as mf
 from skopeo import policy
-from skopeo.errors import PolicyError, SkopeoError, os_error_text
+from skopeo.errors import PolicyError, SkopeoError
+from skopeo.golang.oserror import os_error_text
 from skopeo.reference import parse_normalized
 from skopeo.signature import (
     CONTAINERS_IMAGE_VERSION,
