@@ -35,10 +35,6 @@ BLOB_RESTART_ATTEMPTS = 3
 BLOB_RESTART_DELAY = 1.0
 
 
-def _restart_policy() -> Backoff:
-    return Backoff(BLOB_RESTART_ATTEMPTS, BLOB_RESTART_DELAY)
-
-
 @dataclass
 class LayerResult:
     digest: str
@@ -63,6 +59,11 @@ class _Batch(NamedTuple):
     two_worker_size: int
     # Reads of the source run in a thread of their own.
     prefetch: bool
+
+
+def _restart_policy() -> Backoff:
+    """Read when a blob is restarted (tests shorten the delay)."""
+    return Backoff(BLOB_RESTART_ATTEMPTS, BLOB_RESTART_DELAY)
 
 
 class LayerPipeline:
