@@ -46,7 +46,7 @@ class DockerImageDestination(ImageDestination):
         self.client = new_client(ctx, self.ref, "pull,push")
         self.manifest_digest: str | None = None
         self.ctx = ctx
-        # Blob claims (see _BlobClaims) this destination holds and must release.
+        # Blob claims (see blob_cache) this destination holds and must release.
         self._claims: set[tuple[str, str, str]] = set()
         # Blobs are not looked up in a repository known to be new (mounts from
         # other repositories are still tried).
