@@ -9,7 +9,7 @@ import pytest
 from skopeo import manifest as mf
 from skopeo.golang import gojson
 from skopeo.golang.gotemplate import GoTime, TemplateError, render, tabwriter_unflushed
-from skopeo.imageconfig import go_time_json, go_time_string
+from skopeo.golang.gotime import go_time_json, go_time_string
 from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.images import OCILayoutWriter, gzip_bytes, random_layer_tar
 

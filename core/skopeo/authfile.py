@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 from .auth import Credentials
 from .context import SystemContext
-from .errors import SkopeoError, path_error_text
+from .errors import SkopeoError
 from .golang import gojson
+from .golang.oserror import path_error_text
 from .hookspecs import hookimpl
 
 LEGACY_DOCKER_KEYS = (

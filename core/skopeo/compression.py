@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .errors import SkopeoError
+
+if TYPE_CHECKING:
+    from .transport import BlobStream
 
 GZIP = "gzip"
 ZSTD = "zstd"
@@ -39,7 +42,7 @@ def detect(prefix: bytes) -> str | None:
 class PeekReader:
     """A stream whose first bytes can be inspected without consuming them."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BlobStream) -> None:
         self._stream = stream
         self._buf = b""
 
@@ -207,7 +210,7 @@ class TransformReader:
     makes of them.  The codec is made on the first read, so that its errors (an
     invalid level) are, like every other, errors of reading the stream."""
 
-    def __init__(self, source: BinaryIO, make_codec: Callable[[], Any]) -> None:
+    def __init__(self, source: BlobStream, make_codec: Callable[[], Any]) -> None:
         self._source = source
         self._make_codec = make_codec
         self._codec: Any = None
@@ -262,7 +265,7 @@ def decompressor(algo: str) -> Any:
     raise SkopeoError(f"unsupported compression {algo!r}")
 
 
-def compressing_reader(source: BinaryIO, algo: str, level: int | None = None, threads: int = 2) -> TransformReader:
+def compressing_reader(source: BlobStream, algo: str, level: int | None = None, threads: int = 2) -> TransformReader:
     """*threads*: zstd worker threads (0 = compress in the calling thread).  Each
     zstd worker buffers several MiB, so callers compressing many layers at once
     use 0 and get their parallelism from the layers instead."""
@@ -274,7 +277,7 @@ class _BoundedGzipReader:
     (a small, highly compressed layer cannot balloon memory), handling
     multi-member streams and reporting truncation."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BlobStream) -> None:
         self._source = source
         self._mod = _gzip_module()
         self._obj = self._mod.decompressobj(31)
@@ -325,11 +328,13 @@ class _ZstdReader:
     """zstd through zstandard's pull reader (bounded output).  A truncated frame
     is not reported here; the caller's digest check of the compressed bytes is."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BlobStream) -> None:
         import zstandard
 
         self._source = source
-        self._reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
+        # zstandard's stubs ask for a file; it only ever calls read().
+        readable = cast("IO[bytes]", source)
+        self._reader = zstandard.ZstdDecompressor().stream_reader(readable, read_across_frames=True, closefd=False)
 
     def read(self, n: int = -1) -> bytes:
         try:
@@ -343,13 +348,13 @@ class _ZstdReader:
         self._source.close()
 
 
-def decompressing_reader(source: BinaryIO, algo: str) -> BinaryIO:
+def decompressing_reader(source: BlobStream, algo: str) -> BlobStream:
     """A stream of the decompressed content of *source*."""
     if algo == GZIP:
-        return _BoundedGzipReader(source)  # type: ignore[return-value]
+        return _BoundedGzipReader(source)
     if algo == ZSTD:
-        return _ZstdReader(source)  # type: ignore[return-value]
-    return TransformReader(source, lambda: decompressor(algo))  # type: ignore[return-value]
+        return _ZstdReader(source)
+    return TransformReader(source, lambda: decompressor(algo))
 
 
 def validate_algorithm(name: str) -> str:
@@ -363,7 +368,7 @@ class DiffIDReader:
     uncompressed content: the layer's diffID, needed when a config must be
     built (schema1 conversion) without reading the blob twice."""
 
-    def __init__(self, source: BinaryIO, algo: str | None) -> None:
+    def __init__(self, source: BlobStream, algo: str | None) -> None:
         import hashlib
 
         self._source = source

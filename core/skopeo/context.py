@@ -8,15 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+
 # eq=False: contexts are never compared, and each generated method costs start-up time.
-# ``extra`` hint for destinations: the caller saw moments ago that the target
-# repository does not exist (``sync`` lists tags first), so asking whether each
-# blob is already there would only get "no".
-DEST_REPOSITORY_IS_NEW = "dest_repository_is_new"
-
-
 @dataclass(eq=False)
 class SystemContext:
+    """Settings of one side of an operation.  Fields named after a transport
+    (``dir_…``, ``oci_…``, ``docker_archive_…``) are read, and checked, by
+    that transport alone, which lists them in its ``Transport.settings``."""
+
     # Credentials and registry access (docker:// and friends).
     auth_file: str | None = None
     username: str | None = None
@@ -36,12 +35,20 @@ class SystemContext:
     tmpdir: str | None = None
     oci_accept_uncompressed_layers: bool = False
     docker_archive_additional_tags: list[str] = field(default_factory=list)
+    # Add the image to an existing docker-archive (skopeo-py extension).
+    docker_archive_append: bool = False
+    # dir: compresses, or decompresses, every layer (--dest-compress/--dest-decompress).
+    dir_force_compress: bool = False
+    dir_force_decompress: bool = False
+    # A hint for destinations: the caller saw moments ago that the target
+    # repository does not exist (``sync`` lists tags first), so asking whether
+    # each blob is already there would only get "no".
+    repository_is_new: bool = False
     # Choosing an instance from a manifest list.
     override_os: str | None = None
     override_arch: str | None = None
     override_variant: str | None = None
-    # Anything a third-party transport wants to carry (keyed by its own names),
-    # and hints such as DEST_REPOSITORY_IS_NEW.
+    # Anything a third-party transport wants to carry (keyed by its own names).
     extra: dict[str, Any] = field(default_factory=dict)
 
     def tmp_directory(self) -> str:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from .errors import DigestMismatchError, InvalidReferenceError
+
+if TYPE_CHECKING:
+    from .transport import BlobStream
 
 # Algorithms we can compute, with the length of their hex encoding.
 ALGORITHMS = {"sha256": 64, "sha512": 128}
@@ -69,7 +72,7 @@ class VerifyingReader:
 
     def __init__(
         self,
-        stream: BinaryIO,
+        stream: BlobStream,
         expected_digest: str | None,
         expected_size: int = -1,
         algo: str = CANONICAL,

@@ -79,23 +79,3 @@ class UploadInterruptedError(SkopeoError):
     again; nothing of the failed attempt is visible at the destination."""
 
     retryable = True
-
-
-def os_error_text(err: OSError) -> str:
-    """The reason of *err* as Go prints an errno: ``no such file or directory``."""
-    return err.strerror.lower() if err.strerror else str(err)
-
-
-def path_error_text(op: str, path: str, err: OSError) -> str:
-    """Go's ``*os.PathError`` text, ``open PATH: no such file or directory``:
-    users' scripts grep for it."""
-    return f"{op} {path}: {os_error_text(err)}"
-
-
-def go_tar_error_text(err: Exception) -> str:
-    """Go's ``archive/tar`` wording for what stopped Python's ``tarfile``: a
-    cut-off archive is ``unexpected EOF``, anything else an invalid header."""
-    text = str(err)
-    if "truncated" in text or "end of data" in text or "unexpected end" in text:
-        return "unexpected EOF"
-    return "archive/tar: invalid tar header"

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import BinaryIO
 
 from . import digest as digest_mod
-from .errors import SkopeoError, path_error_text
-from .transport import BlobInfo
+from .errors import SkopeoError
+from .golang.oserror import path_error_text
+from .transport import BlobInfo, BlobStream
 
 CHUNK = 1 << 20
 
@@ -54,7 +54,7 @@ def write_file(path: str, data: bytes, mode: int = 0o644) -> None:
 
 
 def store_blob(
-    stream: BinaryIO,
+    stream: BlobStream,
     info: BlobInfo,
     tmp_dir: str,
     final_path: Callable[[str], str],
@@ -82,7 +82,8 @@ def store_blob(
             if fsync:
                 out.flush()
                 os.fsync(out.fileno())
-        digest = info.digest or f"{hasher.name}:{hasher.hexdigest()}"  # type: ignore[union-attr]
+        digest = info.digest if hasher is None else f"{hasher.name}:{hasher.hexdigest()}"
+        assert digest is not None
         os.chmod(tmp, mode)
         os.replace(tmp, final_path(digest))
     except BaseException:

@@ -1,53 +1,14 @@
 """Image configuration blobs: decoding a Docker or OCI config into the OCI image
 structure the way Go's ``json.Unmarshal`` into ``imgspecv1.Image`` would (known
-fields only, field names matched case-insensitively), and Go's time formatting."""
+fields only, field names matched case-insensitively)."""
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from .errors import ManifestError
-
-_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
-)
-
-
-def go_time_json(value: str) -> str:
-    """RFC 3339 with nanoseconds as Go's ``time.Time.MarshalJSON`` writes it."""
-    m = _TIME_RE.match(value)
-    if not m:
-        raise ManifestError(f"parsing time {json.dumps(value)} as RFC3339")
-    y, mo, d, h, mi, s, frac, zone = m.groups()
-    frac = (frac or "")[:9].rstrip("0")
-    zone = "Z" if zone in ("Z", "z", "+00:00", "-00:00") else zone
-    return f"{y}-{mo}-{d}T{h}:{mi}:{s}{'.' + frac if frac else ''}{zone}"
-
-
-def go_time_string(value: str) -> str:
-    """``time.Time.String()``: ``2006-01-02 15:04:05.999999999 -0700 MST``."""
-    m = _TIME_RE.match(go_time_json(value))
-    assert m is not None
-    y, mo, d, h, mi, s, frac, zone = m.groups()
-    if zone == "Z":
-        tz = "+0000 UTC"
-    else:
-        off = zone.replace(":", "")
-        tz = f"{off} {off}"
-    return f"{y}-{mo}-{d} {h}:{mi}:{s}{'.' + frac if frac else ''} {tz}"
-
-
-class GoTime:
-    """A timestamp that prints like Go's ``time.Time.String()`` (templates) and
-    marshals as RFC 3339 (JSON)."""
-
-    def __init__(self, rfc3339: str) -> None:
-        self.json = go_time_json(rfc3339)
-
-    def __str__(self) -> str:
-        return go_time_string(self.json)
+from .golang.gotime import ZERO_TIME_JSON, go_time_json
 
 
 def _lookup(obj: dict[str, Any], name: str) -> Any:
@@ -206,7 +167,7 @@ def schema1_to_schema2_config(v1_compat_raw: list[str], diff_ids: list[str]) -> 
     for item in reversed(compat):
         cmd = (item.get("container_config") or {}).get("Cmd") or []
         # Field order of containers/image's Schema2History: created, author, created_by, comment, empty_layer.
-        entry: dict[str, Any] = {"created": go_time_json(item["created"]) if item.get("created") else "0001-01-01T00:00:00Z"}
+        entry: dict[str, Any] = {"created": go_time_json(item["created"]) if item.get("created") else ZERO_TIME_JSON}
         if item.get("author"):
             entry["author"] = item["author"]
         if cmd:

@@ -9,7 +9,7 @@ from typing import Any
 from . import imageconfig
 from . import manifest as mf
 from .errors import ManifestError, SkopeoError
-from .imageconfig import GoTime
+from .golang.gotime import GoTime
 from .transport import ImageSource, read_config_blob
 
 

@@ -1,43 +1,20 @@
-"""Diagnostics on stderr in logrus' format, as the reference tool writes them:
-``time="…" level=warning msg="…"`` when stderr is not a terminal, ``WARN[0000] …``
-when it is."""
+"""Diagnostics on stderr in logrus' format (:mod:`skopeo.golang.logrus`), as
+the reference tool writes them."""
 
 from __future__ import annotations
 
 import sys
 import threading
-import time
 
-DEBUG, INFO, WARNING, ERROR, FATAL = 10, 20, 30, 40, 50
-_NAMES = {DEBUG: "debug", INFO: "info", WARNING: "warning", ERROR: "error", FATAL: "fatal"}
-_SHORT = {DEBUG: "DEBU", INFO: "INFO", WARNING: "WARN", ERROR: "ERRO", FATAL: "FATA"}
+from .golang.logrus import DEBUG as DEBUG
+from .golang.logrus import ERROR as ERROR
+from .golang.logrus import FATAL as FATAL
+from .golang.logrus import INFO as INFO
+from .golang.logrus import WARNING as WARNING
+from .golang.logrus import format_line
 
 level = INFO
-_start = time.monotonic()
 _lock = threading.Lock()
-
-
-def _quote(value: str) -> str:
-    if value and all(c.isalnum() or c in "-._/@^+" for c in value):
-        return value
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
-
-
-def format_line(lvl: int, msg: str, fields: dict[str, str] | None = None, tty: bool = False) -> str:
-    fields = fields or {}
-    if tty:
-        extra = "".join(f" {k}={_quote(str(v))}" for k, v in fields.items())
-        secs = int(time.monotonic() - _start)
-        return f"{_SHORT[lvl]}[{secs:04d}] {msg}{extra}"
-    from datetime import datetime
-
-    now = datetime.now().astimezone().replace(microsecond=0).isoformat()
-    if now.endswith("+00:00"):
-        now = now[:-6] + "Z"
-    line = f'time="{now}" level={_NAMES[lvl]} msg={_quote(msg) if msg else chr(34) * 2}'
-    line += "".join(f" {k}={_quote(str(v))}" for k, v in fields.items())
-    return line
 
 
 def emit(lvl: int, msg: str, **fields: str) -> None:

@@ -27,7 +27,9 @@ ENV_PLUGINS = "SKOPEO_PLUGINS"
 # Built-in features, registered exactly as an installed plugin would be.
 DEFAULT_PLUGINS = ("skopeo.authfile",)
 
-# First-party transports and the distribution that provides each.
+# First-party transports and the distribution that provides each: a catalogue
+# for install hints about transports that are not loaded (and so cannot say
+# anything about themselves), and for list-tags to tell them from a host name.
 FIRST_PARTY_TRANSPORTS = {
     "dir": "skopeo-dir",
     "oci": "skopeo-oci",
@@ -370,6 +372,20 @@ def get_transport(name: str) -> Transport:
             f'unknown transport "{name}" (the {package} plugin is not installed: pip install {package})'
         )
     raise InvalidReferenceError(f'unknown transport "{name}"')
+
+
+def first_party_installed(name: str) -> bool:
+    """Whether the first-party distribution providing transport *name* is
+    installed (loaded or not)."""
+    package = FIRST_PARTY_TRANSPORTS.get(name)
+    return package is not None and _distribution_installed(package)
+
+
+def unsupported_tag_listing(name: str) -> str:
+    """Upstream's message for a transport that cannot list tags; it names the
+    transports that can (upstream lists its handlers the same way)."""
+    listers = sorted(n for n, t in transports().items() if t.lists_tags)
+    return f"Unsupported transport '{name}' for tag listing. Only supported: {', '.join(listers)}"
 
 
 def _distribution_installed(name: str) -> bool:

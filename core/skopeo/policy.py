@@ -20,8 +20,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidReferenceError, PolicyError, path_error_text
+from .errors import InvalidReferenceError, PolicyError
 from .golang import gojson
+from .golang.oserror import path_error_text
 
 if TYPE_CHECKING:
     from .reference import DockerReference

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from .transport import BlobStream
 
 STATUS_INTERVAL = 10.0
 _BAR_WIDTH = 30
@@ -65,7 +68,7 @@ class CountingReader:
     """Counts bytes read from a stream into a BlobProgress, and stops early when
     *cancel* is set (a sibling blob failed, the whole copy will fail)."""
 
-    def __init__(self, stream: BinaryIO, progress: BlobProgress, cancel: threading.Event | None = None) -> None:
+    def __init__(self, stream: BlobStream, progress: BlobProgress, cancel: threading.Event | None = None) -> None:
         self._stream = stream
         self._progress = progress
         self._cancel = cancel

@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 
 from . import digest as digest_mod
 from . import log
-from .errors import SkopeoError, path_error_text
+from .errors import SkopeoError
+from .golang.oserror import path_error_text
 from .reference import DockerReference
 
 SYSTEM_REGISTRIES_D = "/etc/containers/registries.d"

@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import ManifestError
 from .golang import gojson
-from .imageconfig import go_time_json
+from .golang.gotime import ZERO_TIME_JSON, go_time_json
 from .manifest import DOCKER_V2S1_SIGNED, EMPTY_LAYER_DIGEST
 
 # The gzip stream of an empty 1024-byte tar, byte for byte as Docker writes it.
@@ -29,7 +29,6 @@ GZIPPED_EMPTY_LAYER = bytes([
     31, 139, 8, 0, 0, 9, 110, 136, 0, 255, 98, 24, 5, 163, 96, 20,
     140, 88, 0, 8, 0, 0, 255, 255, 46, 175, 181, 239, 0, 4, 0, 0,
 ])
-_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def _v1_id(blob_digest: str, *others: str) -> str:
@@ -87,7 +86,7 @@ def from_config(config_raw: bytes, source_layers: list[str], dest_layers: list[s
         if comment:
             fake["comment"] = comment
         created = _string(entry, "created", "history")
-        fake["created"] = go_time_json(created) if created else _GO_ZERO_TIME
+        fake["created"] = go_time_json(created) if created else ZERO_TIME_JSON
         fake["container_config"] = {"Cmd": [_string(entry, "created_by", "history")]}
         author = _string(entry, "author", "history")
         if author:

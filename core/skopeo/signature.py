@@ -19,7 +19,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SkopeoError, path_error_text
+from .errors import SkopeoError
+from .golang.oserror import path_error_text
 
 SIMPLE_SIGNING = "simple-signing"
 SIGSTORE = "sigstore-json"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from .errors import SkopeoError
+
+if TYPE_CHECKING:
+    from .transport import BlobStream
 
 CHUNK = 1 << 20
 _EOF = object()
@@ -20,7 +23,7 @@ class PrefetchReader:
     a second core; memory stays bounded by ``depth`` chunks.  Errors raised by
     the source are re-raised to the consumer."""
 
-    def __init__(self, source: BinaryIO, depth: int = 8, chunk: int = CHUNK) -> None:
+    def __init__(self, source: BlobStream, depth: int = 8, chunk: int = CHUNK) -> None:
         self._source = source
         self._chunk = chunk
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
@@ -87,7 +90,7 @@ class ReadErrorAnnotator:
     during read: …`` (its own errors stay as they are): a failed blob then says,
     in upstream's words, which side failed."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BlobStream) -> None:
         self._source = source
 
     def read(self, n: int = -1) -> bytes:

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import log, plugins, retry
-from .context import DEST_REPOSITORY_IS_NEW, SystemContext
+from .context import SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
 from .digest import is_digest
-from .errors import SkopeoError, UsageError, path_error_text
+from .errors import SkopeoError, UsageError
+from .golang.oserror import path_error_text
 from .policy import PolicyContext
 from .reference import DockerReference, parse_normalized
 from .shard import Shard, image_key
@@ -347,16 +348,13 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     jobs = [job for s in sources for job in s.jobs]
     result = SyncResult(sources=len(sources), images=len(jobs))
     shard = options.shard
-    digestfile = options.digestfile
+    digestfile = _digestfile(options)
     if shard is not None:
         from_registry = options.source_kind != "dir"
         jobs = [job for job in jobs if shard.owns(image_key(job.suffix, from_registry))]
-        # Shards may share a volume: each writes its own digest file.
-        digestfile = digestfile + shard.suffix() if digestfile else None
         log.info(f"Shard {shard}: {len(jobs)} of {result.images} images")
     result.shard_images = len(jobs)
     total = len(jobs)
-    lock = threading.Lock()
     if digestfile and not options.dry_run:
         from .fsutil import write_file
 
@@ -364,9 +362,43 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
             write_file(digestfile, b"")
         except SkopeoError as e:
             raise e.wrap("Error creating digest file") from None
+    planned = _plan(jobs, destination, options, result)
+    if options.dry_run:
+        log.warning("Running in dry-run mode")
+        for i, job, dest, _ in planned:
+            log.info(f"Would have copied image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
+        result.copied = total
+        log.info(f"Would have synced {total} images from {len(sources)} sources")
+        result.seconds = time.monotonic() - started
+        return result
+    _Copies(options, policy, result, total).run(planned)
+    result.seconds = time.monotonic() - started
+    log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
+    log.info(
+        f"Summary: {result.copied} copied, {result.skipped} skipped, {result.failed} failed, "
+        f"{result.bytes} bytes in {result.seconds:.1f}s",
+        **({"shard": str(shard)} if shard is not None else {}),
+    )
+    if result.failed:
+        raise SkopeoError("Sync failed due to previous reported error(s) for one or more images")
+    return result
 
-    # Every destination name is checked before anything is copied.
-    planned = []
+
+def _digestfile(options: SyncOptions) -> str | None:
+    """Where the digests go: ``--digestfile``, per shard when sharded (shards
+    may share a volume, so each writes its own file)."""
+    if options.digestfile and options.shard is not None:
+        return options.digestfile + options.shard.suffix()
+    return options.digestfile
+
+
+# (index, job, destination name, destination reference: None for dir:, made when its copy starts)
+_Planned = tuple[int, _Job, str, ImageReference | None]
+
+
+def _plan(jobs: list[_Job], destination: str, options: SyncOptions, result: SyncResult) -> list[_Planned]:
+    """Every destination name, checked before anything is copied."""
+    planned: list[_Planned] = []
     for i, job in enumerate(jobs):
         dest = destination_name(options.dest_kind, destination, job.suffix, options.scoped, options.append_suffix,
                                 options.source_kind == "dir")
@@ -378,89 +410,83 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
         dest_ref = None if options.dest_kind == "dir" else _destination_reference(dest)
         planned.append((i, job, dest, dest_ref))
         result.planned.append((str(job.source), dest))
+    return planned
 
-    if options.dry_run:
-        log.warning("Running in dry-run mode")
-        for i, job, dest, _ in planned:
-            log.info(f"Would have copied image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
-        result.copied = total
-        log.info(f"Would have synced {total} images from {len(sources)} sources")
-        result.seconds = time.monotonic() - started
-        return result
 
-    destination_tags = _DestinationTags(options.copy.dest_ctx) if options.dest_kind == "docker" else None
+class _Copies:
+    """The copies of one sync, a bounded number at once.  Without
+    --keep-going the first failure stops the sync: no copy starts after it
+    (copies already running finish), and it is the error reported."""
 
-    # Without --keep-going the first failure stops the sync: no copy starts after
-    # it (copies already running finish), and it is the error reported.
-    stop = threading.Event()
-    first_error: list[SkopeoError] = []
+    def __init__(self, options: SyncOptions, policy: PolicyContext, result: SyncResult, total: int) -> None:
+        self.options = options
+        self.policy = policy
+        self.result = result
+        self.total = total
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.first_error: list[SkopeoError] = []
+        self.destination_tags = _DestinationTags(options.copy.dest_ctx) if options.dest_kind == "docker" else None
+        self.digestfile = _digestfile(options)
 
-    def run_one(item: tuple[int, _Job, str, ImageReference | None]) -> None:
+    def run(self, planned: list[_Planned]) -> None:
+        workers = max(1, min(self.options.parallel_images, self.total or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(self._run_one, item) for item in planned]
+            wait(futures)
+            for fut in futures:
+                fut.result()  # anything but a SkopeoError is a bug: let it surface
+        if self.first_error:
+            raise self.first_error[0]
+
+    def _run_one(self, item: _Planned) -> None:
         try:
-            copy_one(*item)
+            self._copy_one(*item)
         except BaseException:
-            stop.set()  # a bug, not a failed copy: start nothing more either
+            self.stop.set()  # a bug, not a failed copy: start nothing more either
             raise
 
-    def fail(err: SkopeoError) -> None:
-        with lock:
-            if not stop.is_set():
-                stop.set()
-                first_error.append(err)
+    def _fail(self, err: SkopeoError) -> None:
+        with self.lock:
+            if not self.stop.is_set():
+                self.stop.set()
+                self.first_error.append(err)
 
-    def copy_one(i: int, job: _Job, dest: str, dest_ref: ImageReference | None) -> None:
-        if stop.is_set():
+    def _copy_one(self, i: int, job: _Job, dest: str, dest_ref: ImageReference | None) -> None:
+        options, result = self.options, self.result
+        if self.stop.is_set():
             return
         if dest_ref is None:  # dir: the image's directory is created here, as upstream does
             try:
                 dest_ref = _dir_destination(dest[len("dir:"):])
             except SkopeoError as e:
-                fail(e)  # fatal even with --keep-going, as upstream
+                self._fail(e)  # fatal even with --keep-going, as upstream
                 return
-        log.info(f"Copying image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
+        log.info(f"Copying image ref {i + 1}/{self.total}", **{"from": str(job.source), "to": dest})
         opts = copy_mod.copy(options.copy)
         opts.source_ctx = job.source_ctx
         try:
-            status = destination_tags.status(dest) if destination_tags is not None else MAYBE_PRESENT
+            status = self.destination_tags.status(dest) if self.destination_tags is not None else MAYBE_PRESENT
             opts.skip_existing = status == MAYBE_PRESENT
             if status == NEW_REPOSITORY:
-                opts.dest_ctx = replace(opts.dest_ctx, extra={**opts.dest_ctx.extra, DEST_REPOSITORY_IS_NEW: True})
+                opts.dest_ctx = replace(opts.dest_ctx, repository_is_new=True)
             target = dest_ref
-            res: CopyResult = retry.if_necessary(lambda: copy_image(policy, target, job.source, opts),
+            res: CopyResult = retry.if_necessary(lambda: copy_image(self.policy, target, job.source, opts),
                                                  options.retry_times, options.retry_delay)
         except SkopeoError as e:
-            with lock:
+            with self.lock:
                 result.failed += 1
             if not options.keep_going:
-                fail(e.wrap(f'Error copying ref "{job.source}"'))
+                self._fail(e.wrap(f'Error copying ref "{job.source}"'))
                 return
             log.error(f'Error copying ref "{job.source}"', error=e.message)
             return
-        with lock:
+        with self.lock:
             if res.skipped:
                 result.skipped += 1
             else:
                 result.copied += 1
                 result.bytes += res.bytes_copied
-            if digestfile:
-                with open(digestfile, "a") as f:
+            if self.digestfile:
+                with open(self.digestfile, "a") as f:
                     f.write(f"{res.digest} {dest}\n")
-
-    workers = max(1, min(options.parallel_images, total or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_one, item) for item in planned]
-        wait(futures)
-        for fut in futures:
-            fut.result()  # anything but a SkopeoError is a bug: let it surface
-    if first_error:
-        raise first_error[0]
-    result.seconds = time.monotonic() - started
-    log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
-    log.info(
-        f"Summary: {result.copied} copied, {result.skipped} skipped, {result.failed} failed, "
-        f"{result.bytes} bytes in {result.seconds:.1f}s",
-        **({"shard": str(shard)} if shard is not None else {}),
-    )
-    if result.failed:
-        raise SkopeoError("Sync failed due to previous reported error(s) for one or more images")
-    return result

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, BinaryIO, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from .context import SystemContext
-from .errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
+from .errors import InvalidReferenceError, SkopeoError, UnsupportedError
+from .golang.oserror import path_error_text
 from .reference import DockerReference
 
 if TYPE_CHECKING:
@@ -25,6 +26,40 @@ if TYPE_CHECKING:
 PRESERVE = "preserve"
 COMPRESS = "compress"
 DECOMPRESS = "decompress"
+
+
+class BlobStream(Protocol):
+    """A blob being read: what :meth:`ImageSource.get_blob` returns and what
+    :meth:`ImageDestination.put_blob` reads.  Files and ``io.BytesIO`` are
+    blob streams, and so is every reader of the copy pipeline.
+
+    * ``read(n)`` returns at most *n* bytes (all that is left when *n* < 0),
+      and ``b""`` only at the end.  It may raise :class:`SkopeoError`: the
+      source failed, or the digest did not match at the end (the copy engine
+      verifies while the destination reads); ``put_blob`` lets those through.
+    * ``close()`` releases it.  Whoever called ``get_blob`` closes the stream;
+      ``put_blob`` never does.
+    * ``put_blob`` calls ``read`` and nothing else, with one exception: to
+      restart a failed upload it may rewind a stream that also has
+      ``seekable()``/``tell()``/``seek()`` and says it is seekable.  Any other
+      stream cannot be read twice: raise ``UploadInterruptedError`` instead
+      and the engine reads the blob again from the source."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class RewindableBlobStream(BlobStream, Protocol):
+    """A blob stream ``put_blob`` may rewind to restart an upload, when
+    ``seekable()`` says so (files, ``io.BytesIO``)."""
+
+    def seekable(self) -> bool: ...
+
+    def tell(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
 
 
 class BlobInfo(NamedTuple):
@@ -71,7 +106,7 @@ class ImageSource(ABC):
         instance of the list this source holds."""
 
     @abstractmethod
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         """A stream of the blob and its size (-1 if unknown).  The caller verifies
         the digest while reading and closes the stream."""
 
@@ -108,7 +143,7 @@ class ImageDestination(ABC):
         return None
 
     @abstractmethod
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         """Store a blob read from *stream* (already verified by the caller when
         ``info.digest`` is set) and return what was stored."""
 
@@ -162,17 +197,33 @@ class ImageReference(ABC):
         raise UnsupportedError(f"Deleting images not implemented for {self.transport.name}: images")
 
     def list_tags(self, ctx: SystemContext) -> tuple[str | None, list[str]]:
-        """(repository name or None, tags) for ``list-tags``."""
-        raise UnsupportedError(
-            f"Unsupported transport '{self.transport.name}' for tag listing. "
-            "Only supported: docker, docker-archive"
-        )
+        """(repository name or None, tags) for ``list-tags``; transports that
+        implement it declare ``lists_tags``."""
+        # The contract module does not load the plugin manager for its own sake.
+        from .plugins import unsupported_tag_listing
+
+        raise UnsupportedError(unsupported_tag_listing(self.transport.name))
 
 
 class Transport(ABC):
+    """A transport says what it is through these attributes; the core never
+    tests a transport's name."""
+
     name: ClassVar[str]
     # Shown in help; deprecated transports set this to False.
     listed: ClassVar[bool] = True
+    # What every reference starts with after ``name:`` ("//" for docker://).
+    reference_prefix: ClassVar[str] = ""
+    # References start with a local path (shell completion offers files).
+    path_references: ClassVar[bool] = False
+    # Its references implement ImageReference.list_tags (``skopeo list-tags``),
+    # whose errors ``list-tags`` prefixes with this context, if any.
+    lists_tags: ClassVar[bool] = False
+    list_tags_context: ClassVar[str] = ""
+    # The transport-specific SystemContext fields it reads (and checks), such
+    # as "dir_force_compress": a flag setting one for a transport that does
+    # not read it is ineffective, which the CLI says.
+    settings: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def parse_reference(self, text: str) -> ImageReference: ...

@@ -25,11 +25,14 @@ import hashlib
 import struct
 import tarfile
 from collections.abc import Generator
-from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .errors import SkopeoError
 from .golang import gojson
+from .golang.gotime import unix_time_json
+
+if TYPE_CHECKING:
+    from .transport import BlobStream
 
 CHECKSUM_ANNOTATION = "io.containers.zstd-chunked.manifest-checksum"
 POSITION_ANNOTATION = "io.containers.zstd-chunked.manifest-position"
@@ -44,14 +47,13 @@ _TYPES = {
     tarfile.SYMTYPE: "symlink", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.DIRTYPE: "dir",
     tarfile.FIFOTYPE: "fifo",
 }
-_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 class _Recorder:
     """The decompressed tar as tarfile reads it, keeping the bytes not yet
     written out (from absolute offset ``start``)."""
 
-    def __init__(self, source: BinaryIO) -> None:
+    def __init__(self, source: BlobStream) -> None:
         self._source = source
         self.pending = bytearray()
         self.start = 0
@@ -105,18 +107,6 @@ class _Frames:
         return out
 
 
-def _go_time(seconds: float | None) -> str:
-    if seconds is None:
-        return _GO_ZERO_TIME
-    whole = int(seconds // 1)
-    nanos = round((seconds - whole) * 1e9)
-    if nanos >= 1_000_000_000:
-        whole, nanos = whole + 1, nanos - 1_000_000_000
-    stamp = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    frac = f"{nanos:09d}".rstrip("0")
-    return f"{stamp}{'.' + frac if frac else ''}Z"
-
-
 def _pax_time(member: tarfile.TarInfo, key: str) -> float | None:
     try:
         return float(member.pax_headers[key])
@@ -151,9 +141,9 @@ def _entry(member: tarfile.TarInfo, block: bytes) -> dict[str, Any]:
         entry["uid"] = member.uid
     if member.gid:
         entry["gid"] = member.gid
-    entry["modtime"] = _go_time(_pax_time(member, "mtime") or float(member.mtime))
-    entry["accesstime"] = _go_time(_pax_time(member, "atime"))
-    entry["changetime"] = _go_time(_pax_time(member, "ctime"))
+    entry["modtime"] = unix_time_json(_pax_time(member, "mtime") or float(member.mtime))
+    entry["accesstime"] = unix_time_json(_pax_time(member, "atime"))
+    entry["changetime"] = unix_time_json(_pax_time(member, "ctime"))
     if member.type in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         if member.devmajor:
             entry["devMajor"] = member.devmajor
@@ -176,7 +166,7 @@ class ZstdChunkedReader:
     """Reads as the zstd:chunked form of the tar read from *source*;
     :attr:`annotations` is set once everything was read."""
 
-    def __init__(self, source: BinaryIO, level: int | None = None) -> None:
+    def __init__(self, source: BlobStream, level: int | None = None) -> None:
         self._level = level if level is not None else 3
         self._gen = self._generate(source)
         self._buf = b""
@@ -202,18 +192,19 @@ class ZstdChunkedReader:
     def close(self) -> None:
         self._gen.close()
 
-    def _generate(self, source: BinaryIO) -> Generator[bytes, None, None]:
+    def _generate(self, source: BlobStream) -> Generator[bytes, None, None]:
         try:
             yield from self._chunked(source)
         except (tarfile.TarError, EOFError, ValueError) as e:
             # Go's writer fails the same way on a layer that is not a tar.
             raise SkopeoError(f"compressing layer as zstd:chunked: {e or 'not a tar archive'}") from None
 
-    def _chunked(self, source: BinaryIO) -> Generator[bytes, None, None]:
+    def _chunked(self, source: BlobStream) -> Generator[bytes, None, None]:
         rec = _Recorder(source)
         frames = _Frames(self._level)
         entries: list[dict[str, Any]] = []
-        with tarfile.open(fileobj=rec, mode="r|") as tar:  # type: ignore[call-overload]
+        # tarfile's stubs ask for a file; a stream ("r|") is only ever read.
+        with tarfile.open(fileobj=cast("IO[bytes]", rec), mode="r|") as tar:
             for member in tar:
                 header = rec.take(member.offset_data)
                 yield frames.write(header)

@@ -8,12 +8,12 @@ of the command being run is imported, which keeps start-up short."""
 from __future__ import annotations
 
 import importlib
-import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from ..errors import UsageError
+from ..golang.strconv import NumError, parse_bool, parse_int
 
 BOOL, STR, INT, UINT, OPTBOOL, STRSLICE, INTSLICE = "bool", "string", "int", "uint", "optbool", "stringSlice", "intSlice"
 
@@ -117,9 +117,6 @@ def load_command(name: str) -> Command:
 
 
 # --- argv rewriting --------------------------------------------------------------
-_TRUE = {"1", "t", "T", "true", "TRUE", "True"}
-_FALSE = {"0", "f", "F", "false", "FALSE", "False"}
-
 
 def _flag_table(flags: Sequence[Flag]) -> dict[str, Flag]:
     table: dict[str, Flag] = {}
@@ -225,36 +222,20 @@ def _display_name(flag: Flag) -> str:
 
 
 def _parse_go_int(flag: Flag, value: str, unsigned: bool) -> int:
-    """strconv.ParseInt/ParseUint with base 0 (``0x1f``, ``0o17``, ``017``, ``1_000``)."""
     try:
-        if not value.isascii() or value != value.strip():  # Python's int() is more lenient than Go
-            raise ValueError(value)
-        if re.fullmatch(r"[+-]?0[0-7]+", value):  # Go's octal
-            number = int(value, 8)
-        else:
-            number = int(value, 0)
-        if unsigned and (number < 0 or value.startswith(("+", "-"))):
-            raise ValueError(value)
-        return number
-    except ValueError:
-        func = "ParseUint" if unsigned else "ParseInt"
-        raise UsageError(f'invalid argument "{value}" for "{_display_name(flag)}" flag: '
-                         f'strconv.{func}: parsing "{value}": invalid syntax') from None
+        return parse_int(value, unsigned)
+    except NumError as e:
+        raise UsageError(f'invalid argument "{value}" for "{_display_name(flag)}" flag: {e}') from None
 
 
 def _set(opts: Options, flag: Flag, value: str | None) -> None:
     """Store one occurrence of *flag* (``None``: a boolean given without a value)."""
     kind = flag.kind
     if kind in (BOOL, OPTBOOL):
-        if value is None:
-            opts[flag.dest] = True
-        elif value in _TRUE:
-            opts[flag.dest] = True
-        elif value in _FALSE:
-            opts[flag.dest] = False
-        else:
-            raise UsageError(f'invalid argument "{value}" for "{_display_name(flag)}" flag: '
-                             f'strconv.ParseBool: parsing "{value}": invalid syntax')
+        try:
+            opts[flag.dest] = True if value is None else parse_bool(value)
+        except NumError as e:
+            raise UsageError(f'invalid argument "{value}" for "{_display_name(flag)}" flag: {e}') from None
     elif kind in (INT, UINT):
         opts[flag.dest] = _parse_go_int(flag, value or "", kind == UINT)
     elif kind == STRSLICE:

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 COMPLETE_VAR = "_SKOPEO_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
-# Transports whose reference is a local path after the prefix.
-_PATH_TRANSPORTS = ("dir:", "oci:", "oci-archive:", "docker-archive:")
 
 
 def _typer_parameter(flag: Flag) -> inspect.Parameter:
@@ -46,7 +44,8 @@ def complete_image_name(incomplete: str) -> list[str]:
     """``TRANSPORT:`` prefixes, then paths for the local transports."""
     from .. import plugins
 
-    for prefix in _PATH_TRANSPORTS:
+    transports = plugins.transports()
+    for prefix in (f"{name}:" for name, t in transports.items() if t.path_references):
         if incomplete.startswith(prefix):
             path = incomplete[len(prefix):]
             directory, _, stem = path.rpartition("/")
@@ -57,7 +56,7 @@ def complete_image_name(incomplete: str) -> list[str]:
             base = f"{directory}/" if directory else ""
             return [f"{prefix}{base}{n}{'/' if os.path.isdir(os.path.join(directory or '.', n)) else ''}"
                     for n in names if n.startswith(stem)]
-    names = sorted(name + ("://" if name == "docker" else ":") for name, t in plugins.transports().items() if t.listed)
+    names = sorted(f"{name}:{t.reference_prefix}" for name, t in transports.items() if t.listed)
     return [n for n in names if n.startswith(incomplete)]
 
 

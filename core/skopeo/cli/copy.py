@@ -19,7 +19,9 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from ..context import SystemContext
     from ..copy import CopyOptions
+    from ..transport import ImageReference
 
 FORMATS = {"oci": mf.OCI_MANIFEST, "v2s1": mf.DOCKER_V2S1_SIGNED, "v2s2": mf.DOCKER_V2S2}
 
@@ -95,7 +97,6 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
     """(CopyOptions, (retry_times, retry_delay)) from parsed flags."""
     from .. import compression
     from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY, MULTI_ARCH_SYSTEM, CopyOptions
-    from ..transport import COMPRESS, DECOMPRESS
 
     apply_deprecated_flags(opts)
     if opts.all and opts.multi_arch is not None:
@@ -119,10 +120,9 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
     dest_ctx = system_context(opts, "dest-")
     dest_ctx.oci_accept_uncompressed_layers = bool(opts.dest_oci_accept_uncompressed_layers)
     dest_ctx.docker_archive_additional_tags = list(opts.additional_tag)
-    dest_ctx.extra["precompute_digests"] = bool(opts.dest_precompute_digests)
-    if opts.dest_archive_append:
-        dest_ctx.extra["docker_archive_append"] = True
-    force = COMPRESS if opts.dest_compress else DECOMPRESS if opts.dest_decompress else None
+    dest_ctx.docker_archive_append = bool(opts.dest_archive_append)
+    dest_ctx.dir_force_compress = bool(opts.dest_compress)
+    dest_ctx.dir_force_decompress = bool(opts.dest_decompress)
     parallel = opts.image_parallel_copies
     options = CopyOptions(
         source_ctx=src_ctx,
@@ -132,14 +132,32 @@ def build_options(opts: Options) -> tuple[CopyOptions, tuple[int, float]]:
         manifest_type=manifest_type,
         preserve_digests=bool(opts.preserve_digests),
         multi_arch=multi_arch,
-        force_layer_compression=force,
         compression_format=opts.dest_compress_format or None,
         compression_level=opts.dest_compress_level,
         force_compression_format=bool(opts.dest_force_compress_format),
+        precompute_digests=bool(opts.dest_precompute_digests),
     )
     if parallel:
         options.parallel_copies = parallel
     return options, retry_settings(opts)
+
+
+# Flags setting a destination setting that one transport reads: (setting,
+# flag, the transport the flag's help names).
+_TRANSPORT_SETTING_FLAGS = (
+    ("dir_force_compress", "dest-compress", "dir"),
+    ("dir_force_decompress", "dest-decompress", "dir"),
+)
+
+
+def warn_ineffective_settings(ctx: SystemContext, dest_ref: ImageReference) -> None:
+    """As upstream: a flag setting what the destination's transport does not
+    read has no effect, and the user is told."""
+    from .. import log
+
+    for setting, flag, owner in _TRANSPORT_SETTING_FLAGS:
+        if getattr(ctx, setting) and setting not in dest_ref.transport.settings:
+            log.warning(f"--{flag} can only be used if the destination transport is '{owner}'")
 
 
 def check_additional_tags(tags: list[str]) -> None:
@@ -165,16 +183,7 @@ def run(opts: Options) -> int:
         dest_ref = api.parse(dest)
     except SkopeoError as e:
         raise e.wrap(f"Invalid destination name {dest}") from None
-    if opts.dest_compress and opts.dest_decompress and dest_ref.transport.name == "dir":
-        # Only dir: reads these flags, and refuses them together when it is opened.
-        raise SkopeoError("Cannot compress and decompress at the same time").wrap(f"initializing destination {dest_ref}")
-    if (opts.dest_compress or opts.dest_decompress) and dest_ref.transport.name != "dir":
-        from .. import log
-
-        for flag in ("compress", "decompress"):
-            if getattr(opts, f"dest_{flag}"):
-                log.warning(f"--dest-{flag} can only be used if the destination transport is 'dir'")
-        options.force_layer_compression = None
+    warn_ineffective_settings(options.dest_ctx, dest_ref)
     if dest.split(":", 1)[-1].split(":", 1)[0] in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1") and not opts.quiet:
         # The image itself goes to stdout: keep progress out of the data.
         options.report = sys.stderr

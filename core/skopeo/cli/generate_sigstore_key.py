@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import SkopeoError, os_error_text
+from ..errors import SkopeoError
+from ..golang.oserror import os_error_text
 from .app import STR, Command, Flag, Options, print_stdout
 from .standalone import plugin_module
 

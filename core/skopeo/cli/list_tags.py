@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .app import Command, Options, print_stdout
 from .options import authfile_flag, registry_flags, retry_flags, retry_settings, system_context
 
-FLAGS = [authfile_flag(), *registry_flags(""), *retry_flags()]
+if TYPE_CHECKING:
+    from ..transport import Transport
 
-SUPPORTED = ("docker", "docker-archive")
+FLAGS = [authfile_flag(), *registry_flags(""), *retry_flags()]
 
 
 def run(opts: Options) -> int:
@@ -16,15 +19,11 @@ def run(opts: Options) -> int:
     from ..golang import gojson
 
     name = opts.args[0]
-    transport, sep, rest = name.partition(":")
-    if not sep or not _is_known_transport(transport):
-        raise SkopeoError(f'Invalid "{name}": does not specify a transport')
-    if transport not in SUPPORTED:
-        raise SkopeoError(
-            f"Unsupported transport '{transport}' for tag listing. Only supported: {', '.join(SUPPORTED)}"
-        )
-    if transport == "docker" and not rest.startswith("//"):
-        raise SkopeoError(f"docker: image reference {name} does not start with docker://")
+    transport = _tag_listing_transport(name)
+    prefix = transport.reference_prefix if transport is not None else ""
+    rest = name.partition(":")[2]
+    if transport is not None and prefix and not rest.startswith(prefix):
+        raise SkopeoError(f"{transport.name}: image reference {name} does not start with {transport.name}:{prefix}")
     ctx = system_context(opts)
     times, delay = retry_settings(opts)
     try:
@@ -32,26 +31,31 @@ def run(opts: Options) -> int:
     except InvalidReferenceError:
         raise
     except SkopeoError as e:
-        if transport == "docker":  # upstream's context for listing a registry's tags
-            raise e.wrap("Error listing repository tags") from None
+        if transport is not None and transport.list_tags_context:
+            raise e.wrap(transport.list_tags_context) from None
         raise
     print_stdout(gojson.marshal_indent(out))
     return 0
 
 
-def _is_known_transport(name: str) -> bool:
-    """As upstream: a prefix that names no transport at all (``host:port/…``)
-    is "no transport", one that exists but lists no tags is "unsupported"."""
+def _tag_listing_transport(name: str) -> Transport | None:
+    """The transport *name* starts with, if it lists tags.  As upstream, a
+    prefix that names no transport at all (``host:port/…``) is "does not
+    specify a transport", one that cannot list tags (or a first-party one
+    that is not installed) is "Unsupported".  None: a first-party plugin is
+    installed but not loaded, which parsing the name reports."""
     from .. import plugins
     from ..errors import SkopeoError
 
-    if name in SUPPORTED or name in plugins.FIRST_PARTY_TRANSPORTS:
-        return True
-    try:
-        plugins.get_transport(name)
-    except SkopeoError:
-        return False
-    return True
+    transport_name, sep, _ = name.partition(":")
+    found = plugins.find_transport(transport_name) if sep else None
+    if not sep or (found is None and transport_name not in plugins.FIRST_PARTY_TRANSPORTS):
+        raise SkopeoError(f'Invalid "{name}": does not specify a transport')
+    if found is None and plugins.first_party_installed(transport_name):
+        return None
+    if found is None or not found.lists_tags:
+        raise SkopeoError(plugins.unsupported_tag_listing(transport_name))
+    return found
 
 
 COMMAND = Command(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import SkopeoError, path_error_text
+from ..errors import SkopeoError
+from ..golang.oserror import path_error_text
 from .app import Command, Options, print_stdout
 
 

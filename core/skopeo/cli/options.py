@@ -5,7 +5,6 @@ policy and retry settings."""
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
 from ..context import SystemContext
@@ -53,38 +52,16 @@ def retry_flags() -> list[Flag]:
     ]
 
 
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([^\d.]*)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(text: str, flag: str) -> float:
-    """Go ``time.ParseDuration`` → seconds (a number and a unit, repeated); an
-    error is worded as pflag reports a bad ``--flag`` value, with Go's reason."""
+    """Go ``time.ParseDuration`` → seconds; an error is worded as pflag reports
+    a bad ``--flag`` value, with Go's reason."""
+    from ..golang.duration import DurationError
+    from ..golang.duration import parse_duration as go_parse_duration
 
-    def fail(reason: str) -> UsageError:
-        return UsageError(f'invalid argument "{text}" for "--{flag}" flag: time: {reason} "{text}"')
-
-    if text == "0":
-        return 0.0
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text[1:] if text[:1] in "+-" else text
-    if not body:
-        raise fail("invalid duration")
-    pos, total = 0, 0.0
-    while pos < len(body):
-        part = _DURATION_PART.match(body, pos)
-        assert part is not None  # every group may be empty
-        whole, fraction, unit = part.group(1), part.group(2), part.group(3)
-        if not whole and not fraction:
-            raise fail("invalid duration")
-        if not unit:
-            raise fail("missing unit in duration")
-        if unit not in _UNITS:
-            raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: '
-                             f'time: unknown unit "{unit}" in duration "{text}"')
-        total += float(f"{whole or 0}.{fraction or 0}") * _UNITS[unit]
-        pos = part.end()
-    return sign * total
+    try:
+        return go_parse_duration(text)
+    except DurationError as e:
+        raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: {e}') from None
 
 
 def _credentials(opts: Options, prefix: str) -> tuple[str | None, str | None]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ..errors import PluginError, SkopeoError, path_error_text
+from ..errors import PluginError, SkopeoError
+from ..golang.oserror import path_error_text
 from .app import STR, Command, Flag, Options, print_stdout
 
 

@@ -12,7 +12,7 @@ and tab-separated lines after the last line without a tab are lost.
 
 Data is Python values with Go types attached: :class:`GoStruct` carries the Go
 type of each field; plain ``dict`` data behaves like ``map[string]interface {}``.
-``*time.Time`` values are :class:`~skopeo.imageconfig.GoTime`.
+``*time.Time`` values are :class:`~skopeo.golang.gotime.GoTime`.
 
 Not implemented: ``{{define}}``/``{{block}}`` (fail to parse), complex numbers,
 and most methods (``digest.Digest``'s and a few of ``time.Time``'s exist)."""
@@ -29,8 +29,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import SkopeoError
-from ..imageconfig import GoTime
 from . import gojson
+from .gotime import GoTime
 
 TEMPLATE_NAME = "skopeo inspect"
 

@@ -359,13 +359,12 @@ class Registry:
 def forget_registry_state() -> None:
     """Drop what this process remembers about registries (pooled connections,
     blobs known present): a later registry may reuse this one's port."""
-    client = sys.modules.get("skopeo_docker.client")
-    image = sys.modules.get("skopeo_docker.destination")
-    if client is not None:
-        client.close_all()
-    if image is not None:
-        image.known_locations.clear()
-        image.blob_claims.clear()
+    pools = sys.modules.get("skopeo_docker.pools")
+    blob_cache = sys.modules.get("skopeo_docker.blob_cache")
+    if pools is not None:
+        pools.close_all()
+    if blob_cache is not None:
+        blob_cache.forget()
 
 
 def htpasswd_file(path: Path, users: dict[str, str]) -> Path:

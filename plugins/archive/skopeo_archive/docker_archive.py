@@ -4,7 +4,7 @@ Reading never extracts the archive: layers are streamed from their offsets in
 the file (compressed archives and pipes are first spooled to a temporary file,
 as upstream does).  Writing streams straight into the destination file.
 
-Beyond upstream: with ``ctx.extra["docker_archive_append"] = True`` (CLI:
+Beyond upstream: with ``ctx.docker_archive_append`` (CLI:
 ``skopeo copy --dest-archive-append``) an image is *added* to an existing
 archive instead of refusing a non-empty file, which is how several images end
 up in one archive (skopeo#556).  See the README for the exact rules.
@@ -13,19 +13,20 @@ up in one archive (skopeo#556).  See the README for the exact rules.
 from __future__ import annotations
 
 import os
-import re
 import stat
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import InvalidReferenceError, SkopeoError, path_error_text
+from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo.fsutil import remove_quietly
+from skopeo.golang.oserror import path_error_text
+from skopeo.golang.strconv import NumError, atoi
 from skopeo.reference import DockerReference, parse_additional_tag, parse_normalized
 from skopeo.transport import (
     DECOMPRESS,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -45,10 +46,7 @@ from .tarindex import ArchiveError, TarIndex, open_index
 from .tarwriter import TarWriter
 
 TRANSPORT_NAME = "docker-archive"
-# ctx.extra key: add the image to an existing archive instead of refusing it.
-APPEND_KEY = "docker_archive_append"
 SIGNATURES_UNSUPPORTED = "Storing signatures for docker tar files is not supported"
-_ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
 
 
 def parse_tagged(text: str, what: str) -> DockerReference:
@@ -72,6 +70,9 @@ def additional_tags(ctx: SystemContext) -> list[DockerReference]:
 
 class DockerArchiveTransport(Transport):
     name = TRANSPORT_NAME
+    path_references = True
+    lists_tags = True
+    settings = frozenset({"docker_archive_additional_tags", "docker_archive_append"})
 
     def parse_reference(self, text: str) -> DockerArchiveReference:
         if not text:
@@ -81,12 +82,10 @@ class DockerArchiveTransport(Transport):
         source_index = -1
         if sep:
             if rest.startswith("@"):
-                num = rest[1:]
-                if not _ATOI_RE.match(num):
-                    raise InvalidReferenceError(
-                        f'Invalid source index {rest}: strconv.Atoi: parsing "{num}": invalid syntax'
-                    )
-                source_index = int(num)
+                try:
+                    source_index = atoi(rest[1:])
+                except NumError as e:
+                    raise InvalidReferenceError(f"Invalid source index {rest}: {e}") from None
                 if source_index < 0:
                     raise InvalidReferenceError(f"Invalid source index @{source_index}: must not be negative")
             else:
@@ -201,7 +200,7 @@ class ArchiveSourceBase(ImageSource):
             raise SkopeoError(f'Manifest lists are not supported by "{self.reference.transport.name}:"')
         return self.image.manifest(), mf.DOCKER_V2S2
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         return self.image.blob(info)
 
     def close(self) -> None:
@@ -245,7 +244,7 @@ class ArchiveDestinationBase(ImageDestination):
             return None
         return BlobInfo(info.digest, size, info.media_type)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         if is_config:
             data = stream.read(mf.MAX_CONFIG_SIZE + 1)
             if len(data) > mf.MAX_CONFIG_SIZE:
@@ -278,7 +277,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
 
     def __init__(self, reference: DockerArchiveReference, ctx: SystemContext) -> None:
         path = reference.path
-        append = bool(ctx.extra.get(APPEND_KEY))
+        append = ctx.docker_archive_append
         tags = ([reference.ref] if reference.ref is not None else []) + additional_tags(ctx)
         try:
             st: os.stat_result | None = os.stat(path)

@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 from skopeo import compression as comp
 from skopeo import digest as digest_mod
@@ -18,7 +18,7 @@ from skopeo import manifest as mf
 from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo.golang import gojson
 from skopeo.reference import DockerReference, parse_normalized
-from skopeo.transport import BlobInfo
+from skopeo.transport import BlobInfo, BlobStream
 
 from .tarindex import ArchiveError, MemberNotFound, TarIndex
 from .tarwriter import TarWriter
@@ -244,7 +244,7 @@ class ArchiveImage:
             ],
         })
 
-    def blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         if info.digest == self.config_digest:
             return io.BytesIO(self.config), len(self.config)
         layer = self.layers.get(info.digest or "")
@@ -253,13 +253,13 @@ class ArchiveImage:
         path, size, algo = layer
         stream, _ = self.reader.index.open(path)
         if algo is not None:
-            return comp.decompressing_reader(cast(BinaryIO, stream), algo), size
-        return stream, size  # type: ignore[return-value]
+            return comp.decompressing_reader(stream, algo), size
+        return stream, size
 
 
 def _measure(index: TarIndex, path: str, algo: str) -> int:
     stream, _ = index.open(path)
-    reader = comp.decompressing_reader(stream, algo)  # type: ignore[arg-type]
+    reader = comp.decompressing_reader(stream, algo)
     total = 0
     while True:
         chunk = reader.read(comp.CHUNK)
@@ -356,7 +356,7 @@ class DockerArchiveWriter:
     def has_blob(self, digest: str) -> int | None:
         return self.blobs.get(digest)
 
-    def put_layer(self, stream: BinaryIO, info: BlobInfo) -> BlobInfo:
+    def put_layer(self, stream: BlobStream, info: BlobInfo) -> BlobInfo:
         if info.digest is not None and info.digest in self.blobs:
             return BlobInfo(info.digest, self.blobs[info.digest], info.media_type)
 

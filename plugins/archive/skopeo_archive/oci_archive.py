@@ -20,18 +20,19 @@ import stat
 import tempfile
 import threading
 import time
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, UnsupportedError, path_error_text
+from skopeo.errors import SkopeoError, UnsupportedError
 from skopeo.fsutil import remove_quietly
 from skopeo.golang import gojson
+from skopeo.golang.oserror import path_error_text
 from skopeo.transport import (
     COMPRESS,
     PRESERVE,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -66,6 +67,8 @@ def blob_member(digest: str) -> str:
 
 class OCIArchiveTransport(Transport):
     name = TRANSPORT_NAME
+    path_references = True
+    settings = frozenset({"oci_accept_uncompressed_layers"})
 
     def parse_reference(self, text: str) -> OCIArchiveReference:
         path, _, image = text.partition(":")
@@ -147,10 +150,10 @@ class OCIArchiveSource(ImageSource):
         mf.verify_manifest(data, digest, size)  # as oci: layouts, see there
         return data, mime or mf.guess_mime(data)
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         stream, size = self.tar.open(blob_member(info.digest))
-        return stream, size  # type: ignore[return-value]
+        return stream, size
 
     def close(self) -> None:
         self.tar.close()
@@ -223,7 +226,7 @@ class OCIArchiveDestination(ImageDestination):
             return None
         return BlobInfo(info.digest, self._blobs[info.digest], info.media_type, info.urls, info.annotations)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         if info.digest is not None and info.digest in self._blobs:
             return BlobInfo(info.digest, self._blobs[info.digest], info.media_type, info.urls, info.annotations)
         self._ensure_dir(info.digest or digest_mod.CANONICAL + ":")

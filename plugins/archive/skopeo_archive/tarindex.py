@@ -32,10 +32,11 @@ import stat
 import tarfile
 import tempfile
 from dataclasses import dataclass, replace
-from typing import BinaryIO, cast
 
 from skopeo import compression as comp
-from skopeo.errors import SkopeoError, go_tar_error_text
+from skopeo.errors import SkopeoError
+from skopeo.golang.archivetar import tar_error_text
+from skopeo.transport import BlobStream
 
 # Enough for any image we have seen (docker save writes ~4 members per layer);
 # bounds the memory an archive full of empty members can make us use.
@@ -243,7 +244,7 @@ class TarIndex:
 
 def _go_error_for(err: tarfile.TarError) -> str:
     """Go's wording for what stopped tarfile inside a member's headers."""
-    return go_tar_error_text(err)
+    return tar_error_text(err)
 
 
 class MemberReader:
@@ -280,13 +281,13 @@ class MemberReader:
         self._pos = self._end
 
 
-def spool(stream: BinaryIO, tmp_dir: str, prefix: str) -> str:
+def spool(stream: BlobStream, tmp_dir: str, prefix: str) -> str:
     """Copy *stream* (decompressing it when it is compressed, as ``docker load``
     accepts) to a temporary file; returns its path.  Used for pipes, sockets and
     compressed archives, which cannot be read at random offsets."""
     peek = comp.PeekReader(stream)
     algo = comp.detect(peek.peek())
-    src = cast(BinaryIO, comp.decompressing_reader(cast(BinaryIO, peek), algo) if algo else peek)
+    src = comp.decompressing_reader(peek, algo) if algo else peek
     fd, path = tempfile.mkstemp(prefix=prefix, dir=tmp_dir)
     try:
         with os.fdopen(fd, "wb") as out:

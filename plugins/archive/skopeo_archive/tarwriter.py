@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from skopeo.errors import SkopeoError
+from skopeo.transport import BlobStream
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -131,7 +132,7 @@ class TarWriter:
     # --- streamed members ---------------------------------------------------------
     def add_stream(
         self,
-        stream: BinaryIO,
+        stream: BlobStream,
         size: int,
         name_for: Callable[[str], str | None],
         algo: str = "sha256",
@@ -153,7 +154,7 @@ class TarWriter:
                 self._lock.release()
         return self._spooled(stream, name_for, algo, kw)
 
-    def _copy(self, stream: BinaryIO, hasher: hashlib._Hash, limit: int = -1,
+    def _copy(self, stream: BlobStream, hasher: hashlib._Hash, limit: int = -1,
               write: Callable[[bytes], object] | None = None) -> int:
         # A helper thread for hashing+writing was measured: no gain on the
         # benchmark's 2-core machine (the other core is busy with the registry).
@@ -169,7 +170,7 @@ class TarWriter:
                 raise SkopeoError(f"blob is larger than its expected size {limit}")
             sink(chunk)
 
-    def _direct_known(self, stream: BinaryIO, size: int, name_for: Callable[[str], str | None], algo: str,
+    def _direct_known(self, stream: BlobStream, size: int, name_for: Callable[[str], str | None], algo: str,
                       kw: dict[str, object]) -> tuple[str, int]:
         # The name depends on the digest, so even with a known size the header is
         # patched afterwards when we can; for pipes the caller's digest is trusted
@@ -178,7 +179,7 @@ class TarWriter:
             return self._spooled(stream, name_for, algo, kw, locked=True)
         return self._direct_patched(stream, name_for, algo, kw, expected=size)
 
-    def _direct_patched(self, stream: BinaryIO, name_for: Callable[[str], str | None], algo: str,
+    def _direct_patched(self, stream: BlobStream, name_for: Callable[[str], str | None], algo: str,
                         kw: dict[str, object], expected: int = -1) -> tuple[str, int]:
         start = self.pos
         hasher = hashlib.new(algo)
@@ -207,7 +208,7 @@ class TarWriter:
         self.out.truncate(start)
         self.pos = start
 
-    def _spooled(self, stream: BinaryIO, name_for: Callable[[str], str | None], algo: str,
+    def _spooled(self, stream: BlobStream, name_for: Callable[[str], str | None], algo: str,
                  kw: dict[str, object], locked: bool = False) -> tuple[str, int]:
         hasher = hashlib.new(algo)
         with tempfile.TemporaryFile(prefix="skopeo-archive-blob-", dir=self.tmp_dir) as tmp:

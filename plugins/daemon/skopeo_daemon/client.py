@@ -14,10 +14,11 @@ import ssl
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any
 
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, SkopeoError
+from skopeo.transport import BlobStream
 
 if TYPE_CHECKING:
     import httpx
@@ -166,7 +167,7 @@ class DaemonClient:
 
     # --- save ---------------------------------------------------------------------
     @contextlib.contextmanager
-    def save(self, name: str) -> Iterator[BinaryIO]:
+    def save(self, name: str) -> Iterator[BlobStream]:
         """``GET /images/{name}/get`` as a stream (a docker-archive tar)."""
         import httpx
 
@@ -179,7 +180,7 @@ class DaemonClient:
                     if resp.status_code == 404:
                         raise ImageNotFoundError(message)
                     raise SkopeoError(message)
-                yield cast(BinaryIO, _ResponseReader(resp.iter_raw(CHUNK)))
+                yield _ResponseReader(resp.iter_raw(CHUNK))
         except httpx.HTTPError as e:
             raise self._connection_error(e) from None
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
-from skopeo.transport import BlobInfo, DestinationCapabilities
+from skopeo.transport import BlobInfo, BlobStream, DestinationCapabilities
 from skopeo_archive.docker_archive import ArchiveDestinationBase, ArchiveSourceBase
 from skopeo_archive.dockertar import DockerArchiveWriter
 from skopeo_archive.tarwriter import TarWriter
@@ -74,7 +74,7 @@ class DaemonDestination(ArchiveDestinationBase):
             raise self._error
         raise SkopeoError(f"writing to the docker daemon: {err}")
 
-    def put_blob(self, stream, info: BlobInfo, is_config: bool = False) -> BlobInfo:  # type: ignore[no-untyped-def]
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         try:
             return super().put_blob(stream, info, is_config)
         except (BrokenPipeError, ConnectionError) as e:

@@ -7,15 +7,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, path_error_text
+from skopeo.errors import SkopeoError
 from skopeo.fsutil import store_blob, write_atomic
 from skopeo.golang.gojson import quote
+from skopeo.golang.oserror import path_error_text
 from skopeo.transport import (
+    COMPRESS,
+    DECOMPRESS,
+    PRESERVE,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -57,6 +61,8 @@ def blob_name(digest: str) -> str:
 
 class DirTransport(Transport):
     name = "dir"
+    path_references = True
+    settings = frozenset({"dir_force_compress", "dir_force_decompress"})
 
     def parse_reference(self, text: str) -> DirReference:
         # An empty path is the current directory, as upstream.
@@ -118,7 +124,7 @@ class DirReference(ImageReference):
             raise unsupported_version_error(raw, self.resolved)
 
     def new_image_destination(self, ctx: SystemContext) -> DirDestination:
-        return DirDestination(self)
+        return DirDestination(self, ctx)
 
 
 class DirSource(ImageSource):
@@ -133,7 +139,7 @@ class DirSource(ImageSource):
             # A plain error, not ImageNotFoundError: upstream exits 1 here, not 2.
             raise SkopeoError(path_error_text("open", path, e)) from None
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         path = self.reference.blob_path(info.digest)
         try:
@@ -153,12 +159,25 @@ class DirSource(ImageSource):
                 return sigs
 
 
+def _desired_compression(ctx: SystemContext | None) -> str:
+    """--dest-compress / --dest-decompress, which only dir: reads (refused
+    together when the destination is opened, as upstream)."""
+    if ctx is not None and ctx.dir_force_compress:
+        if ctx.dir_force_decompress:
+            raise SkopeoError("Cannot compress and decompress at the same time")
+        return COMPRESS
+    if ctx is not None and ctx.dir_force_decompress:
+        return DECOMPRESS
+    return PRESERVE
+
+
 class DirDestination(ImageDestination):
     reference: DirReference
     capabilities = DestinationCapabilities(supported_manifest_types=None)
 
-    def __init__(self, reference: DirReference) -> None:
+    def __init__(self, reference: DirReference, ctx: SystemContext | None = None) -> None:
         super().__init__(reference)
+        self.capabilities = self.capabilities._replace(desired_layer_compression=_desired_compression(ctx))
         self._prepare(reference.resolved, reference.path)
         self._uses_non_sha256 = False
 
@@ -206,7 +225,7 @@ class DirDestination(ImageDestination):
             return None
         return BlobInfo(info.digest, size, info.media_type)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         stored = store_blob(stream, info, self.reference.path, self.reference.blob_path)
         if stored.digest is not None and not stored.digest.startswith("sha256:"):
             self._uses_non_sha256 = True

@@ -15,7 +15,8 @@ from typing import TextIO
 from skopeo import authfile, log
 from skopeo.auth import Credentials
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, UsageError, path_error_text
+from skopeo.errors import SkopeoError, UsageError
+from skopeo.golang.oserror import path_error_text
 from skopeo.reference import parse_normalized
 
 from . import registries_conf

@@ -13,12 +13,12 @@ Two stores, as containers/image has them:
 Reading returns the lookaside's blobs followed by one ``sigstore`` blob per
 attachment layer; writing sends sigstore signatures to the attachment (adding
 layers, skipping those already there) and every other kind to the lookaside.
-The image classes delegate here."""
+The source and the destination delegate here."""
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from skopeo import digest as digest_mod
 from skopeo import imageconfig, log, registries_d
@@ -31,10 +31,11 @@ from skopeo.signature import SIGSTORE_KIND, InvalidSignatureError, Signature, Si
 from skopeo.transport import BlobInfo
 
 from .client import RegistryClient
+from .registry import blob_bytes, fetch_manifest, put_manifest
 from .registry_errors import is_manifest_unknown
 
-if TYPE_CHECKING:
-    from .destination import DockerImageDestination
+# A destination's put_blob: (stream, info, is_config) → what was stored.
+PutBlob = Callable[..., BlobInfo]
 
 
 # --- both stores ---------------------------------------------------------------------------
@@ -51,7 +52,8 @@ def image_signatures(ctx: SystemContext, client: RegistryClient, ref: DockerRefe
     return out
 
 
-def store_image_signatures(dest: DockerImageDestination, manifest_digest: str, blobs: list[bytes]) -> None:
+def store_image_signatures(ctx: SystemContext, client: RegistryClient, ref: DockerReference, put_blob: PutBlob,
+                           manifest_digest: str, blobs: list[bytes]) -> None:
     """Store *blobs* for *manifest_digest*: sigstore signatures as attachments,
     the others in the lookaside (upstream's PutSignaturesWithFormat)."""
     sigstore: list[Signature] = []
@@ -66,11 +68,11 @@ def store_image_signatures(dest: DockerImageDestination, manifest_digest: str, b
             sigstore.append(sig)
         else:
             others.append(blob)
-    config = registries_d.lookaside_for(dest.ref, dest.ctx.registries_d)
+    config = registries_d.lookaside_for(ref, ctx.registries_d)
     if sigstore:
         if not config.use_sigstore_attachments:
             raise SkopeoError("writing sigstore attachments is disabled by configuration")
-        put_sigstore_attachments(dest, sigstore, manifest_digest)
+        put_sigstore_attachments(client, ref, put_blob, sigstore, manifest_digest)
     if others:
         registries_d.write_signatures(config.write_url, manifest_digest, others)
 
@@ -85,8 +87,6 @@ def attachment_tag(manifest_digest: str) -> str:
 def attachment_manifest(client: RegistryClient, ref: DockerReference,
                         manifest_digest: str) -> mf.ImageManifest | None:
     """The parsed attachment manifest of *manifest_digest*, or None when there is none."""
-    from .destination import fetch_manifest
-
     tag = attachment_tag(manifest_digest)
     name = f"{ref.name}:{tag}"
     log.debug(f"Looking for sigstore attachments in {name}")
@@ -112,8 +112,6 @@ def sigstore_attachment_signatures(client: RegistryClient, ref: DockerReference,
     """One ``sigstore`` signature blob per layer of the attachment manifest.
     Every layer is returned whatever its MIME type (attestations too, as
     upstream does); verifiers decide by the MIME type."""
-    from .destination import blob_bytes
-
     manifest = attachment_manifest(client, ref, manifest_digest)
     if manifest is None:
         return []
@@ -134,24 +132,23 @@ def _layer_matches(layer: mf.Descriptor, envelope: SigstoreEnvelope) -> bool:
             and (layer.annotations or {}) == envelope.annotations)
 
 
-def _put_bytes(dest: DockerImageDestination, data: bytes, media_type: str, is_config: bool) -> mf.Descriptor:
+def _put_bytes(put_blob: PutBlob, data: bytes, media_type: str, is_config: bool) -> mf.Descriptor:
     digest = digest_mod.of_bytes(data)
     try:
-        stored = dest.put_blob(io.BytesIO(data), BlobInfo(digest, len(data), media_type), is_config=is_config)
+        stored = put_blob(io.BytesIO(data), BlobInfo(digest, len(data), media_type), is_config=is_config)
     except SkopeoError as e:
         raise e.wrap(f"writing blob {digest}") from None
     assert stored.digest is not None
     return mf.Descriptor(media_type, stored.digest, stored.size)
 
 
-def put_sigstore_attachments(dest: DockerImageDestination, signatures: list[Signature], manifest_digest: str) -> None:
+def put_sigstore_attachments(client: RegistryClient, ref: DockerReference, put_blob: PutBlob,
+                             signatures: list[Signature], manifest_digest: str) -> None:
     """Add *signatures* to the attachment manifest of *manifest_digest*: upload
     each new payload as a layer, then a config whose ``rootfs.diff_ids`` lists
     the layers, then the manifest under the attachment tag (upstream's
     putSignaturesToSigstoreAttachments, which writes what cosign writes)."""
-    from .destination import blob_bytes
-
-    existing = attachment_manifest(dest.client, dest.ref, manifest_digest)
+    existing = attachment_manifest(client, ref, manifest_digest)
     layers: list[mf.Descriptor]
     if existing is None:
         layers = []
@@ -161,12 +158,12 @@ def put_sigstore_attachments(dest: DockerImageDestination, signatures: list[Sign
     else:
         assert existing.config is not None
         log.debug(f"Fetching sigstore attachment config {existing.config.digest}")
-        raw = blob_bytes(dest.client, dest.ref, existing.config, mf.MAX_CONFIG_SIZE)
+        raw = blob_bytes(client, ref, existing.config, mf.MAX_CONFIG_SIZE)
         try:
             config = imageconfig.to_oci_config(raw)
         except SkopeoError as e:
             raise SkopeoError(
-                f"parsing sigstore attachment config {existing.config.digest} in {dest.ref.name}: {e}"
+                f"parsing sigstore attachment config {existing.config.digest} in {ref.name}: {e}"
             ) from None
         layers = list(existing.layers)
         manifest_obj = existing.obj
@@ -180,16 +177,16 @@ def put_sigstore_attachments(dest: DockerImageDestination, signatures: list[Sign
         if match is not None:
             log.debug(f"Signature with digest {match.digest} already exists on the registry")
             continue
-        desc = _put_bytes(dest, envelope.payload, envelope.mime_type, is_config=False)
+        desc = _put_bytes(put_blob, envelope.payload, envelope.mime_type, is_config=False)
         desc = mf.Descriptor(desc.media_type, desc.digest, desc.size, annotations=dict(envelope.annotations) or None)
         layers.append(desc)
         diff_ids.append(desc.digest)
         log.debug(f"Adding new signature, digest {desc.digest}")
     config["rootfs"]["diff_ids"] = diff_ids or None
     log.debug("Uploading updated sigstore attachment config")
-    config_desc = _put_bytes(dest, gojson.marshal(config), mf.OCI_CONFIG, is_config=True)
+    config_desc = _put_bytes(put_blob, gojson.marshal(config), mf.OCI_CONFIG, is_config=True)
     # An ImageManifest only to reuse its (Go field order) serialisation.
     template = mf.ImageManifest(mf.OCI_MANIFEST, b"", config_desc, layers, manifest_obj)
     data = template.serialize(mf.OCI_MANIFEST, config_desc, layers)
     log.debug("Uploading sigstore attachment manifest")
-    dest.upload_manifest(data, mf.OCI_MANIFEST, attachment_tag(manifest_digest))
+    put_manifest(client, ref, data, mf.OCI_MANIFEST, attachment_tag(manifest_digest))

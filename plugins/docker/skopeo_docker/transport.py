@@ -12,11 +12,15 @@ from skopeo.reference import DockerReference, parse_normalized
 from skopeo.transport import ImageReference, Transport
 
 if TYPE_CHECKING:
-    from .destination import DockerImageDestination, DockerImageSource
+    from .destination import DockerImageDestination
+    from .source import DockerImageSource
 
 
 class DockerTransport(Transport):
     name = "docker"
+    reference_prefix = "//"
+    lists_tags = True
+    list_tags_context = "Error listing repository tags"
 
     def parse_reference(self, text: str) -> DockerImageReference:
         if not text.startswith("//"):
@@ -71,7 +75,7 @@ class DockerImageReference(ImageReference):
         return policy_namespaces(self.ref)
 
     def new_image_source(self, ctx: SystemContext) -> DockerImageSource:
-        from .destination import DockerImageSource
+        from .source import DockerImageSource
 
         return DockerImageSource(self, ctx)
 
@@ -81,13 +85,13 @@ class DockerImageReference(ImageReference):
         return DockerImageDestination(self, ctx)
 
     def delete_image(self, ctx: SystemContext) -> None:
-        from .destination import delete_image
+        from .registry import delete_image
 
         delete_image(ctx, self.ref)
 
     def list_tags(self, ctx: SystemContext) -> tuple[str | None, list[str]]:
         if self.explicit:
             raise InvalidReferenceError("No tag or digest allowed in reference")
-        from .destination import list_repository_tags
+        from .registry import list_repository_tags
 
         return self.ref.name, list_repository_tags(ctx, self.ref)

@@ -22,7 +22,7 @@ from skopeo.reference import parse_normalized
 from skopeo.testing.images import validate
 from skopeo.testing.registry import Registry
 from skopeo.transport import BlobInfo
-from skopeo_docker import destination as image_mod
+from skopeo_docker import body_reader as body_reader_mod
 from skopeo_docker import registries_conf, wwwauth
 from skopeo_docker.registry_errors import from_response
 from skopeo_docker.transport import policy_namespaces
@@ -39,7 +39,7 @@ def copy(src: str, dest: str, ctx: SystemContext | None = None) -> str:
 
 @pytest.fixture(autouse=True)
 def fast_resume(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(image_mod, "RESUME_DELAY", 0.05)
+    monkeypatch.setattr(body_reader_mod, "RESUME_DELAY", 0.05)
 
 
 # --- faults ------------------------------------------------------------------------------

@@ -16,16 +16,20 @@ import httpx
 import pytest
 
 from skopeo import api, plugins
-from skopeo import copy as copy_mod
 from skopeo.context import SystemContext
 from skopeo.copy import CopyOptions
+from skopeo.copy import layers as copy_mod
 from skopeo.errors import SkopeoError, UploadInterruptedError
 from skopeo.policy import Policy, PolicyContext
 from skopeo.reference import parse_normalized
 from skopeo.testing.images import OCILayoutWriter, random_layer_tar, validate
 from skopeo.testing.registry import Fault, FaultyProxy, Registry
+from skopeo_docker import body_reader as body_reader_mod
 from skopeo_docker import client as client_mod
-from skopeo_docker import destination as image_mod
+from skopeo_docker import network as network_mod
+from skopeo_docker import pools as pools_mod
+from skopeo_docker import registry as registry_mod
+from skopeo_docker import upload as upload_mod
 from skopeo_docker.registry_errors import from_response
 
 from .conftest import Runner, fatal_message
@@ -54,8 +58,8 @@ def fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process copies back off quickly (CLI runs use Retry-After: 0 faults)."""
     monkeypatch.setattr(client_mod, "RETRY_INITIAL", 0.05)
     monkeypatch.setattr(client_mod, "BACKOFF_INITIAL", 0.05)
-    monkeypatch.setattr(image_mod, "UPLOAD_RETRY_DELAY", 0.05)
-    monkeypatch.setattr(image_mod, "RESUME_DELAY", 0.05)
+    monkeypatch.setattr(upload_mod, "UPLOAD_RETRY_DELAY", 0.05)
+    monkeypatch.setattr(body_reader_mod, "RESUME_DELAY", 0.05)
     monkeypatch.setattr(copy_mod, "BLOB_RESTART_DELAY", 0.05)
 
 
@@ -285,7 +289,7 @@ def test_retry_times_does_not_repeat_manifest_unknown(registry: Registry, skopeo
     ],
 )
 def test_registry_errors_are_flagged_retryable(status: int, body: bytes, retryable: bool) -> None:
-    err = client_mod.mark_retryable(from_response(status, "", body, []))
+    err = network_mod.mark_retryable(from_response(status, "", body, []))
     assert err.retryable is retryable
     assert err.wrap("context").retryable is retryable
 
@@ -302,7 +306,7 @@ def test_registry_errors_are_flagged_retryable(status: int, body: bytes, retryab
     ],
 )
 def test_network_errors_are_flagged(exc: Exception, retryable: bool, transient: bool) -> None:
-    err = client_mod.url_error("GET", httpx.URL("https://h.test/v2/"), exc)
+    err = network_mod.url_error("GET", httpx.URL("https://h.test/v2/"), exc)
     assert (err.retryable, err.transient) == (retryable, transient)
 
 
@@ -316,13 +320,13 @@ def test_429_cooldown_is_shared_by_all_threads(registry: Registry, oci_image: st
     first.ping()
     results: list[int] = []
     t = threading.Thread(target=lambda: results.append(
-        first.request("GET", "/v2/r/cool/manifests/v1", headers=image_mod.ACCEPT_MANIFESTS).status_code))
+        first.request("GET", "/v2/r/cool/manifests/v1", headers=registry_mod.ACCEPT_MANIFESTS).status_code))
     t.start()
     while not proxy.requests or "/r/cool/manifests" not in proxy.requests[-1][1]:
         time.sleep(0.01)
     limited_at = proxy.request_times[-1]
     # Until the 429 has reached the client, nobody is meant to wait.
-    cooldown, deadline = client_mod._cooldown(first.host), time.monotonic() + 5
+    cooldown, deadline = pools_mod.cooldown(first.host), time.monotonic() + 5
     while cooldown._until <= time.monotonic() < deadline:
         time.sleep(0.005)
     # Another client (another repository, another thread) of the same registry waits too.

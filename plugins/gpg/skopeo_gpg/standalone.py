@@ -4,11 +4,11 @@ call these; the messages are upstream's)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from skopeo import manifest as mf
 from skopeo.errors import SkopeoError
+from skopeo.golang.gotime import local_unix_time_json
 from skopeo.reference import parse_normalized
 from skopeo.signature import SIMPLE_SIGNING_TYPE, InvalidSignatureError, parse_payload
 
@@ -68,12 +68,6 @@ def _verify(mech: Mechanism, manifest: bytes, docker_reference: str, fingerprint
     return (fpr if fpr in fingerprints else primary), payload.docker_manifest_digest
 
 
-def _go_time(ts: int) -> str:
-    """time.Unix(ts, 0) marshalled by encoding/json: RFC 3339 in local time."""
-    text = datetime.fromtimestamp(ts).astimezone().isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def untrusted_info(blob: bytes) -> dict[str, Any]:
     """UntrustedSignatureInformation of a simple signature, fields in upstream's order."""
     try:
@@ -85,6 +79,6 @@ def untrusted_info(blob: bytes) -> dict[str, Any]:
         "UntrustedDockerManifestDigest": payload.docker_manifest_digest,
         "UntrustedDockerReference": payload.docker_reference,
         "UntrustedCreatorID": payload.creator_id,
-        "UntrustedTimestamp": None if payload.timestamp is None else _go_time(payload.timestamp),
+        "UntrustedTimestamp": None if payload.timestamp is None else local_unix_time_json(payload.timestamp),
         "UntrustedShortKeyIdentifier": msg.short_key_id,
     }

@@ -25,9 +25,10 @@ from typing import Any
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
-from skopeo.errors import ImageNotFoundError, InvalidReferenceError, SkopeoError, path_error_text
+from skopeo.errors import ImageNotFoundError, InvalidReferenceError, SkopeoError
 from skopeo.fsutil import write_atomic
 from skopeo.golang import gojson
+from skopeo.golang.oserror import path_error_text
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"

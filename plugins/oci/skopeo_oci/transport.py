@@ -12,17 +12,18 @@ from __future__ import annotations
 import copy
 import os
 import re
-from typing import BinaryIO
 
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, InvalidReferenceError, SkopeoError
 from skopeo.fsutil import store_blob, write_atomic
+from skopeo.golang.strconv import NumError, atoi
 from skopeo.transport import (
     COMPRESS,
     PRESERVE,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageReference,
@@ -52,9 +53,6 @@ _SEPARATOR = r"(?:[-._:@+]|--)"
 _ALPHANUM = r"(?:[A-Za-z0-9]+)"
 _COMPONENT = rf"(?:{_ALPHANUM}(?:{_SEPARATOR}{_ALPHANUM})*)"
 _REF_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-# strconv.Atoi's accepted syntax.
-_ATOI_RE = re.compile(r"^[+-]?[0-9]+$")
-_MAX_INT64 = 2**63 - 1
 
 
 def validate_image_name(image: str) -> None:
@@ -63,15 +61,10 @@ def validate_image_name(image: str) -> None:
 
 
 def _parse_source_index(text: str) -> int:
-    if not _ATOI_RE.match(text):
-        raise InvalidReferenceError(
-            f'Invalid source index @{text}: not an integer: strconv.Atoi: parsing "{text}": invalid syntax'
-        )
-    value = int(text)
-    if abs(value) > _MAX_INT64:
-        raise InvalidReferenceError(
-            f'Invalid source index @{text}: not an integer: strconv.Atoi: parsing "{text}": value out of range'
-        )
+    try:
+        value = atoi(text)
+    except NumError as e:
+        raise InvalidReferenceError(f"Invalid source index @{text}: not an integer: {e}") from None
     if value < 0:
         raise InvalidReferenceError(f"Invalid source index @{value}: must not be negative")
     return value
@@ -91,6 +84,8 @@ def validate_scope(scope: str) -> None:
 
 class OCITransport(Transport):
     name = "oci"
+    path_references = True
+    settings = frozenset({"oci_accept_uncompressed_layers"})
 
     def parse_reference(self, text: str) -> OCIReference:
         # PATH ends at the first ":"; the rest (which may contain ":") is REFERENCE.
@@ -209,7 +204,7 @@ class OCISource(ImageSource):
         mf.verify_manifest(data, digest, size)
         return data, mime or mf.guess_mime(data)
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         path = self.layout.blob_path(info.digest)
         try:
@@ -224,7 +219,7 @@ class OCISource(ImageSource):
         return f, os.fstat(f.fileno()).st_size
 
 
-def _fetch_external(urls: tuple[str, ...]) -> tuple[BinaryIO, int]:
+def _fetch_external(urls: tuple[str, ...]) -> tuple[BlobStream, int]:
     # Imported here: urllib.request costs ~10 ms and is almost never needed.
     import urllib.parse
     import urllib.request
@@ -301,7 +296,7 @@ class OCIDestination(ImageDestination):
         self._used.add(info.digest)
         return BlobInfo(info.digest, size, info.media_type, info.urls, info.annotations)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         root = self.layout.blobs_root()
         os.makedirs(root, 0o755, exist_ok=True)
 

@@ -28,7 +28,7 @@ from skopeo.context import SystemContext
 from skopeo.digest import VerifyingReader
 from skopeo.errors import SkopeoError
 from skopeo.fsutil import store_blob, write_atomic
-from skopeo.transport import PRESERVE, BlobInfo, DestinationCapabilities, ImageDestination
+from skopeo.transport import PRESERVE, BlobInfo, BlobStream, DestinationCapabilities, ImageDestination
 
 from . import tarsplit
 from .reference import OstreeReference, layer_branch
@@ -76,7 +76,7 @@ class OstreeDestination(ImageDestination):
         except ValueError:
             raise SkopeoError(f'strconv.ParseInt: parsing "{size}": invalid syntax') from None
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         stored = store_blob(stream, info, self.tmp, self._blob_path, fsync=False)
         assert stored.digest is not None
         if info.size >= 0 and stored.size != info.size:

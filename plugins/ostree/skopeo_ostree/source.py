@@ -12,11 +12,9 @@ be copied without ``--remove-signatures``, as upstream.
 
 from __future__ import annotations
 
-from typing import BinaryIO
-
 from skopeo import manifest as mf
 from skopeo.errors import SkopeoError
-from skopeo.transport import BlobInfo, ImageSource, SourceCapabilities
+from skopeo.transport import BlobInfo, BlobStream, ImageSource, SourceCapabilities
 
 from . import tarsplit
 from .reference import OstreeReference, layer_branch
@@ -81,7 +79,7 @@ class OstreeSource(ImageSource):
             return stored, mime
         return parsed.serialize(layers=layers), mime
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         assert info.digest is not None
         if self._presented is None:
             self.get_manifest()
@@ -102,7 +100,7 @@ class OstreeSource(ImageSource):
         except binascii.Error:
             raise SkopeoError(f"tarsplit.output of {branch} is not base64") from None
         chunks = tarsplit.assemble(metadata, lambda name: self.repo.open_file(branch, name))
-        return tarsplit.ChunksReader(chunks), size  # type: ignore[return-value]
+        return tarsplit.ChunksReader(chunks), size
 
     def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:
         if instance_digest is not None:

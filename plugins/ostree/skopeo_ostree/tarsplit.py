@@ -30,8 +30,9 @@ import tarfile
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from skopeo.errors import SkopeoError, go_tar_error_text
+from skopeo.errors import SkopeoError
 from skopeo.golang import gojson
+from skopeo.golang.archivetar import tar_error_text
 
 FILE_TYPE = 1
 SEGMENT_TYPE = 2
@@ -147,9 +148,9 @@ def disassemble(path: str) -> bytes:
                     end = member.offset_data + (member.size if _has_data(member) else 0)
         except tarfile.ReadError as e:
             if str(e) != "empty file":
-                raise SkopeoError(go_tar_error_text(e)) from None
+                raise SkopeoError(tar_error_text(e)) from None
         except tarfile.TarError as e:
-            raise SkopeoError(go_tar_error_text(e)) from None
+            raise SkopeoError(tar_error_text(e)) from None
         # Go's last read: the last member's padding and the end-of-archive blocks.
         tail = -end % tarfile.BLOCKSIZE + END_BLOCKS
         packer.segment(os.pread(fd, tail, end))

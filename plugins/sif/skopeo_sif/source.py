@@ -9,13 +9,13 @@ import os
 import shutil
 import stat
 import tempfile
-from typing import BinaryIO
 
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, path_error_text
+from skopeo.errors import SkopeoError
 from skopeo.golang import gojson
-from skopeo.transport import BlobInfo, ImageSource, SourceCapabilities
+from skopeo.golang.oserror import path_error_text
+from skopeo.transport import BlobInfo, BlobStream, ImageSource, SourceCapabilities
 
 from . import convert, siffile
 from .transport import SifReference
@@ -135,7 +135,7 @@ class SifSource(ImageSource):
             raise SkopeoError("manifest lists are not supported by the sif transport")
         return self.manifest, mf.OCI_MANIFEST
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         if info.digest == self.config_digest:
             return io.BytesIO(self.config), len(self.config)
         if info.digest == self.layer_digest:

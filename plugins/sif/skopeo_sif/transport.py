@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 class SifTransport(Transport):
     name = "sif"
+    path_references = True
 
     def parse_reference(self, text: str) -> SifReference:
         return SifReference(self, text)

@@ -114,7 +114,7 @@ def parse_file(path: str) -> dict[str, Any]:
     """The parameters in *path* (ParamsError with upstream's texts)."""
     import yaml
 
-    from skopeo.errors import path_error_text
+    from skopeo.golang.oserror import path_error_text
 
     try:
         with open(path, "rb") as f:
@@ -194,7 +194,7 @@ def check_fulcio(fulcio: dict[str, Any]) -> None:
 def load_private_key(key_file: str, passphrase: str) -> Any:
     """upstream's ``WithPrivateKeyFile``: the key, or its texts for a missing file
     or a wrong passphrase."""
-    from skopeo.errors import path_error_text
+    from skopeo.golang.oserror import path_error_text
 
     from . import keys
 

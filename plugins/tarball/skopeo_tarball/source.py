@@ -12,8 +12,9 @@ from typing import BinaryIO, NamedTuple, cast
 from skopeo import compression as comp
 from skopeo import manifest as mf
 from skopeo.digest import VerifyingReader
-from skopeo.errors import SkopeoError, path_error_text
+from skopeo.errors import SkopeoError
 from skopeo.golang import gojson
+from skopeo.golang.oserror import path_error_text
 from skopeo.transport import BlobInfo, ImageSource, SourceCapabilities
 
 from .tarcheck import NOT_A_TAR, check_tar, check_tar_file

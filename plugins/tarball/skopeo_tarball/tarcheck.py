@@ -18,7 +18,7 @@ import tarfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-from skopeo.errors import go_tar_error_text
+from skopeo.golang.archivetar import tar_error_text
 
 NOT_A_TAR = "not a tar archive"
 BLOCK = tarfile.BLOCKSIZE
@@ -128,9 +128,9 @@ def _tar_errors(walk: Callable[[], None]) -> None:
         walk()
     except tarfile.ReadError as e:
         if str(e) != "empty file":
-            raise NotATar(go_tar_error_text(e)) from None
+            raise NotATar(tar_error_text(e)) from None
     except tarfile.TarError as e:
-        raise NotATar(go_tar_error_text(e)) from None
+        raise NotATar(tar_error_text(e)) from None
 
 
 def check_tar(stream: BinaryIO) -> None:

@@ -24,8 +24,9 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from skopeo.context import SystemContext
-from skopeo.errors import InvalidReferenceError, SkopeoError, UnsupportedError, path_error_text
+from skopeo.errors import InvalidReferenceError, SkopeoError, UnsupportedError
 from skopeo.golang import gojson
+from skopeo.golang.oserror import path_error_text
 from skopeo.transport import ImageDestination, ImageReference, Transport
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ CHUNK = 1 << 20
 
 class TarballTransport(Transport):
     name = "tarball"
+    path_references = True
 
     def parse_reference(self, text: str) -> TarballReference:
         filenames = text.split(SEPARATOR)

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import zipfile
 import zlib
-from typing import IO, BinaryIO, cast
+from typing import IO
 
 from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
@@ -34,6 +34,7 @@ from skopeo.manifest import MAX_MANIFEST_SIZE
 from skopeo.transport import (
     PRESERVE,
     BlobInfo,
+    BlobStream,
     DestinationCapabilities,
     ImageDestination,
     ImageSource,
@@ -165,7 +166,7 @@ class ZipSource(ImageSource):
             raise ImageNotFoundError(f"{self.reference.path}: no {name} in the archive")
         return data, ""
 
-    def get_blob(self, info: BlobInfo) -> tuple[BinaryIO, int]:
+    def get_blob(self, info: BlobInfo) -> tuple[BlobStream, int]:
         if info.digest is None:
             raise SkopeoError("zip: blobs can only be read by digest")
         name = blob_member(info.digest)
@@ -173,7 +174,7 @@ class ZipSource(ImageSource):
             member = self._zip.getinfo(name)
         except KeyError:
             raise SkopeoError(f"blob {info.digest} is not in {self.reference.path}") from None
-        return cast(BinaryIO, self._open(member)), member.file_size
+        return self._open(member), member.file_size
 
     def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:
         sigs: list[bytes] = []
@@ -227,7 +228,7 @@ class ZipDestination(ImageDestination):
     def _write_small(self, name: str, data: bytes) -> None:
         self._zip.writestr(_member_info(name, zipfile.ZIP_DEFLATED), data)
 
-    def _write_blob(self, name: str, stream: BinaryIO, size: int) -> int:
+    def _write_blob(self, name: str, stream: BlobStream, size: int) -> int:
         info = _member_info(name, zipfile.ZIP_STORED)
         if size >= 0:
             info.file_size = size  # lets zipfile decide whether Zip64 is needed
@@ -249,7 +250,7 @@ class ZipDestination(ImageDestination):
         size = self._blobs.get(blob_member(info.digest))
         return None if size is None else BlobInfo(info.digest, size, info.media_type)
 
-    def put_blob(self, stream: BinaryIO, info: BlobInfo, is_config: bool = False) -> BlobInfo:
+    def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         if info.digest is not None:
             # The caller's verifying reader raises at EOF on a mismatch (and reads
             # whatever we leave unread); the temporary archive is then thrown away.
@@ -275,7 +276,7 @@ class ZipDestination(ImageDestination):
             name = blob_member(digest)
             if name not in self._blobs:
                 spool.seek(0)
-                self._write_blob(name, cast(BinaryIO, spool), size)
+                self._write_blob(name, spool, size)
         return BlobInfo(digest, size, info.media_type, info.urls, info.annotations)
 
     def put_manifest(self, data: bytes, mime: str, instance_digest: str | None = None) -> None:

@@ -1,0 +1,133 @@
+"""The manifest the destination gets: the source's bytes when nothing
+changed, else a converted one (updated layer descriptors and media types,
+Docker↔OCI config), with its config blob stored, ahead of time when the
+layers are copied in parallel."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from .. import compression as comp
+from .. import imageconfig
+from .. import manifest as mf
+from ..errors import ManifestError
+from ..golang import gojson
+from ..transport import BlobInfo
+from .layers import LayerResult
+from .schema1 import schema1_manifest
+from .session import CopySession
+
+
+def target_config(parsed: mf.ImageManifest, target: str, config_raw: bytes) -> tuple[mf.Descriptor, bytes, mf.Descriptor]:
+    """For a *target* manifest type: the config blob to store (descriptor and
+    bytes) and the descriptor the new manifest names."""
+    config = parsed.config
+    assert config is not None
+    if parsed.mime == target:
+        return config, config_raw, config
+    if target == mf.DOCKER_V2S2:
+        if config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
+            raise ManifestError(f"cannot convert an artifact with config type {config.media_type!r} to {target}")
+        return config, config_raw, config._replace(media_type=mf.DOCKER_CONFIG, annotations=None)
+    if target == mf.OCI_MANIFEST:
+        from .. import digest as digest_mod
+
+        oci_raw = gojson.marshal(imageconfig.to_oci_config(config_raw))
+        oci = mf.Descriptor(mf.OCI_CONFIG, digest_mod.of_bytes(oci_raw), len(oci_raw))
+        return oci, oci_raw, oci
+    raise ManifestError(f"conversion to {target} is not supported")
+
+
+def converted_layers(layers: list[LayerResult], family: str) -> list[mf.Descriptor]:
+    """The layer descriptors of a manifest of *family* for the copied *layers*."""
+    from ..zstdchunked import ANNOTATIONS as ZSTD_CHUNKED_ANNOTATIONS
+
+    out = []
+    for r in layers:
+        src_desc = r.source
+        if r.changed:
+            compression = comp.ZSTD if r.compression == comp.ZSTD_CHUNKED else r.compression
+            media = mf.layer_media_type(family, compression, mf.is_foreign_layer(src_desc.media_type))
+            # Annotations describing the old representation go; the new one's are added.
+            annotations = {k: v for k, v in (src_desc.annotations or {}).items() if k not in ZSTD_CHUNKED_ANNOTATIONS}
+            annotations.update(r.annotations or {})
+            out.append(src_desc._replace(digest=r.digest, size=r.size, media_type=media, urls=(),
+                                         annotations=annotations or None))
+        else:
+            urls = () if r.drop_urls else src_desc.urls
+            out.append(src_desc._replace(media_type=mf.convert_layer_type(src_desc.media_type, family), urls=urls))
+    return out
+
+
+class ManifestBuilder:
+    """Builds manifests and stores their config blobs (one per copy)."""
+
+    def __init__(self, session: CopySession) -> None:
+        self.session = session
+        # Config blobs being stored ahead of their manifest (by digest).
+        self._background: ThreadPoolExecutor | None = None
+        self._config_uploads: dict[str, Future[None]] = {}
+
+    def build(
+        self,
+        parsed: mf.ImageManifest,
+        target: str,
+        layers: list[LayerResult],
+        config_raw: bytes | None,
+        may_modify: bool,
+    ) -> tuple[bytes, str]:
+        changed = any(r.changed or r.drop_urls for r in layers)
+        if target == parsed.mime and not changed:
+            self.put_config(parsed.config, config_raw)
+            return parsed.raw, parsed.mime
+        if not may_modify:
+            raise ManifestError(f"Unsupported manifest type, need a {target} manifest")
+        if parsed.config is None:
+            raise ManifestError(f"conversion to {target} is not supported")
+        if target in mf.SCHEMA1:
+            return schema1_manifest(self.session.dest, parsed, layers, config_raw), target
+        new_layers = converted_layers(layers, mf.family(target))
+        assert config_raw is not None
+        stored, data, new_config = target_config(parsed, target, config_raw)
+        self.put_config(stored, data)
+        return parsed.serialize(target, new_config, new_layers), target
+
+    def start_config_upload(self, parsed: mf.ImageManifest, target: str, config_raw: bytes | None) -> None:
+        """Store the config the first manifest candidate needs while the layers
+        are copied, instead of after them (three requests fewer on the critical
+        path of a registry copy); :meth:`put_config` reports it at the usual
+        point and waits for it."""
+        if parsed.config is None or config_raw is None or target in mf.SCHEMA1:
+            return
+        try:
+            desc, data, _ = target_config(parsed, target, config_raw)
+        except ManifestError:
+            return  # reported when the manifest is built
+        with self.session.lock:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="config")
+            self._config_uploads[desc.digest] = self._background.submit(self._store_config, desc, data)
+
+    def put_config(self, desc: mf.Descriptor | None, data: bytes | None) -> None:
+        if desc is None or data is None:
+            return
+        self.session.report(f"Copying config {desc.digest}")
+        with self.session.lock:
+            early = self._config_uploads.pop(desc.digest, None)
+        if early is not None:
+            early.result()
+        else:
+            self._store_config(desc, data)
+
+    def _store_config(self, desc: mf.Descriptor, data: bytes) -> None:
+        dest = self.session.dest
+        info = BlobInfo(desc.digest, len(data), desc.media_type)
+        if dest.try_reusing_blob(info) is not None:
+            return
+        dest.put_blob(io.BytesIO(data), info, is_config=True)
+
+    def close(self) -> None:
+        """Nothing outlives the copy (an early config upload of a failed one)."""
+        if self._background is not None:
+            self._background.shutdown(wait=True, cancel_futures=True)

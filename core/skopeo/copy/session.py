@@ -1,0 +1,100 @@
+"""What every part of one copy shares: both ends, the options, the trust
+policy, progress, the cancel event, the parallelism decided once, and the
+checks and writes that single images and lists both make."""
+
+from __future__ import annotations
+
+import threading
+
+from .. import manifest as mf
+from ..errors import PolicyError, SkopeoError, UnsupportedError
+from ..policy import PolicyContext
+from ..progress import Progress
+from ..transport import ImageDestination, ImageSource
+from .decisions import cannot_modify_reason
+from .options import CopyOptions, CopyResult
+
+
+class CopySession:
+    def __init__(self, policy: PolicyContext, src: ImageSource, dest: ImageDestination, options: CopyOptions) -> None:
+        self.policy = policy
+        self.src = src
+        self.dest = dest
+        self.options = options
+        self.progress = Progress(options.report)
+        self.report = self.progress.line
+        self.bytes_copied = 0
+        self.lock = threading.Lock()
+        # Set when one blob failed: the others stop at their next read.
+        self.cancel = threading.Event()
+        dref = dest.reference.docker_reference()
+        self.dest_digest = dref.digest if dref is not None else None
+        self.parallel = (
+            options.parallel_copies > 1
+            and src.capabilities.thread_safe_get_blob
+            and dest.capabilities.thread_safe_put_blob
+        )
+
+    def count_copied(self, size: int) -> None:
+        with self.lock:
+            self.bytes_copied += size
+
+    def desired_compression(self) -> str:
+        return self.options.force_layer_compression or self.dest.capabilities.desired_layer_compression
+
+    # --- checks ---------------------------------------------------------------------------
+    def check_policy(self, manifest: bytes, instance: str | None) -> None:
+        try:
+            self.policy.check(self.src, manifest, instance)
+        except PolicyError as e:
+            raise e.wrap("Source image rejected") from None
+
+    @staticmethod
+    def check_instance_digest(data: bytes, expected: str) -> None:
+        if not mf.matches_digest(data, expected):
+            raise SkopeoError(f"Manifest of instance {expected} does not match its digest")
+
+    def already_present(self, digest: str, manifest: bytes, instance: str | None) -> bool:
+        """With ``skip_existing``: the destination holds exactly the manifest we
+        would write unchanged (no format or compression change was asked for)."""
+        o = self.options
+        if not o.skip_existing or o.manifest_type is not None or o.compression_format or o.signers:
+            return False
+        if self.dest.existing_manifest_digest() != digest:
+            return False
+        self.check_policy(manifest, instance)
+        self.report("Skipping: image already present at destination")
+        return True
+
+    # --- signatures -----------------------------------------------------------------------
+    def signatures(self, instance: str | None, what: str) -> list[bytes]:
+        """The source's signatures to copy (none with ``remove_signatures``);
+        fails before any blob moves if the destination cannot store them."""
+        if self.options.remove_signatures:
+            return []
+        self.report(f"Getting {what} signatures")
+        sigs = self.src.get_signatures(instance)
+        if sigs:
+            self.report("Checking if image destination supports signatures")
+            reason = self.dest.capabilities.signatures_unsupported_reason
+            if reason:
+                raise UnsupportedError(f"Can not copy signatures to {self.dest.reference}: {reason}")
+        return sigs
+
+    def cannot_modify_reason(self, sigs: list[bytes]) -> str:
+        return cannot_modify_reason(bool(sigs), self.options.preserve_digests, self.dest_digest)
+
+    def may_modify(self, sigs: list[bytes]) -> bool:
+        return not self.cannot_modify_reason(sigs)
+
+    def put_signatures(self, sigs: list[bytes], instance: str | None) -> None:
+        try:
+            self.dest.put_signatures(sigs, instance)
+        except SkopeoError as e:
+            raise e.wrap("writing signatures") from None
+
+    def commit(self, result: CopyResult) -> None:
+        try:
+            self.dest.commit(result.manifest, result.mime)
+        except SkopeoError as e:
+            raise e.wrap("committing the finished image") from None

@@ -1,0 +1,121 @@
+"""Copying one image (a top-level image or an instance of a list): policy,
+signatures, config, layers, then the first manifest type the destination
+accepts, then new signatures."""
+
+from __future__ import annotations
+
+from .. import imageconfig
+from .. import manifest as mf
+from ..errors import ManifestError, ManifestTypeRejectedError, SkopeoError
+from ..transport import read_config_blob
+from .decisions import manifest_candidates
+from .layers import LayerPipeline, LayerResult
+from .manifests import ManifestBuilder
+from .options import CopyResult
+from .schema1 import converted_from_schema1
+from .session import CopySession
+
+
+class ImageCopier:
+    def __init__(self, session: CopySession, layers: LayerPipeline, manifests: ManifestBuilder) -> None:
+        self.session = session
+        self.layers = layers
+        self.manifests = manifests
+
+    def copy(self, raw: bytes, mime: str, instance: str | None, toplevel: bool) -> CopyResult:
+        """Copy one image; *instance* is its digest in the source's list (if any),
+        *toplevel* says whether it becomes the destination's top-level manifest."""
+        s = self.session
+        if toplevel:
+            s.check_policy(raw, instance)
+        try:  # parsed before anything is announced, as upstream
+            parsed = mf.parse(raw, mime)
+        except SkopeoError as e:
+            raise e.wrap(f"initializing image from source {s.src.reference}") from None
+        sigs = s.signatures(instance, "image source")
+        may_modify = s.may_modify(sigs)
+        if not isinstance(parsed, mf.ImageManifest):
+            raise ManifestError("nested manifest lists are not supported")
+        o = s.options
+        candidates = manifest_candidates(mime, may_modify, s.dest.capabilities.supported_manifest_types,
+                                         o.manifest_type, o.compression_format)
+        config_raw = self._read_config(parsed)
+        self._check_os(config_raw)
+        if mime in mf.SCHEMA1 and candidates[0] not in mf.SCHEMA1:
+            if not may_modify:
+                raise ManifestError(f"Unsupported manifest type, need a {candidates[0]} manifest")
+            parsed, config_raw, layer_results = converted_from_schema1(self.layers, parsed)
+        else:
+            if s.parallel:
+                self.manifests.start_config_upload(parsed, candidates[0], config_raw)
+            layer_results = self.layers.copy_layers(parsed.layers, may_modify)
+        changed_layers = any(r.changed or r.drop_urls for r in layer_results)
+        if changed_layers and not may_modify:
+            raise SkopeoError(
+                "Copying this image would require changing layer representation, which we cannot do: "
+                f'"{s.cannot_modify_reason(sigs)}"'
+            )
+        out, out_mime = self._write_manifest(parsed, candidates, layer_results, config_raw, may_modify, toplevel)
+        self._store_signatures(sigs, out, toplevel)
+        return CopyResult(out, out_mime)
+
+    def _write_manifest(
+        self,
+        parsed: mf.ImageManifest,
+        candidates: list[str],
+        layers: list[LayerResult],
+        config_raw: bytes | None,
+        may_modify: bool,
+        toplevel: bool,
+    ) -> tuple[bytes, str]:
+        """Each candidate format in turn, as upstream: one that cannot describe
+        the layers, or that the destination rejects, leaves the next one a chance."""
+        s = self.session
+        errors: list[str] = []
+        for cand in candidates:
+            try:
+                try:
+                    out, out_mime = self.manifests.build(parsed, cand, layers, config_raw, may_modify)
+                except ManifestError as e:
+                    raise e.wrap("creating an updated image manifest") from None
+                s.report("Writing manifest to image destination")
+                try:
+                    s.dest.put_manifest(out, out_mime, None if toplevel else mf.manifest_digest(out))
+                except SkopeoError as e:
+                    raise e.wrap("writing manifest") from None
+            except (ManifestError, ManifestTypeRejectedError) as e:
+                if len(candidates) == 1:
+                    raise  # no other choice: the error as it is, without MIME types
+                errors.append(f"{cand}({e})")
+                continue
+            return out, out_mime
+        raise ManifestError(f"Uploading manifest failed, attempted the following formats: {', '.join(errors)}")
+
+    def _store_signatures(self, sigs: list[bytes], manifest: bytes, toplevel: bool) -> None:
+        """The source's signatures, then one from each signer over *manifest*."""
+        s = self.session
+        new_sigs = list(sigs)
+        for signer in s.options.signers:
+            message = getattr(signer, "progress_message", "")
+            if message:
+                s.report(f"Creating signature: {message}")
+            new_sigs.append(signer(manifest, s.dest.reference))
+        if new_sigs:
+            s.report("Storing signatures")
+            s.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(manifest))
+
+    def _read_config(self, parsed: mf.ImageManifest) -> bytes | None:
+        if parsed.config is None:
+            return None
+        try:
+            return read_config_blob(self.session.src, parsed.config)
+        except SkopeoError as e:
+            raise e.wrap(f"reading config blob {parsed.config.digest}") from None
+
+    def _check_os(self, config_raw: bytes | None) -> None:
+        if not self.session.dest.capabilities.must_match_runtime_os or config_raw is None:
+            return
+        wanted = mf.runtime_platform()[0]
+        os_name = imageconfig.to_oci_config(config_raw).get("os", "")
+        if os_name and os_name != wanted:
+            raise SkopeoError(f'image operating system "{os_name}" cannot be used on "{wanted}"')
