@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import zstandard
 
-from skopeo import api, gojson
+from skopeo import api
+from skopeo.golang import gojson
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.testing import images
