@@ -17,9 +17,9 @@ import pytest
 import zstandard
 
 from skopeo import api
-from skopeo.golang import gojson
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
+from skopeo.golang import gojson
 from skopeo.testing import images
 from skopeo.testing.fixtures import fatal_message, skopeo_command
 from skopeo.transport import BlobInfo
