@@ -64,12 +64,12 @@ def oci_config(image: ResolvedImage) -> dict[str, Any]:
     try:
         if image.config_raw is not None:
             return imageconfig.to_oci_config(image.config_raw)
-        return _schema1_config(image.manifest)
+        return schema1_config(image.manifest)
     except SkopeoError as e:
         raise e.wrap("Error reading OCI-formatted configuration data") from None
 
 
-def _schema1_config(m: mf.ImageManifest) -> dict[str, Any]:
+def schema1_config(m: mf.ImageManifest) -> dict[str, Any]:
     """A schema1 image's config as upstream derives it: converted to schema2
     with its history, each non-empty layer's diff_id unknown ("")."""
     compat_raw = [str(h.get("v1Compatibility", "{}")) for h in m.obj.get("history") or []]

@@ -100,6 +100,8 @@ COMMAND_MODULES = {
     "untrusted-signature-dump-without-verification": "skopeo.cli.untrusted_signature_dump",
     "generate-sigstore-key": "skopeo.cli.generate_sigstore_key",
     "completion": "skopeo.cli.completion",
+    # Hidden, as upstream.
+    "experimental-image-proxy": "skopeo.cli.experimental_image_proxy",
 }
 
 ROOT_LONG = "Various operations with container images and container image registries"
