@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from skopeo import digest as digest_mod
 from skopeo import gojson, imageconfig
 from skopeo import manifest as mf
+from skopeo.errors import SkopeoError
 from skopeo.imageproxy import protocol
 from skopeo.testing import images
 from skopeo.testing.fixtures import skopeo_command
@@ -200,10 +202,10 @@ def test_uint64_argument_errors(value: object, error: str) -> None:
 ])
 def test_digest_arguments_are_checked_as_go_digest(digest: str, error: str | None) -> None:
     if error is None:
-        assert protocol.parse_digest(digest) == digest
+        assert digest_mod.parse(digest) == digest
     else:
-        with pytest.raises(protocol.ProtocolError, match=f"^{error}$"):
-            protocol.parse_digest(digest)
+        with pytest.raises(SkopeoError, match=f"^{error}$"):
+            digest_mod.parse(digest)
 
 
 def test_reply_encoding_is_gos() -> None:

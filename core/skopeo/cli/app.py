@@ -102,6 +102,7 @@ COMMAND_MODULES = {
     "completion": "skopeo.cli.completion",
     # Hidden, as upstream.
     "experimental-image-proxy": "skopeo.cli.experimental_image_proxy",
+    "layers": "skopeo.cli.layers",
 }
 
 ROOT_LONG = "Various operations with container images and container image registries"

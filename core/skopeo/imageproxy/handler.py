@@ -16,11 +16,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from .. import gojson, log
+from ..digest import parse as parse_digest
 from ..errors import SkopeoError, os_error_text
 from ..transport import BlobInfo
 from . import protocol
 from .images import ProxyImage, open_image
-from .protocol import ProtocolError, parse_digest, parse_string, parse_uint64
+from .protocol import ProtocolError, parse_string, parse_uint64
 
 if TYPE_CHECKING:
     from ..context import SystemContext

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import gojson, imageconfig, log
 from .. import manifest as mf
 from ..errors import ImageNotFoundError, ManifestError, PolicyError, SkopeoError
+from ..image import checked_manifest
 from ..transport import ImageSource, read_config_blob
 
 if TYPE_CHECKING:
@@ -79,19 +80,6 @@ class ProxyImage:
                 for d in self.manifest.layers]
 
 
-def _unparsed_manifest(src: ImageSource, instance: str | None) -> tuple[bytes, str]:
-    """A manifest checked against the digest it is expected to have (the
-    instance's, or the one in the image reference)."""
-    raw, mime = src.get_manifest(instance)
-    expected = instance
-    if expected is None:
-        ref = src.reference.docker_reference()
-        expected = ref.digest if ref is not None else None
-    if expected is not None and not mf.matches_digest(raw, expected):
-        raise ManifestError(f"Manifest does not match provided manifest digest {expected}")
-    return raw, mime or mf.guess_mime(raw)
-
-
 def _policy_error(policy: PolicyContext, src: ImageSource, raw: bytes, instance: str | None) -> PolicyError | None:
     try:
         policy.check(src, raw, instance)
@@ -114,7 +102,7 @@ def open_image(name: str, ctx: SystemContext, policy: PolicyContext, allow_not_f
         raise
     try:
         try:
-            raw, mime = _unparsed_manifest(src, None)
+            raw, mime = checked_manifest(src, None)
         except ImageNotFoundError:
             # Upstream's registry source reads the manifest while it is opened.
             if allow_not_found:
@@ -129,7 +117,7 @@ def open_image(name: str, ctx: SystemContext, policy: PolicyContext, allow_not_f
             except ManifestError as e:
                 # The proxy asks the list directly, without the prefix image loading adds.
                 raise ManifestError(e.message.removeprefix("choosing image instance: ")) from None
-            raw, mime = _unparsed_manifest(src, instance)
+            raw, mime = checked_manifest(src, instance)
             target_error = _policy_error(policy, src, raw, instance)
             # A signed list or a signed instance is enough.
             if target_error is not None and toplevel_error is not None:

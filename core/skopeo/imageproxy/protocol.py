@@ -280,30 +280,6 @@ def parse_string(value: Any, message: str) -> str:
     return value
 
 
-# go-digest's algorithms and its anchored digest grammar.
-_DIGEST_ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
-_DIGEST_GRAMMAR = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
-_LOWER_HEX = re.compile(r"[a-f0-9]+")
-
-
-def parse_digest(text: str) -> str:
-    """go-digest's ``Parse``, with its errors."""
-    colon = text.find(":")
-    if colon <= 0 or colon + 1 == len(text):
-        raise ProtocolError("invalid checksum digest format")
-    algorithm, encoded = text[:colon], text[colon + 1:]
-    length = _DIGEST_ALGORITHMS.get(algorithm)
-    if length is None:
-        if not _DIGEST_GRAMMAR.fullmatch(text):
-            raise ProtocolError("invalid checksum digest format")
-        raise ProtocolError("unsupported digest algorithm")
-    if len(encoded) != length:
-        raise ProtocolError("invalid checksum digest length")
-    if not _LOWER_HEX.fullmatch(encoded):
-        raise ProtocolError("invalid checksum digest format")
-    return text
-
-
 # --- replies -------------------------------------------------------------------------
 def error_code(err: BaseException) -> str:
     """upstream's mapProxyErrorCode."""
