@@ -329,5 +329,12 @@ def parse_flags(flags: Sequence[Flag], argv: list[str]) -> Options:
 
 
 def print_stdout(text: str) -> None:
-    sys.stdout.write(text)
+    """Write *text* to stdout; characters standing for bytes that were not UTF-8
+    (argv's surrogateescape) go out as those bytes, as Go writes them."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
