@@ -411,6 +411,9 @@ def test_calls_before_initialize_and_an_unusable_policy(proxy_factory: Callable[
         assert _error(client.call_reply("Initialize"))[1] == expected
     client = proxy_factory("--username", "a")
     assert _error(client.call_reply("Initialize")) == ("other", "password must be specified when username is specified")
+    client = proxy_factory(global_flags=("--tls-details", str(tmp_path / "nope.yaml")))
+    assert _error(client.call_reply("Initialize")) == (
+        "other", f'reading "{tmp_path}/nope.yaml": open {tmp_path}/nope.yaml: no such file or directory')
 
 
 def test_the_policy_is_enforced(proxy_factory: Callable[..., ProxyClient], layouts: Path, tmp_path: Path) -> None:

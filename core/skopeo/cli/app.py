@@ -78,6 +78,7 @@ GLOBAL_FLAGS = [
     Flag("registries.d", STR, "use registry configuration files in DIR (e.g. for container signature storage)", metavar="DIR"),
     Flag("registries-conf", STR, "path to the registries.conf file", metavar="PATH", hidden=True),
     Flag("require-signed", BOOL, "require any pulled image to be signed"),
+    Flag("tls-details", STR, "path to a containers-tls-details.yaml(5) file"),
     Flag("tmpdir", STR, "directory used to store temporary files"),
     Flag("user-agent-prefix", STR, "prefix to add to the user agent string"),
     Flag("tls-verify", OPTBOOL, "require HTTPS and verify certificates when accessing the registry", hidden=True),

@@ -47,6 +47,7 @@ from skopeo.auth import resolve as resolve_credentials
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.reference import DockerReference
+from skopeo.tlsdetails import TLSDetails
 
 from . import http11, registries_conf, tlsconfig, wwwauth
 from .registry_errors import (
@@ -124,6 +125,9 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
     texts = " | ".join(str(e) for e in _walk(exc))
     lowered = texts.lower()
     for e in _walk(exc):
+        alert = tlsconfig.alert_text(e)
+        if alert:
+            return alert
         if isinstance(e, ssl.SSLCertVerificationError):
             reason = (e.verify_message or str(e)).lower()
             if "hostname mismatch" in reason or "ip address mismatch" in reason:
@@ -262,7 +266,7 @@ def _cooldown(host: str) -> _Cooldown:
 
 
 _pools_lock = threading.Lock()
-_pools: dict[tuple[str, str, bool], _Pool] = {}
+_pools: dict[tuple[str, str, bool, TLSDetails | None], _Pool] = {}
 
 
 _LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
@@ -285,12 +289,12 @@ def _tune_httpcore() -> None:
         HTTP11Connection.READ_NUM_BYTES = http11.READ_SIZE
 
 
-def _pool(host: str, cert_dir: str, skip_verify: bool) -> _Pool:
-    key = (host, cert_dir, skip_verify)
+def _pool(host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None = None) -> _Pool:
+    key = (host, cert_dir, skip_verify, tls_details)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
-            ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify)
+            ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify, tls_details)
             options: dict[str, Any] = {}
             if _environment_proxies():
                 # HTTP(S)_PROXY / NO_PROXY as Go's ProxyFromEnvironment: httpx's own
@@ -363,7 +367,7 @@ class RegistryClient:
         # certs.d is looked up by the user-visible name (docker.io, not registry-1).
         self.cert_dir = tlsconfig.cert_dir_for(registry, ctx.cert_dir)
         self.user_agent = user_agent(ctx)
-        self._pool = _pool(self.host, self.cert_dir, skip_verify)
+        self._pool = _pool(self.host, self.cert_dir, skip_verify, ctx.tls_details)
         self._cooldown = _cooldown(self.host)
         self._tokens: dict[str, _Token] = {}
         self._token_lock = threading.Lock()
