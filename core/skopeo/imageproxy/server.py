@@ -54,6 +54,11 @@ def handle(handler: Handler, packet: bytes) -> tuple[bytes, tuple[int, ...]] | N
         return protocol.encode_reply(error=e), ()
     except OSError as e:  # pipe() failing: out of descriptors …
         return protocol.encode_reply(error=SkopeoError(os_error_text(e))), ()
+    except Exception as e:  # a bug (ours or a plugin's): answered, the proxy keeps serving
+        import traceback
+
+        log.debug("".join(traceback.format_exception(e)))
+        return protocol.encode_reply(error=SkopeoError(f"internal error: {type(e).__name__}: {e}")), ()
     return _encode(result), result.fds
 
 
