@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..policy import PolicyContext
 
 COPY_CHUNK = 256 * 1024
+PIPE_BUFFER = 1 << 20
 
 
 class Result(NamedTuple):
@@ -46,6 +47,19 @@ class _Pipe:
         self.write_fd = write_fd
         self.error: SkopeoError | None = None
         self.thread: threading.Thread | None = None
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe with a 1 MiB buffer where Linux allows it (fewer wake-ups per
+    blob than the default 64 KiB)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        import fcntl
+
+        fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BUFFER)
+    except OSError:
+        pass  # over /proc/sys/fs/pipe-max-size, or not Linux: the default size
+    return read_fd, write_fd
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:
@@ -127,7 +141,7 @@ class Handler:
         pipe.thread.start()
 
     def _new_pipe(self) -> tuple[int, _Pipe]:
-        read_fd, write_fd = os.pipe()
+        read_fd, write_fd = _pipe()
         pipe = _Pipe(write_fd)
         self.pipes[write_fd] = pipe
         return read_fd, pipe
@@ -251,7 +265,7 @@ class Handler:
         parse_digest(digest)
         stream, blob_size = image.src.get_blob(BlobInfo(digest, -1))
         try:
-            data_r, data_w = os.pipe()
+            data_r, data_w = _pipe()
         except BaseException:
             stream.close()
             raise
