@@ -6,7 +6,10 @@ need and ignore the rest."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .tlsdetails import TLSDetails
 
 
 # eq=False: contexts are never compared, and each generated method costs start-up time.
@@ -26,6 +29,8 @@ class SystemContext:
     cert_dir: str | None = None
     # None = not given on the command line: defer to registries.conf.
     tls_verify: bool | None = None
+    # --tls-details: TLS versions, cipher suites and groups for every connection.
+    tls_details: TLSDetails | None = None
     registries_conf: str | None = None
     registries_d: str | None = None
     user_agent: str | None = None

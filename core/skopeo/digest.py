@@ -37,6 +37,30 @@ def validate(digest: str) -> str:
     return digest
 
 
+# go-digest's algorithms (hex lengths) and its digest grammar.
+_GO_ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_GO_DIGEST_GRAMMAR = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+
+
+def parse(text: str) -> str:
+    """go-digest's ``Parse``: *text* if valid, else its error (what upstream
+    reports for a digest typed by a user: ``skopeo layers``, the image proxy)."""
+    colon = text.find(":")
+    if colon <= 0 or colon + 1 == len(text):
+        raise InvalidReferenceError("invalid checksum digest format")
+    algorithm, encoded = text[:colon], text[colon + 1:]
+    length = _GO_ALGORITHMS.get(algorithm)
+    if length is None:
+        if not _GO_DIGEST_GRAMMAR.fullmatch(text):
+            raise InvalidReferenceError("invalid checksum digest format")
+        raise InvalidReferenceError("unsupported digest algorithm")
+    if len(encoded) != length:
+        raise InvalidReferenceError("invalid checksum digest length")
+    if not _HEX_RE.match(encoded):
+        raise InvalidReferenceError("invalid checksum digest format")
+    return text
+
+
 def is_digest(text: str) -> bool:
     try:
         validate(text)

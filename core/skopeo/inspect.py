@@ -64,12 +64,12 @@ def oci_config(image: ResolvedImage) -> dict[str, Any]:
     try:
         if image.config_raw is not None:
             return imageconfig.to_oci_config(image.config_raw)
-        return _schema1_config(image.manifest)
+        return schema1_config(image.manifest)
     except SkopeoError as e:
         raise e.wrap("Error reading OCI-formatted configuration data") from None
 
 
-def _schema1_config(m: mf.ImageManifest) -> dict[str, Any]:
+def schema1_config(m: mf.ImageManifest) -> dict[str, Any]:
     """A schema1 image's config as upstream derives it: converted to schema2
     with its history, each non-empty layer's diff_id unknown ("")."""
     compat_raw = [str(h.get("v1Compatibility", "{}")) for h in m.obj.get("history") or []]
@@ -131,7 +131,7 @@ def template_data(out: dict[str, Any]) -> Any:
             ("Digest", "digest.Digest", d["Digest"]),
             ("Size", "int64", d["Size"]),
             ("Annotations", "map[string]string", d["Annotations"]),
-        ])
+        ], json=d)
         for d in out["LayersData"]
     ]
     return GoStruct("inspect.Output", [
@@ -147,12 +147,13 @@ def template_data(out: dict[str, Any]) -> Any:
         ("Layers", "[]string", out["Layers"]),
         ("LayersData", "[]types.ImageInspectLayer", layers),
         ("Env", "[]string", out["Env"]),
-    ])
+    ], json=to_json_object(out))
 
 
 def config_template_data(cfg: dict[str, Any]) -> Any:
     """The OCI config (as :func:`oci_config` returns it) as image-spec's ``v1.Image``
-    Go struct, with the fields of the image-spec version skopeo 1.9.3 vendors."""
+    Go struct, as upstream main vendors it (image-spec 1.1: the platform fields
+    in an embedded ``Platform``)."""
     from .golang.gotemplate import GoStruct
 
     def time_or_nil(value: Any) -> GoTime | None:
@@ -163,12 +164,14 @@ def config_template_data(cfg: dict[str, Any]) -> Any:
     return GoStruct("v1.Image", [
         ("Created", "*time.Time", time_or_nil(cfg.get("created"))),
         ("Author", "string", cfg.get("author", "")),
-        ("Architecture", "string", cfg.get("architecture", "")),
-        ("Variant", "string", cfg.get("variant", "")),
-        ("OS", "string", cfg.get("os", "")),
-        ("OSVersion", "string", cfg.get("os.version", "")),
-        ("OSFeatures", "[]string", cfg.get("os.features")),
-        ("Config", "v1.ImageConfig", GoStruct("v1.ImageConfig", [
+        ("Platform", "v1.Platform", GoStruct("v1.Platform", [
+            ("Architecture", "string", cfg.get("architecture", "")),
+            ("OS", "string", cfg.get("os", "")),
+            ("OSVersion", "string", cfg.get("os.version", "")),
+            ("OSFeatures", "[]string", cfg.get("os.features")),
+            ("Variant", "string", cfg.get("variant", "")),
+        ], json={k: cfg[k] for k in ("architecture", "os", "os.version", "os.features", "variant") if k in cfg})),
+        ("Config", "v1.ImageConfig", GoStruct("v1.ImageConfig", json=c, fields=[
             ("User", "string", c.get("User", "")),
             ("ExposedPorts", "map[string]struct {}", c.get("ExposedPorts")),
             ("Env", "[]string", c.get("Env")),
@@ -183,7 +186,7 @@ def config_template_data(cfg: dict[str, Any]) -> Any:
         ("RootFS", "v1.RootFS", GoStruct("v1.RootFS", [
             ("Type", "string", rootfs.get("type", "")),
             ("DiffIDs", "[]digest.Digest", rootfs.get("diff_ids")),
-        ])),
+        ], json={"type": rootfs.get("type", ""), "diff_ids": rootfs.get("diff_ids")})),
         ("History", "[]v1.History", [
             GoStruct("v1.History", [
                 ("Created", "*time.Time", time_or_nil(h.get("created"))),
@@ -191,10 +194,10 @@ def config_template_data(cfg: dict[str, Any]) -> Any:
                 ("Author", "string", h.get("author", "")),
                 ("Comment", "string", h.get("comment", "")),
                 ("EmptyLayer", "bool", bool(h.get("empty_layer", False))),
-            ])
+            ], json=h)
             for h in cfg["history"]
         ] if cfg.get("history") else None),
-    ])
+    ], json=cfg, embedded=("Platform",))
 
 
 def to_json_object(out: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,7 @@ GLOBAL_FLAGS = [
     Flag("registries.d", STR, "use registry configuration files in DIR (e.g. for container signature storage)", metavar="DIR"),
     Flag("registries-conf", STR, "path to the registries.conf file", metavar="PATH", hidden=True),
     Flag("require-signed", BOOL, "require any pulled image to be signed"),
+    Flag("tls-details", STR, "path to a containers-tls-details.yaml(5) file"),
     Flag("tmpdir", STR, "directory used to store temporary files"),
     Flag("user-agent-prefix", STR, "prefix to add to the user agent string"),
     Flag("tls-verify", OPTBOOL, "require HTTPS and verify certificates when accessing the registry", hidden=True),
@@ -100,6 +101,9 @@ COMMAND_MODULES = {
     "untrusted-signature-dump-without-verification": "skopeo.cli.untrusted_signature_dump",
     "generate-sigstore-key": "skopeo.cli.generate_sigstore_key",
     "completion": "skopeo.cli.completion",
+    # Hidden, as upstream.
+    "experimental-image-proxy": "skopeo.cli.experimental_image_proxy",
+    "layers": "skopeo.cli.layers",
 }
 
 ROOT_LONG = "Various operations with container images and container image registries"
@@ -307,5 +311,12 @@ def parse_flags(flags: Sequence[Flag], argv: list[str]) -> Options:
 
 
 def print_stdout(text: str) -> None:
-    sys.stdout.write(text)
+    """Write *text* to stdout; characters standing for bytes that were not UTF-8
+    (argv's surrogateescape) go out as those bytes, as Go writes them."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()

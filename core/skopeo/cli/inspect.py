@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 
 from ..errors import UsageError
@@ -29,8 +28,11 @@ def run(opts: Options) -> int:
     name = opts.args[0]
     if opts.raw and opts.format:
         raise UsageError("raw output does not support format option")
-    if opts.format and _JSON_FORMAT.match(opts.format):
-        opts["format"] = ""  # containers/common's IsJSON: "json" or "{{json .}}" is the plain JSON output
+    if opts.format:
+        from ..report import is_json
+
+        if is_json(opts.format):
+            opts["format"] = ""  # containers/common's IsJSON: "json" or "{{json}}" is the plain JSON output
     ctx = system_context(opts)
     times, delay = retry_settings(opts)
     if opts.raw:
@@ -58,13 +60,12 @@ def run(opts: Options) -> int:
     return 0
 
 
-_JSON_FORMAT = re.compile(r"^\s*(json|\{\{\s*json\s*\.?\s*\}\})\s*$")
-
 
 def _print_template(fmt: str, data: object, context: str) -> None:
     """Print ``--format`` output; on an execution error, what Go had already
     written reaches stdout before the error is reported."""
-    from ..golang.gotemplate import TemplateError, render
+    from ..golang.gotemplate import TemplateError
+    from ..report import render
 
     try:
         text = render(fmt, data)

@@ -94,6 +94,11 @@ def system_context(opts: Options, prefix: str = "") -> SystemContext:
     """A SystemContext for one side (prefix ``""``, ``src-`` or ``dest-``)."""
     d = prefix.replace("-", "_")
     g = opts.globals
+    tls_details = None
+    if g.get("tls_details"):  # read first, as upstream's global newSystemContext does
+        from ..tlsdetails import load
+
+        tls_details = load(g.tls_details)
     username, password = _credentials(opts, prefix)
     tls_verify = opts.get(f"{d}tls_verify")
     if tls_verify is None and g.get("tls_verify") is not None:
@@ -109,6 +114,7 @@ def system_context(opts: Options, prefix: str = "") -> SystemContext:
         registry_token=opts.get(f"{d}registry_token"),
         cert_dir=opts.get(f"{d}cert_dir"),
         tls_verify=tls_verify,
+        tls_details=tls_details,
         registries_conf=g.get("registries_conf"),
         registries_d=g.get("registries_d"),
         user_agent=agent,
@@ -137,6 +143,11 @@ def policy_context(opts: Options) -> PolicyContext:
         policy = Policy.accept_anything()
     else:
         try:
+            if not g.policy and g.get("tls_details"):
+                # Upstream builds a SystemContext (reading --tls-details) to find the default policy.
+                from ..tlsdetails import load as load_tls_details
+
+                load_tls_details(g.tls_details)
             policy = load(g.policy)
         except Exception as e:
             from ..errors import PolicyError, SkopeoError

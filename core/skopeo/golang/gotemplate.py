@@ -1,14 +1,16 @@
-"""Go's ``text/template`` as skopeo's ``inspect --format`` uses it.
+"""Go's ``text/template`` as skopeo's ``inspect --format`` uses it, with the
+semantics of the Go upstream main is built with (1.27: ranges over integers,
+``{{else with}}``, comparison errors naming their types …).
 
-skopeo 1.9.3 parses ``"{{range . }}" + NormalizeFormat(format) + "{{end}}"`` as a
-template named ``skopeo inspect`` with only the built-in functions (``and``,
-``or``, ``not``, ``len``, ``index``, ``slice``, ``print``, ``printf``,
-``println``, ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``, ``html``, ``js``,
-``urlquery``, ``call``), executes it over a one-element list, and writes through
-a ``tabwriter`` that is never flushed.  This module follows that: the lexer,
-parser and evaluator report errors with Go's wording and positions, values print
-as ``fmt.Print`` prints them, output written before an execution error is kept,
-and tab-separated lines after the last line without a tab are lost.
+:class:`Template` parses and executes a template with the built-in functions
+(``and``, ``or``, ``not``, ``len``, ``index``, ``slice``, ``print``,
+``printf``, ``println``, ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``,
+``html``, ``js``, ``urlquery``, ``call``) plus a function map of
+:class:`GoFunc` (typed as Go checks arguments); :mod:`skopeo.report` adds
+containers/common's functions and wraps the user's format as upstream does.
+The lexer, parser and evaluator report errors with Go's wording and positions,
+values print as ``fmt.Print`` prints them, and output written before an
+execution error is kept.  :func:`tabwriter_unflushed` is Go's ``tabwriter``.
 
 Data is Python values with Go types attached: :class:`GoStruct` carries the Go
 type of each field; plain ``dict`` data behaves like ``map[string]interface {}``.
@@ -23,7 +25,7 @@ import html as _html
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -43,6 +45,22 @@ class TemplateError(SkopeoError):
         self.partial = partial
 
 
+@dataclass(frozen=True)
+class GoFunc:
+    """A function added to a template's function map, with its Go signature:
+    arguments are checked and converted as ``text/template`` does (``string``,
+    ``int``, ``[]string``, ``interface {}``); *call* gets the Python values and
+    raises :class:`FuncError` for an error (or a Go panic) it returns."""
+
+    params: tuple[str, ...]
+    result: str
+    call: Callable[..., Any]
+
+
+class FuncError(Exception):
+    """An error returned by a :class:`GoFunc`, reported as ``error calling NAME: …``."""
+
+
 class _Missing:
     """Go's invalid ``reflect.Value`` (a missing map key, an unset interface)."""
 
@@ -55,15 +73,23 @@ MISSING: Any = _Missing()
 
 @dataclass
 class GoStruct:
-    """A Go struct value: its type name and its fields (name, Go type, value) in order."""
+    """A Go struct value: its type name and its fields (name, Go type, value) in
+    order; *json*, when set, is what encoding/json makes of it (as Python data)."""
 
     type: str
     fields: list[tuple[str, str, Any]]
+    json: Any = None
+    embedded: tuple[str, ...] = ()  # embedded struct fields, whose fields are promoted
 
     def field(self, name: str) -> tuple[str, Any] | None:
         for fname, ftype, value in self.fields:
             if fname == name:
                 return ftype, value
+        for fname, _ftype, value in self.fields:
+            if fname in self.embedded and isinstance(value, GoStruct):
+                found = value.field(name)
+                if found is not None:
+                    return found
         return None
 
 
@@ -395,11 +421,11 @@ def _lex(src: str) -> list[_Item]:
                 depth += 1
                 pos += 1
             elif c == ")":
+                if depth == 0:  # (Go before 1.22 emitted the paren first: "unexpected ")" in command")
+                    return error("unexpected right paren", start, start_line)
                 emit(RPAREN, pos, pos + 1, line)
                 depth -= 1
                 pos += 1
-                if depth < 0:
-                    return error(f"unexpected right paren {_rune(c)}", start, start_line)
             elif ord(c) < 0x80 and c.isprintable():
                 emit(CHAR, pos, pos + 1, line)
                 pos += 1
@@ -519,9 +545,10 @@ BUILTINS = {"and", "call", "html", "index", "slice", "js", "len", "not", "or", "
 
 
 class _Parser:
-    def __init__(self, src: str, name: str) -> None:
+    def __init__(self, src: str, name: str, funcs: Mapping[str, GoFunc] | None = None) -> None:
         self.src = src
         self.name = name
+        self.funcs = funcs or {}
         self.items = _lex(src)
         self.i = 0
         self.last = 0  # the furthest item read (Go's token[0])
@@ -617,8 +644,8 @@ class _Parser:
             return self.control(item.typ)
         if item.typ == "else":
             peek = self.peek_non_space()
-            if peek.typ == "if":
-                return _Control(peek.pos, "else", name="if")
+            if peek.typ in ("if", "with"):  # {{else with}}: Go 1.23
+                return _Control(peek.pos, "else", name=peek.typ)
             tok = self.expect(RDELIM, "else")
             return _Control(tok.pos, "else")
         if item.typ == "end":
@@ -659,11 +686,11 @@ class _Parser:
             node = _Control(pipe.pos, kind, pipe=pipe, body=body)
             assert isinstance(nxt, _Control)
             if nxt.kind == "else":
-                if nxt.name == "if" and kind == "if":
-                    self.next_non_space()  # the "if"
-                    node.orelse = [self.control("if")]
+                if nxt.name and nxt.name == kind:
+                    self.next_non_space()  # the "if" or "with"
+                    node.orelse = [self.control(kind)]
                     return node
-                if nxt.name == "if":  # {{else if}} only continues an {{if}}
+                if nxt.name:  # {{else if}} only continues an {{if}}, {{else with}} a {{with}}
                     raise self.unexpected(self.next_non_space(), "input")
                 node.orelse, nxt2 = self.item_list()
                 assert isinstance(nxt2, _Control)
@@ -763,7 +790,7 @@ class _Parser:
     def term(self) -> _Node | None:
         token = self.next_non_space()
         if token.typ == IDENT:
-            if token.val not in BUILTINS:
+            if token.val not in BUILTINS and token.val not in self.funcs:
                 raise self.errorf(f"function {go_quote(token.val)} not defined")
             return _Identifier(token.pos, token.val)
         if token.typ == DOT:
@@ -934,9 +961,11 @@ _TIME_METHODS: dict[str, Callable[[GoTime], TV]] = {
 
 
 class _Exec:
-    def __init__(self, tree_src: str, name: str, root: TV, out: list[str]) -> None:
+    def __init__(self, tree_src: str, name: str, root: TV, out: list[str],
+                 funcs: Mapping[str, GoFunc] | None = None) -> None:
         self.src = tree_src
         self.name = name
+        self.funcs = funcs or {}
         self.vars: list[tuple[str, TV]] = [("$", root)]
         self.node: _Node | None = None
         self.out = out
@@ -1004,13 +1033,18 @@ class _Exec:
             del self.vars[mark:]
 
     def range(self, dot: TV, node: _Control, val: TV) -> None:
-        self.at(node)
+        # Errors point at the last node the pipeline evaluated, as Go's do.
         value, t = val
         if isinstance(value, GoTime) or (value is None and t.startswith("*")):
             raise self.errorf(f"range can't iterate over {go_str(value, t)}")
         items: list[tuple[TV, TV]] = []
         et = _elem_type(t)
-        if isinstance(value, dict):
+        assert node.pipe is not None
+        if isinstance(value, int) and not isinstance(value, bool):  # Go 1.22
+            if len(node.pipe.decl) > 1:
+                raise self.errorf(f"can't use {value} to iterate over more than one variable")
+            items = [((MISSING, ""), (i, t)) for i in range(value)]
+        elif isinstance(value, dict):
             kt = _split_map(t)[0] if t.startswith("map[") else "string"
             items = [((k, kt), self._retype(value[k], et)) for k in sorted(value)]
         elif isinstance(value, list | tuple):
@@ -1173,6 +1207,8 @@ class _Exec:
         name = ident.name
         rest = args[1:]
         n_in = len(rest) + (1 if final is not None else 0)
+        if name in self.funcs:
+            return self.call_func(dot, name, self.funcs[name], cmd, rest, final)
         fixed, variadic = _ARITY[name]
         if variadic:
             if n_in < fixed:
@@ -1197,11 +1233,69 @@ class _Exec:
                 argv.append(self.arg_value(dot, a))
         if final is not None:
             argv.append(final)
+        if name == "call":
+            if rest:
+                callee = str(rest[0])
+            else:
+                assert final is not None
+                callee = final[0] if isinstance(final[0], str) else f"<{final[1] or dynamic_type(final[0])} Value>"
+            argv.insert(0, (callee, "string"))
         try:
             return _CALLS[name](*argv)
         except _ExecError as e:
             self.at(cmd)
             raise self.errorf(f"error calling {name}: {e}") from None
+
+    def call_func(self, dot: TV, name: str, func: GoFunc, cmd: _Command, args: list[_Node], final: TV | None) -> TV:
+        """Go's evalCall for a non-variadic function of the function map."""
+        n_in = len(args) + (1 if final is not None else 0)
+        if n_in != len(func.params):
+            raise self.errorf(f"wrong number of args for {name}: want {len(func.params)} got {n_in}")
+        argv = [self.typed_arg(dot, node, t) for node, t in zip(args, func.params, strict=False)]
+        if final is not None:
+            argv.append(self.validate_type(final, func.params[-1]))
+        try:
+            return func.call(*argv), func.result
+        except FuncError as e:
+            self.at(cmd)
+            raise self.errorf(f"error calling {name}: {e}") from None
+
+    def typed_arg(self, dot: TV, node: _Node, t: str) -> Any:
+        """Go's evalArg: an argument converted to parameter type *t*."""
+        self.at(node)
+        if not isinstance(node, _Literal) or node.kind == "dot":
+            return self.validate_type(self.arg_value(dot, node), t)
+        if node.kind == "nil":
+            if t.startswith(("[]", "map[", "*")) or t == "interface {}":
+                return None
+            raise self.errorf(f"cannot assign nil to {t}")
+        if t == "interface {}":
+            return self.literal(node)[0]
+        if t == "string" and node.kind == "string":
+            return node.value
+        if t == "int" and node.kind == "number":
+            value = self.literal(node)[0]
+            if isinstance(value, int):
+                return value
+        expected = {"string": "string", "int": "integer"}.get(t)
+        if expected is None:
+            raise self.errorf(f"can't handle {node} for arg of type {t}")
+        raise self.errorf(f"expected {expected}; found {node}")
+
+    def validate_type(self, tv: TV, t: str) -> Any:
+        """Go's validateType: a value passed as a parameter of type *t*."""
+        value, vt = tv
+        if value is MISSING:
+            if t.startswith(("[]", "map[", "*")) or t == "interface {}":
+                return None
+            raise self.errorf(f"invalid value; expected {t}")
+        if t == "interface {}":
+            return value
+        if vt in ("", "interface {}"):
+            vt = dynamic_type(value) if value is not None else ""
+        if vt == t:
+            return value
+        raise self.errorf(f"wrong type for value; expected {t}; got {vt or 'interface {}'}")
 
     def string_arg(self, dot: TV, node: _Node) -> TV:
         self.at(node)
@@ -1253,7 +1347,7 @@ def _len(item: TV) -> TV:
         raise _ExecError("len of nil pointer")
     if isinstance(v, str | list | tuple | dict) or (v is None and (t.startswith("[]") or t.startswith("map["))):
         return len(v.encode() if isinstance(v, str) else v or ()), "int"
-    raise _ExecError(f"len of type {t or dynamic_type(v)}")
+    raise _ExecError(f"len of type {(t or dynamic_type(v)).removeprefix('*')}")
 
 
 def _index(item: TV, *indexes: TV) -> TV:
@@ -1345,6 +1439,40 @@ def _sprint(args: tuple[TV, ...], spaces: bool) -> str:
     return "".join(out)
 
 
+def _format_verb(verb: str, prec: str, v: Any, t: str) -> str:
+    """One operand of printf; ``%!verb(type=value)`` when the verb does not fit.
+    Slices and maps apply the verb to each element, as fmt does."""
+    if verb in "vs" and not (verb == "s" and isinstance(v, int | float) and not isinstance(v, bool)) \
+            and not (verb == "s" and isinstance(v, bool)):
+        return go_str(v, t)
+    if verb == "d" and isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if verb == "q" and isinstance(v, str):
+        return go_quote(v)
+    if verb == "t" and isinstance(v, bool):
+        return go_str(v)
+    if verb in "xX" and isinstance(v, str):
+        return v.encode().hex().upper() if verb == "X" else v.encode().hex()
+    if verb in "xX" and isinstance(v, int) and not isinstance(v, bool):
+        return format(v, verb)
+    if verb in "fF" and isinstance(v, float | int) and not isinstance(v, bool):
+        return f"{float(v):.{int(prec) if prec else 6}f}"
+    if verb == "T":
+        return t
+    if isinstance(v, list | tuple) and verb in "dqxXfFt":
+        et = _elem_type(t)
+        return "[" + " ".join(_format_verb(verb, prec, e, et or dynamic_type(e)) for e in v) + "]"
+    if v is None and t.startswith(("map[", "[]")) and verb in "dqxXfFt":
+        return "map[]" if t.startswith("map[") else "[]"
+    if isinstance(v, GoStruct) and verb in "dqxXfFt":
+        return "{" + " ".join(_format_verb(verb, prec, fv, ft) for _, ft, fv in v.fields) + "}"
+    if isinstance(v, dict) and verb in "dqxXfFt":
+        kt, et = _split_map(t) if t.startswith("map[") else ("string", "interface {}")
+        return "map[" + " ".join(f"{_format_verb(verb, prec, k, kt)}:{_format_verb(verb, prec, v[k], et)}"
+                                 for k in sorted(v)) + "]"
+    return f"%!{verb}({t}={go_str(v, t)})"
+
+
 def _printf(fmt: TV, *args: TV) -> TV:
     f = fmt[0]
     out: list[str] = []
@@ -1372,27 +1500,9 @@ def _printf(fmt: TV, *args: TV) -> TV:
         argi += 1
         v = _fmt_arg((v, t))
         t = t or dynamic_type(v)
-        s: str
-        if verb in "vs" and not (verb == "s" and isinstance(v, int | float) and not isinstance(v, bool)) \
-                and not (verb == "s" and isinstance(v, bool)):
-            s = go_str(v, t)
-        elif verb == "d" and isinstance(v, int) and not isinstance(v, bool):
-            s = str(v)
-        elif verb == "q" and isinstance(v, str):
-            s = go_quote(v)
-        elif verb == "t" and isinstance(v, bool):
-            s = go_str(v)
-        elif verb in "xX" and isinstance(v, str):
-            s = v.encode().hex()
-            s = s.upper() if verb == "X" else s
-        elif verb in "xX" and isinstance(v, int) and not isinstance(v, bool):
-            s = format(v, verb)
-        elif verb in "fF" and isinstance(v, float | int) and not isinstance(v, bool):
-            s = f"{float(v):.{int(prec) if prec else 6}f}"
-        elif verb == "T":
-            s = t
-        else:
-            out.append(f"%!{verb}({t}={go_str(v, t)})")
+        s = _format_verb(verb, prec, v, t)
+        if s.startswith(f"%!{verb}("):
+            out.append(s)
             continue
         if prec and verb in "sv" and isinstance(v, str):
             s = s[: int(prec)]
@@ -1419,7 +1529,7 @@ def _eq(a: TV, *bs: TV) -> TV:
         kb = _kind(b)
         if ka != kb:
             if a[0] not in (None, MISSING) and b[0] not in (None, MISSING):
-                raise _ExecError("incompatible types for comparison")
+                raise _ExecError(f"incompatible types for comparison: {_type_name(a)} and {_type_name(b)}")
             truth = False
         elif not ka:
             if a[0] in (None, MISSING) or b[0] in (None, MISSING):
@@ -1435,12 +1545,18 @@ def _eq(a: TV, *bs: TV) -> TV:
     return False, "bool"
 
 
+def _type_name(tv: TV) -> str:
+    return tv[1] or dynamic_type(tv[0])
+
+
 def _lt(a: TV, b: TV) -> TV:
     a, b = _basic(a), _basic(b)
     ka, kb = _kind(a), _kind(b)
+    if not ka or not kb:
+        raise _ExecError("invalid type for comparison")
     if ka != kb:
-        raise _ExecError("incompatible types for comparison")
-    if ka in ("", "bool"):
+        raise _ExecError(f"incompatible types for comparison: {_type_name(a)} and {_type_name(b)}")
+    if ka == "bool":
         raise _ExecError("invalid type for comparison")
     return a[0] < b[0], "bool"
 
@@ -1484,8 +1600,9 @@ _CALLS: dict[str, Callable[..., TV]] = {
 }
 
 
-def _call(fn: TV, *args: TV) -> TV:
-    raise _ExecError(f"non-function of type {fn[1] or dynamic_type(fn[0])}")
+def _call(callee: TV, fn: TV, *args: TV) -> TV:
+    """Our data holds no functions; *callee* names the argument (Go 1.22+)."""
+    raise _ExecError(f"non-function {callee[0]} of type {fn[1] or dynamic_type(fn[0])}")
 
 
 _CALLS["call"] = _call
@@ -1497,21 +1614,11 @@ _ARITY: dict[str, tuple[int, bool]] = {
 }
 
 
-# --- skopeo's wrapping ------------------------------------------------------------
-def normalize_format(fmt: str) -> str:
-    """containers/common's NormalizeFormat: a leading ``table `` is dropped,
-    ``\\t``/``\\n`` escapes become real characters and a trailing newline is added."""
-    if fmt.startswith("table "):
-        fmt = fmt[len("table "):]
-    fmt = fmt.replace("\\t", "\t").replace("\\n", "\n")
-    if not fmt.endswith("\n"):
-        fmt += "\n"
-    return fmt
-
-
-def tabwriter_unflushed(text: str, minwidth: int = 8, padding: int = 2) -> str:
-    """What Go's ``tabwriter.NewWriter(w, 8, 2, 2, ' ', 0)`` writes when it is
-    never flushed: blocks of lines up to each line without a tab, aligned."""
+# --- text/tabwriter ------------------------------------------------------------
+def tabwriter_unflushed(text: str, minwidth: int = 8, padding: int = 2, flush: bool = False) -> str:
+    """What Go's ``tabwriter.NewWriter(w, minwidth, 2, padding, ' ', 0)`` writes
+    when it is never flushed: blocks of lines up to each line without a tab,
+    aligned.  With *flush*, what it writes once flushed: the rest as well."""
     out: list[str] = []
     block: list[list[str]] = []
     lines = text.split("\n")
@@ -1521,6 +1628,12 @@ def tabwriter_unflushed(text: str, minwidth: int = 8, padding: int = 2) -> str:
         if len(cells) == 1:
             out.append(_format_block(block, minwidth, padding))
             block = []
+    if flush:
+        cells = lines[-1].split("\t")
+        if not cells[-1]:
+            cells.pop()  # Go keeps the cell being written only if it holds text
+        block.append(cells)
+        out.append(_format_block(block, minwidth, padding)[:-1])  # no newline after the last line
     return "".join(out)
 
 
@@ -1559,19 +1672,29 @@ def _format_block(lines: list[list[str]], minwidth: int, padding: int) -> str:
     return "".join(buf)
 
 
-def render(fmt: str, data: Any) -> str:
-    """What ``skopeo inspect --format`` prints for *data* (its static Go type comes
-    from the data, a GoStruct, or is ``interface {}``).  Raises
-    :class:`TemplateError` with the Go message; its ``partial`` is the output
-    that reached stdout before an execution error."""
-    src = "{{range . }}" + normalize_format(fmt) + "{{end}}"
-    nodes = _Parser(src, TEMPLATE_NAME).parse()
-    out: list[str] = []
-    root: TV = ([data], "[]interface {}")
-    ex = _Exec(src, TEMPLATE_NAME, root, out)
-    try:
-        ex.walk(root, nodes)
-    except TemplateError as e:
-        e.partial = tabwriter_unflushed("".join(out))
-        raise
-    return tabwriter_unflushed("".join(out))
+@dataclass
+class Template:
+    """A parsed template (Go's ``template.New(name).Funcs(funcs).Parse(src)``)."""
+
+    src: str
+    name: str
+    nodes: list[_Node]
+    funcs: Mapping[str, GoFunc]
+
+    @classmethod
+    def parse(cls, src: str, name: str = TEMPLATE_NAME, funcs: Mapping[str, GoFunc] | None = None) -> Template:
+        """Raises :class:`TemplateError` with Go's parse error."""
+        funcs = dict(funcs or {})
+        return cls(src, name, _Parser(src, name, funcs).parse(), funcs)
+
+    def execute(self, data: Any, go_type: str = "interface {}") -> str:
+        """The text written for *data* (of static type *go_type*); on an execution
+        error, a :class:`TemplateError` whose ``partial`` is what was written."""
+        out: list[str] = []
+        root: TV = (data, go_type)
+        try:
+            _Exec(self.src, self.name, root, out, self.funcs).walk(root, self.nodes)
+        except TemplateError as e:
+            e.partial = "".join(out)
+            raise
+        return "".join(out)

@@ -93,6 +93,10 @@ def tls_context(ctx: SystemContext, endpoint: Endpoint) -> ssl.SSLContext:
     if ctx.tls_verify is False:
         sslctx.check_hostname = False
         sslctx.verify_mode = ssl.CERT_NONE
+    if ctx.tls_details is not None:  # --tls-details applies to the daemon too, as upstream
+        from skopeo.tlsdetails import apply
+
+        apply(sslctx, ctx.tls_details)
     return sslctx
 
 

@@ -91,7 +91,7 @@ class RegistryClient:
         # certs.d is looked up by the user-visible name (docker.io, not registry-1).
         self.cert_dir = tlsconfig.cert_dir_for(registry, ctx.cert_dir)
         self.user_agent = user_agent(ctx)
-        self._pool = pool(self.host, self.cert_dir, skip_verify)
+        self._pool = pool(self.host, self.cert_dir, skip_verify, ctx.tls_details)
         self._cooldown = cooldown(self.host)
         self._auth = Authenticator(creds, ctx.registry_token or "", scope, self._send_retrying)
         self._warned: set[str] = set()

@@ -11,7 +11,7 @@ import httpx
 
 from skopeo.errors import SkopeoError
 
-from . import wwwauth
+from . import tlsconfig, wwwauth
 from .registry_errors import MAX_ERROR_BODY_SIZE, RegistryError, from_response
 
 # Codes that repeating the operation will not fix (upstream's retry policy).
@@ -62,6 +62,9 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
     texts = " | ".join(str(e) for e in _walk(exc))
     lowered = texts.lower()
     for e in _walk(exc):
+        alert = tlsconfig.alert_text(e)
+        if alert:
+            return alert
         if isinstance(e, ssl.SSLCertVerificationError):
             reason = (e.verify_message or str(e)).lower()
             if "hostname mismatch" in reason or "ip address mismatch" in reason:

@@ -10,6 +10,8 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from skopeo.tlsdetails import TLSDetails
+
 from . import http11, tlsconfig, wwwauth
 
 
@@ -67,7 +69,7 @@ def cooldown(host: str) -> Cooldown:
 
 
 _pools_lock = threading.Lock()
-_pools: dict[tuple[str, str, bool], Pool] = {}
+_pools: dict[tuple[str, str, bool, TLSDetails | None], Pool] = {}
 
 
 _LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
@@ -90,12 +92,12 @@ def _tune_httpcore() -> None:
         HTTP11Connection.READ_NUM_BYTES = http11.READ_SIZE
 
 
-def pool(host: str, cert_dir: str, skip_verify: bool) -> Pool:
-    key = (host, cert_dir, skip_verify)
+def pool(host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None = None) -> Pool:
+    key = (host, cert_dir, skip_verify, tls_details)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
-            ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify)
+            ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify, tls_details)
             options: dict[str, Any] = {}
             if _environment_proxies():
                 # HTTP(S)_PROXY / NO_PROXY as Go's ProxyFromEnvironment: httpx's own

@@ -9,6 +9,7 @@ import ssl
 
 from skopeo import log
 from skopeo.errors import SkopeoError
+from skopeo.tlsdetails import TLSDetails
 
 SYSTEM_CERT_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 
@@ -72,9 +73,9 @@ def scan_cert_dir(directory: str) -> tuple[list[str], list[tuple[str, str]]]:
     return cas, pairs
 
 
-def ssl_context(directory: str, skip_verify: bool) -> ssl.SSLContext:
+def ssl_context(directory: str, skip_verify: bool, details: TLSDetails | None = None) -> ssl.SSLContext:
     """An SSL context: system CAs plus the directory's CAs, its first client
-    certificate, and verification as requested."""
+    certificate, verification as requested, and ``--tls-details``."""
     cas, pairs = scan_cert_dir(directory)
     if skip_verify:
         # Nothing is verified, so the system CA store (~20 ms to load) is not needed.
@@ -99,4 +100,36 @@ def ssl_context(directory: str, skip_verify: bool) -> ssl.SSLContext:
     if skip_verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if details is not None:
+        from skopeo.tlsdetails import apply
+
+        apply(ctx, details)
     return ctx
+
+
+# OpenSSL's reasons for the TLS alerts a server sends → Go's alert texts.
+_ALERTS = {
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "handshake failure",
+    "TLSV1_ALERT_PROTOCOL_VERSION": "protocol version not supported",
+    "TLSV1_ALERT_INTERNAL_ERROR": "internal error",
+    "SSLV3_ALERT_ILLEGAL_PARAMETER": "illegal parameter",
+    "TLSV1_ALERT_DECODE_ERROR": "error decoding message",
+    "TLSV1_ALERT_DECRYPT_ERROR": "error decrypting message",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "bad certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "unknown certificate",
+    "TLSV1_ALERT_UNKNOWN_CA": "unknown certificate authority",
+    "TLSV1_ALERT_ACCESS_DENIED": "access denied",
+    "TLSV1_ALERT_INSUFFICIENT_SECURITY": "insufficient security level",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "certificate required",
+    "TLSV1_ALERT_NO_APPLICATION_PROTOCOL": "no application protocol",
+}
+
+
+def alert_text(exc: BaseException) -> str:
+    """Go's ``remote error: tls: …`` for an alert the server sent ("" for
+    anything else)."""
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLCertVerificationError):
+        text = _ALERTS.get(getattr(exc, "reason", None) or "")
+        if text:
+            return f"remote error: tls: {text}"
+    return ""
