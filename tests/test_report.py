@@ -8,7 +8,7 @@ import pytest
 
 from skopeo import report
 from skopeo.golang.gotemplate import FuncError, GoStruct
-from skopeo.imageconfig import GoTime
+from skopeo.golang.gotime import GoTime
 
 
 def call(name: str, *args: object) -> object:
