@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, TextIO
 
 from . import compression as comp
@@ -188,7 +188,9 @@ class _Copier:
                     return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
                 self._check_instance_digest(inst_raw, instance)
                 result = self._copy_single(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
-                self._commit(result)
+                # The destination commits with the source's top-level manifest, as
+                # upstream (a store keeps the list so its digest finds the image).
+                self._commit(CopyResult(raw, mime))
                 return result
             if self._already_present(mf.manifest_digest(raw), raw, None):
                 return CopyResult(raw, mime, skipped=True)
@@ -338,6 +340,14 @@ class _Copier:
         may_modify = self._may_modify(sigs)
         if not isinstance(parsed, mf.ImageManifest):
             raise ManifestError("nested manifest lists are not supported")
+        # Blobs the source serves instead of the manifest's (see layer_infos_for_copy).
+        replaced = self.src.layer_infos_for_copy(instance)
+        original_layers = parsed.layers
+        if replaced is not None:
+            parsed = replace(parsed, layers=[
+                d._replace(digest=i.digest or d.digest, size=i.size, media_type=i.media_type or d.media_type,
+                           urls=i.urls, annotations=i.annotations)
+                for d, i in zip(original_layers, replaced, strict=True)])
         candidates = self._manifest_candidates(mime, may_modify)
         config_raw = self._read_config(parsed)
         self._check_os(config_raw)
@@ -349,6 +359,8 @@ class _Copier:
             if self.parallel:
                 self._start_config_upload(parsed, candidates[0], config_raw)
             layer_results = self._copy_layers(parsed.layers, may_modify)
+            for r, orig in zip(layer_results, original_layers, strict=True):
+                r.changed = r.changed or r.digest != orig.digest
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
             raise SkopeoError(
