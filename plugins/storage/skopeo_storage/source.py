@@ -140,7 +140,10 @@ class StorageSource(ImageSource):
             if found is not None:
                 layers = [found[0]]
         if not layers:
-            layers = self.store.layers_by("diff-digest", digest)
+            try:
+                layers = self.store.layers_by("diff-digest", digest)
+            except SkopeoError:
+                layers = []  # upstream ignores this error: the blob may be a big-data item
         if not layers:
             data = self._big_data(digest)
             return io.BytesIO(data), len(data)

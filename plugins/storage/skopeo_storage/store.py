@@ -419,7 +419,13 @@ class _LockedStream:
         self._lock: LockFile | None = lock
 
     def read(self, n: int = -1) -> bytes:
-        return self._inner.read(n)
+        try:
+            return self._inner.read(n)
+        except OSError as e:
+            what = f"open {e.filename}" if e.filename else "reading layer"
+            raise StoreError(f"{what}: {(e.strerror or str(e)).lower()}") from None
+        except ValueError as e:  # a damaged tar-split record
+            raise StoreError(f"rebuilding the layer's tar: {e}") from None
 
     def close(self) -> None:
         try:

@@ -19,7 +19,7 @@ from skopeo import log
 
 from . import records
 from .drivers import OverlayDriver, VfsDriver
-from .layerio import LayerData, TempDir, ingest_tar
+from .layerio import LayerData, LayerFormatError, TempDir, ingest_tar
 from .records import Record
 from .store import LayerStore, Store, StoreError
 from .unpack import Extractor
@@ -85,7 +85,10 @@ def commit_layers(store: Store, planned: list[PlannedLayer], temp: TempDir, *, r
         layers.save()
         try:
             for p in new:
-                data = _materialize(store, p, temp, rootless)
+                try:
+                    data = _materialize(store, p, temp, rootless)
+                except (LayerFormatError, OSError) as e:
+                    raise StoreError(f'adding layer with blob "{p.diff_id}": {e}') from None
                 record = layers.by_id(p.id)
                 assert record is not None
                 record.update({
