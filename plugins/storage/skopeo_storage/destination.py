@@ -14,6 +14,7 @@ the source's list when there is one), ``manifest``, ``signatures`` /
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -25,9 +26,10 @@ from skopeo.errors import SkopeoError
 from skopeo.transport import PRESERVE, BlobInfo, DestinationCapabilities, ImageDestination
 
 from .config import is_rootless
-from .layerio import LayerData, LayerFormatError, TempDir, recover_stale_temp_dirs, stage_layer
+from .layerio import LayerData, LayerFormatError, Staging, stage_layer
 from .records import MANIFEST_KEY, Record
 from .resolve import manifest_key, signature_key
+from .store import os_error_text
 from .writer import BigData, PlannedLayer, commit_layers, layer_id, opaque_xattr, store_image
 
 if TYPE_CHECKING:
@@ -50,7 +52,7 @@ class StorageDestination(ImageDestination):
         self.store = reference.store
         self.rootless = is_rootless()
         self._lock = threading.Lock()
-        self._temp: TempDir | None = None
+        self._temp: Staging | None = None
         self._staged: dict[str, LayerData] = {}  # blob digest -> staged layer
         self._reused: dict[str, str] = {}  # blob digest -> diffID of a layer already in the store
         self._config: tuple[str, bytes] | None = None
@@ -60,12 +62,10 @@ class StorageDestination(ImageDestination):
         self._signature_sizes: list[int] = []
         self._instance_signatures: dict[str, tuple[bytes, list[int]]] = {}
 
-    def _temp_dir(self) -> TempDir:
+    def _temp_dir(self) -> Staging:
         with self._lock:
             if self._temp is None:
-                root = self.store.driver.temp_root()
-                recover_stale_temp_dirs(root)
-                self._temp = TempDir(root)
+                self._temp = Staging(self.store.driver.temp_root(), os.path.join(self.store.layers.dir, "tmp"))
             return self._temp
 
     def existing_manifest_digest(self) -> str | None:
@@ -127,7 +127,7 @@ class StorageDestination(ImageDestination):
         except LayerFormatError as e:
             raise SkopeoError(f"applying layer {info.digest or ''}: {e}".replace("layer : ", "layer: ")) from None
         except OSError as e:
-            raise SkopeoError(f"storing layer {info.digest or ''}: {e}") from None
+            raise SkopeoError(f"storing layer {info.digest or ''}: {os_error_text(e)}") from None
         if info.size >= 0 and staged.compressed_size != info.size:
             raise SkopeoError("blob size mismatch")
         with self._lock:

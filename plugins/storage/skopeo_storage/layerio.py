@@ -86,6 +86,23 @@ class TempDir:
         self._fd = -1
 
 
+class Staging:
+    """The two temp dirs a write uses, beside what they stage (a rename cannot
+    cross a mount point, and the overlay driver's directory may be one): one in
+    the driver's directory for layer contents, one in the layer metadata
+    directory for tar-split records."""
+
+    def __init__(self, content_root: str, meta_root: str) -> None:
+        for root in (content_root, meta_root):
+            recover_stale_temp_dirs(root)
+        self.content = TempDir(content_root)
+        self.meta = TempDir(meta_root)
+
+    def cleanup(self) -> None:
+        self.content.cleanup()
+        self.meta.cleanup()
+
+
 def recover_stale_temp_dirs(root: str) -> None:
     """``tempdir.RecoverStaleDirs``: remove temp dirs whose lock nobody holds."""
     from .drivers import _remove_tree
@@ -190,7 +207,7 @@ def ingest_tar(tar: BinaryIO, extractor: Extractor | None, tar_split_fd: int) ->
         writer.close()
 
 
-def stage_layer(stream: BinaryIO, known_digest: str | None, temp: TempDir, *, unpack_mode: str | None,
+def stage_layer(stream: BinaryIO, known_digest: str | None, staging: Staging, *, unpack_mode: str | None,
                 rootless: bool, ignore_chown_errors: bool, opaque_xattr: str) -> LayerData:
     """Consume one layer blob.  With *unpack_mode* (overlay), extract it into a
     staged directory; without (vfs), keep the blob for the commit, computing only
@@ -198,7 +215,7 @@ def stage_layer(stream: BinaryIO, known_digest: str | None, temp: TempDir, *, un
     spool_fd = -1
     blob_path = ""
     if unpack_mode is None:
-        blob_path = temp.new_path()
+        blob_path = staging.content.new_path()
         spool_fd = os.open(blob_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         compressed = _Hashing(stream, known_digest is None, spool_fd)
@@ -209,9 +226,9 @@ def stage_layer(stream: BinaryIO, known_digest: str | None, temp: TempDir, *, un
             while uncompressed.read(_CHUNK):
                 pass
         else:
-            data.diff_dir = temp.new_path()
+            data.diff_dir = staging.content.new_path()
             os.mkdir(data.diff_dir, 0o755)
-            data.tar_split = temp.new_path()
+            data.tar_split = staging.meta.new_path()
             extractor = Extractor(data.diff_dir, unpack_mode, rootless=rootless,
                                   ignore_chown_errors=ignore_chown_errors, opaque_xattr=opaque_xattr)
             fd = os.open(data.tar_split, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)

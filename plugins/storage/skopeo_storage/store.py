@@ -52,6 +52,16 @@ def _load(path: str) -> list[Record]:
         raise StoreError(f"open {path}: {(e.strerror or str(e)).lower()}") from None
 
 
+def os_error_text(e: OSError) -> str:
+    """An OSError as Go's ``*PathError``/``*LinkError`` reads: ``open PATH: reason``."""
+    reason = (e.strerror or str(e)).lower()
+    if e.filename is not None and e.filename2 is not None:
+        return f"rename {e.filename} {e.filename2}: {reason}"
+    if e.filename is not None:
+        return f"{e.filename}: {reason}"
+    return reason
+
+
 def _mtime(path: str) -> int:
     try:
         return os.stat(path).st_mtime_ns

@@ -19,9 +19,9 @@ from skopeo import log
 
 from . import records
 from .drivers import OverlayDriver, VfsDriver
-from .layerio import LayerData, LayerFormatError, TempDir, ingest_tar
+from .layerio import LayerData, LayerFormatError, Staging, ingest_tar
 from .records import Record
-from .store import LayerStore, Store, StoreError
+from .store import LayerStore, Store, StoreError, os_error_text
 from .unpack import Extractor
 
 
@@ -66,7 +66,7 @@ def remove_stale_layers(store: Store, layers: LayerStore) -> None:
     layers.save(locations)
 
 
-def commit_layers(store: Store, planned: list[PlannedLayer], temp: TempDir, *, rootless: bool) -> None:
+def commit_layers(store: Store, planned: list[PlannedLayer], temp: Staging, *, rootless: bool) -> None:
     """Create the layers of *planned* that do not exist yet, bottom up."""
     layers = store.layers
     with layers.writing():
@@ -87,8 +87,10 @@ def commit_layers(store: Store, planned: list[PlannedLayer], temp: TempDir, *, r
             for p in new:
                 try:
                     data = _materialize(store, p, temp, rootless)
-                except (LayerFormatError, OSError) as e:
+                except LayerFormatError as e:
                     raise StoreError(f'adding layer with blob "{p.diff_id}": {e}') from None
+                except OSError as e:
+                    raise StoreError(f'adding layer with blob "{p.diff_id}": {os_error_text(e)}') from None
                 record = layers.by_id(p.id)
                 assert record is not None
                 record.update({
@@ -123,7 +125,7 @@ def commit_layers(store: Store, planned: list[PlannedLayer], temp: TempDir, *, r
         layers.save()
 
 
-def _materialize(store: Store, p: PlannedLayer, temp: TempDir, rootless: bool) -> LayerData:
+def _materialize(store: Store, p: PlannedLayer, temp: Staging, rootless: bool) -> LayerData:
     """Put the layer's files and tar-split record in place; returns its data."""
     driver = store.driver
     tar_split_dest = store.layers.tar_split_path(p.id)
@@ -145,7 +147,7 @@ def _existing_tar(p: PlannedLayer) -> BinaryIO:
     return p.existing_tar()
 
 
-def _restage(store: Store, p: PlannedLayer, temp: TempDir, rootless: bool) -> LayerData:
+def _restage(store: Store, p: PlannedLayer, temp: Staging, rootless: bool) -> LayerData:
     """A second layer with the same content (another parent, or the same blob
     twice in one image): extracted again from the tar of the first."""
     from .layerio import stage_layer
@@ -171,7 +173,7 @@ def opaque_xattr(rootless: bool) -> str:
     return "user.overlay.opaque" if rootless else "trusted.overlay.opaque"
 
 
-def _create_vfs_layer(store: Store, p: PlannedLayer, temp: TempDir, rootless: bool, tar_split_dest: str) -> LayerData:
+def _create_vfs_layer(store: Store, p: PlannedLayer, temp: Staging, rootless: bool, tar_split_dest: str) -> LayerData:
     from .dircopy import copy_tree
     from .layerio import _decompressed, _Hashing
 
@@ -188,7 +190,7 @@ def _create_vfs_layer(store: Store, p: PlannedLayer, temp: TempDir, rootless: bo
             copy_tree(parent_dir, target)
         staged = p.staged
         source = open(staged.blob, "rb") if staged is not None and staged.blob else _existing_tar(p)
-        tmp_split = temp.new_path()
+        tmp_split = temp.meta.new_path()
         fd = os.open(tmp_split, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         extractor = Extractor(target, "apply", rootless=rootless, ignore_chown_errors=driver.ignore_chown_errors)
         try:
