@@ -232,7 +232,10 @@ class OverlayDriver(Driver):
         os.mkdir(layer, 0o700)
         try:
             short = base64.b32encode(os.urandom(17)).decode()[:26]
-            os.rename(staged_diff, os.path.join(layer, "diff"))
+            diff = os.path.join(layer, "diff")
+            os.rename(staged_diff, diff)
+            # After the rename: an unprivileged user cannot move a read-only directory.
+            os.chmod(diff, OVERLAY_DEFAULT_PERMS)
             os.symlink(f"../{layer_id}/diff", os.path.join(self.home, LINK_DIR, short))
             _write(os.path.join(layer, "link"), short, 0o644)
             os.mkdir(os.path.join(layer, "work"), 0o700)

@@ -240,7 +240,6 @@ def stage_layer(stream: BinaryIO, known_digest: str | None, staging: Staging, *,
             finally:
                 os.close(fd)
                 extractor.close()
-            os.chmod(data.diff_dir, 0o555)
             data.uids, data.gids = sorted(extractor.uids), sorted(extractor.gids)
         # Drain the compressed stream: the caller verifies its digest at its end.
         while compressed.read(_CHUNK):
