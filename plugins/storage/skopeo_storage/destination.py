@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from skopeo import digest as digest_mod
-from skopeo import gojson, imageconfig
+from skopeo import gojson, imageconfig, log
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
@@ -119,6 +120,7 @@ class StorageDestination(ImageDestination):
                 self._config = (digest, data)
             return BlobInfo(digest, len(data), info.media_type, info.urls, info.annotations)
         driver = self.store.driver
+        started = time.monotonic()
         try:
             staged = stage_layer(stream, info.digest, self._temp_dir(),
                                  unpack_mode=None if driver.name == "vfs" else driver.unpack_mode,
@@ -128,6 +130,8 @@ class StorageDestination(ImageDestination):
             raise SkopeoError(f"applying layer {info.digest or ''}: {e}".replace("layer : ", "layer: ")) from None
         except OSError as e:
             raise SkopeoError(f"storing layer {info.digest or ''}: {os_error_text(e)}") from None
+        log.debug(f"staged layer {staged.compressed_digest} ({staged.diff_size} bytes) in "
+                  f"{time.monotonic() - started:.3f}s")
         if info.size >= 0 and staged.compressed_size != info.size:
             raise SkopeoError("blob size mismatch")
         with self._lock:
@@ -163,8 +167,10 @@ class StorageDestination(ImageDestination):
             raise e.wrap("parsing manifest") from None
         assert isinstance(parsed, mf.ImageManifest)
         planned, diff_ids = self._plan(parsed)
+        started = time.monotonic()
         if planned:
             commit_layers(self.store, planned, self._temp_dir(), rootless=self.rootless)
+        log.debug(f"committed {len(planned)} layers in {time.monotonic() - started:.3f}s")
         top = planned[-1].id if planned else ""
         config = self._config
         if parsed.mime in mf.SCHEMA1:

@@ -44,6 +44,18 @@ _XATTRS_TO_IGNORE = {"security.selinux"}
 _MAX_SYMLINKS = 255
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (other threads create files)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o777  # unknown: always chmod
+
+
 class UnpackError(Exception):
     """A layer that cannot (or must not) be extracted; the message says why."""
 
@@ -77,6 +89,12 @@ class Extractor:
         self.uid = os.geteuid()
         # Relative paths known to be real directories (no symlink on the way).
         self._dirs: set[str] = {""}
+        # "overlay"/"aufs" start from an empty directory: what exists is what this
+        # layer created, so no lstat is needed (path -> True for a symlink).
+        self._fresh = mode != "apply"
+        self._entries: dict[str, bool] = {}
+        self.gid = os.getegid()
+        self.umask = _umask()
         self._deferred: list[tuple[str, ts.Header]] = []
         self._unpacked: set[str] = set()  # "apply" mode: what this layer wrote
         self.uids: set[int] = set()
@@ -120,12 +138,15 @@ class Extractor:
                 cur = nxt
                 continue
             try:
+                if self._fresh and nxt not in self._entries:
+                    raise FileNotFoundError(errno.ENOENT, "no such file or directory", nxt)
                 st = os.lstat(nxt, dir_fd=self.root_fd)
             except FileNotFoundError:
                 if not create:
                     raise
                 os.mkdir(nxt, 0o755, dir_fd=self.root_fd)
-                self._chown_root(nxt)
+                if not self._fresh:
+                    self._chown_root(nxt)  # a fresh directory of root is root's already
                 self._dirs.add(nxt)
                 cur = nxt
                 continue
@@ -147,13 +168,17 @@ class Extractor:
     def _forget(self, rel: str) -> None:
         """*rel* is gone: forget it and everything below it."""
         self._dirs.discard(rel)
+        self._entries.pop(rel, None)
         prefix = rel + "/"
         if any(d.startswith(prefix) for d in self._dirs):
             self._dirs = {d for d in self._dirs if not d.startswith(prefix)}
+            self._entries = {e: v for e, v in self._entries.items() if not e.startswith(prefix)}
 
     def _remove_all(self, rel: str) -> None:
         import shutil
 
+        if self._fresh and rel not in self._dirs and rel not in self._entries:
+            return
         try:
             st = os.lstat(rel, dir_fd=self.root_fd)
         except FileNotFoundError:
@@ -172,6 +197,8 @@ class Extractor:
     def _chown(self, rel: str, fd: int, uid: int, gid: int) -> None:
         if self.rootless and uid == 0 and gid == 0:
             return  # root of the container is the invoking user, who owns the file already
+        if self._fresh and uid == self.uid and gid == self.gid:
+            return  # just created by us, with no set-group-ID directory above (modes come last)
         try:
             if fd >= 0:
                 os.fchown(fd, uid, gid)
@@ -214,16 +241,19 @@ class Extractor:
         if self.mode == "apply" and base.startswith(WHITEOUT_PREFIX):
             self._apply_whiteout(parent, base)
             return
-        try:
-            st: os.stat_result | None = os.lstat(path, dir_fd=self.root_fd)
-        except FileNotFoundError:
-            st = None
-        if st is not None and not (stat.S_ISDIR(st.st_mode) and t == ts.TYPE_DIR):
+        if self._fresh:
+            is_dir, exists = path in self._dirs, path in self._dirs or path in self._entries
+        else:
+            try:
+                is_dir, exists = stat.S_ISDIR(os.lstat(path, dir_fd=self.root_fd).st_mode), True
+            except FileNotFoundError:
+                is_dir = exists = False
+        if exists and not (is_dir and t == ts.TYPE_DIR):
             self._remove_all(path)
         if self.mode == "overlay" and base.startswith(WHITEOUT_PREFIX):
             self._overlay_whiteout(parent, base, hdr)
             return
-        self._extract(path, hdr, content, st is not None and stat.S_ISDIR(st.st_mode))
+        self._extract(path, hdr, content, is_dir)
         if self.mode == "apply":
             self._unpacked.add(path)
 
@@ -244,6 +274,7 @@ class Extractor:
                     "root can create: configure mount_program (fuse-overlayfs) or use the vfs driver"
                 ) from None
             raise
+        self._entries[original] = False
         self._chown(original, -1, hdr.uid, hdr.gid)
 
     def _apply_whiteout(self, parent: str, base: str) -> None:
@@ -264,7 +295,7 @@ class Extractor:
                 os.mkdir(path, 0o700, dir_fd=self.root_fd)
             self._dirs.add(path)
         elif t == ts.TYPE_REG:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode & 0o777,
                          dir_fd=self.root_fd)
         elif t in (ts.TYPE_CHAR, ts.TYPE_BLOCK):
             if self.rootless:
@@ -276,10 +307,13 @@ class Extractor:
         elif t == ts.TYPE_LINK:
             target = self._link_target(hdr.linkname, path)
             os.link(target, path, src_dir_fd=self.root_fd, dst_dir_fd=self.root_fd, follow_symlinks=False)
+            self._entries[path] = self._link_is_symlink(target)
         elif t == ts.TYPE_SYMLINK:
             os.symlink(hdr.linkname, path, dir_fd=self.root_fd)
         else:
             raise UnpackError(f"unhandled tar header type {ord(t)}")
+        if t not in (ts.TYPE_DIR, ts.TYPE_LINK):
+            self._entries[path] = t == ts.TYPE_SYMLINK
         try:
             if fd >= 0:
                 for chunk in content:
@@ -309,7 +343,8 @@ class Extractor:
             atime = hdr.atime_ns if hdr.atime_ns is not None and hdr.atime_ns >= hdr.mtime_ns else hdr.mtime_ns
             times = (atime, hdr.mtime_ns)
             if fd >= 0:
-                os.fchmod(fd, mode)
+                if mode & 0o7000 or mode & self.umask:  # else open() gave it this mode already
+                    os.fchmod(fd, mode)
                 os.utime(fd, ns=times)
             elif t == ts.TYPE_SYMLINK or (t == ts.TYPE_LINK and self._link_is_symlink(path)):
                 os.utime(path, ns=times, dir_fd=self.root_fd, follow_symlinks=False)
@@ -319,6 +354,8 @@ class Extractor:
         self._set_xattrs(path, fd, hdr)
 
     def _link_is_symlink(self, path: str) -> bool:
+        if self._fresh:
+            return self._entries.get(path, False)
         return stat.S_ISLNK(os.lstat(path, dir_fd=self.root_fd).st_mode)
 
     def _set_xattrs(self, path: str, fd: int, hdr: ts.Header) -> None:
