@@ -17,7 +17,6 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from skopeo import gojson
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError
 from skopeo.reference import DockerReference, parse_normalized
@@ -29,12 +28,14 @@ if TYPE_CHECKING:
 MIN_TRUNCATED_ID_LENGTH = 3
 ERR_INVALID = "invalid reference"
 ERR_NOT_ABSOLUTE = "path name is not absolute"
-_DIGEST_ANCHORED = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_DIGEST_ANCHORED = r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$"
 _ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
-_HEX = re.compile(r"^[a-f0-9]+$")
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def _q(text: str) -> str:
+    from skopeo import gojson  # only for error messages
+
     return gojson.quote(text.encode("utf-8", "surrogateescape"))
 
 
@@ -46,10 +47,10 @@ def digest_error(text: str) -> str | None:
     algo, encoded = text[:i], text[i + 1:]
     size = _ALGORITHMS.get(algo)
     if size is None:
-        return "unsupported digest algorithm" if _DIGEST_ANCHORED.match(text) else "invalid checksum digest format"
+        return "unsupported digest algorithm" if re.match(_DIGEST_ANCHORED, text) else "invalid checksum digest format"
     if len(encoded) != size:
         return "invalid checksum digest length"
-    if not _HEX.match(encoded):
+    if not set(encoded) <= _HEX_DIGITS:
         return "invalid checksum digest format"
     return None
 
