@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from .transport import StorageReference
 
 
+# Layers unpacked at once: one per core.  More only adds contention on the
+# filesystem (and the GIL) without more work done.
+_UNPACK_SLOTS = threading.BoundedSemaphore(min(6, max(1, os.cpu_count() or 1)))
+
+
 class StorageDestination(ImageDestination):
     reference: StorageReference
     capabilities = DestinationCapabilities(
@@ -122,10 +127,11 @@ class StorageDestination(ImageDestination):
         driver = self.store.driver
         started = time.monotonic()
         try:
-            staged = stage_layer(stream, info.digest, self._temp_dir(),
-                                 unpack_mode=None if driver.name == "vfs" else driver.unpack_mode,
-                                 rootless=self.rootless, ignore_chown_errors=driver.ignore_chown_errors,
-                                 opaque_xattr=opaque_xattr(self.rootless))
+            with _UNPACK_SLOTS:
+                staged = stage_layer(stream, info.digest, self._temp_dir(),
+                                     unpack_mode=None if driver.name == "vfs" else driver.unpack_mode,
+                                     rootless=self.rootless, ignore_chown_errors=driver.ignore_chown_errors,
+                                     opaque_xattr=opaque_xattr(self.rootless))
         except LayerFormatError as e:
             raise SkopeoError(f"applying layer {info.digest or ''}: {e}".replace("layer : ", "layer: ")) from None
         except OSError as e:
