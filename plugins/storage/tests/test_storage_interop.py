@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import Store
+from storage_helpers import Store
 from storage_layers import build_tar, rich_layer, whiteout_layer, write_image
 
 pytestmark = pytest.mark.slow

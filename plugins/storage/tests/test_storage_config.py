@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Store
+from storage_helpers import Store
 
 from skopeo.errors import SkopeoError
 from skopeo.testing.fixtures import fatal_message

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Store
+from storage_helpers import Store
 from storage_layers import build_tar, chardev, directory, file, hardlink, rich_layer, symlink, write_image
 
 from skopeo.testing.fixtures import fatal_message

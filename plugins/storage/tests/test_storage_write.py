@@ -9,7 +9,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from conftest import Store
+from storage_helpers import Store
 from storage_layers import build_tar, file, write_image
 
 from skopeo.testing.fixtures import fatal_message, skopeo_command
