@@ -113,6 +113,14 @@ class ImageSource(ABC):
     def get_signatures(self, instance_digest: str | None = None) -> list[bytes]:
         return []
 
+    def layer_infos_for_copy(self, instance_digest: str | None = None) -> list[BlobInfo] | None:
+        """The layers a copy reads instead of the manifest's, one per manifest
+        layer, or None to read the manifest's (containers/image's
+        ``LayerInfosForCopy``).  A store that keeps layers unpacked cannot give
+        back the compressed blobs its manifest names, only their uncompressed
+        tars: the copy then writes a manifest naming those."""
+        return None
+
     def repo_tags(self) -> list[str] | None:
         """Tags of the repository, for ``inspect``'s RepoTags (registries only)."""
         return None

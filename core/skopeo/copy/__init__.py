@@ -97,6 +97,10 @@ def _copy(s: CopySession, images: ImageCopier) -> CopyResult:
                 return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
             s.check_instance_digest(inst_raw, instance)
             result = images.copy(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
+            # The destination commits with the source's top-level manifest, as
+            # upstream (a store keeps the list, so its digest finds the image).
+            s.commit(CopyResult(raw, mime))
+            return result
         elif s.already_present(mf.manifest_digest(raw), raw, None):
             return CopyResult(raw, mime, skipped=True)
         else:

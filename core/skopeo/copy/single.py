@@ -4,10 +4,12 @@ accepts, then new signatures."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import imageconfig
 from .. import manifest as mf
 from ..errors import ManifestError, ManifestTypeRejectedError, SkopeoError
-from ..transport import read_config_blob
+from ..transport import BlobInfo, read_config_blob
 from .decisions import manifest_candidates
 from .layers import LayerPipeline, LayerResult
 from .manifests import ManifestBuilder
@@ -36,6 +38,9 @@ class ImageCopier:
         may_modify = s.may_modify(sigs)
         if not isinstance(parsed, mf.ImageManifest):
             raise ManifestError("nested manifest lists are not supported")
+        # Blobs the source serves instead of the manifest's (see layer_infos_for_copy).
+        original_layers = parsed.layers
+        parsed = with_layers_for_copy(parsed, s.src.layer_infos_for_copy(instance))
         o = s.options
         candidates = manifest_candidates(mime, may_modify, s.dest.capabilities.supported_manifest_types,
                                          o.manifest_type, o.compression_format)
@@ -49,6 +54,8 @@ class ImageCopier:
             if s.parallel:
                 self.manifests.start_config_upload(parsed, candidates[0], config_raw)
             layer_results = self.layers.copy_layers(parsed.layers, may_modify)
+            for r, orig in zip(layer_results, original_layers, strict=True):
+                r.changed = r.changed or r.digest != orig.digest
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
             raise SkopeoError(
@@ -119,3 +126,14 @@ class ImageCopier:
         os_name = imageconfig.to_oci_config(config_raw).get("os", "")
         if os_name and os_name != wanted:
             raise SkopeoError(f'image operating system "{os_name}" cannot be used on "{wanted}"')
+
+
+def with_layers_for_copy(parsed: mf.ImageManifest, replaced: list[BlobInfo] | None) -> mf.ImageManifest:
+    """*parsed* naming the blobs a source serves instead of its manifest's
+    layers (``ImageSource.layer_infos_for_copy``), one for one."""
+    if replaced is None:
+        return parsed
+    return replace(parsed, layers=[
+        d._replace(digest=i.digest or d.digest, size=i.size, media_type=i.media_type or d.media_type,
+                   urls=i.urls, annotations=i.annotations)
+        for d, i in zip(parsed.layers, replaced, strict=True)])
