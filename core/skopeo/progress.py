@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from . import deadline
+
 if TYPE_CHECKING:
     from .transport import BlobStream
 
@@ -72,7 +74,8 @@ class CancelledError(Exception):
 
 class CountingReader:
     """Counts bytes read from a stream into a BlobProgress, and stops early when
-    *cancel* is set (a sibling blob failed, the whole copy will fail)."""
+    *cancel* is set (a sibling blob failed, the whole copy will fail) or when
+    ``--command-timeout`` has passed (whatever the transport)."""
 
     def __init__(self, stream: BlobStream, progress: BlobProgress, cancel: threading.Event | None = None) -> None:
         self._stream = stream
@@ -82,6 +85,7 @@ class CountingReader:
     def read(self, n: int = -1) -> bytes:
         if self._cancel is not None and self._cancel.is_set():
             raise CancelledError("copy cancelled")
+        deadline.check()
         data = self._stream.read(n)
         self._progress.add(len(data))
         return data

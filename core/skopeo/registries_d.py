@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from . import deadline, log
 from . import digest as digest_mod
-from . import log
 from .errors import SkopeoError
 from .golang.oserror import path_error_text
 from .reference import DockerReference
@@ -256,7 +256,7 @@ HttpGet = Callable[[str], tuple[int, bytes, str]]
 
 def _urllib_get(url: str) -> tuple[int, bytes, str]:
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:
+        with urllib.request.urlopen(url, timeout=deadline.timeout(60)) as resp:
             return resp.status, resp.read(MAX_SIGNATURE_SIZE + 1), resp.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         return e.code, b"", ""

@@ -16,8 +16,6 @@ FLAGS = [
 
 
 def run(opts: Options) -> int:
-    import signal
-
     from ..imageproxy.handler import Handler
     from ..imageproxy.server import open_socket, serve
     from ..policy import PolicyContext
@@ -27,8 +25,7 @@ def run(opts: Options) -> int:
     g = opts.globals
     if g.insecure_policy and g.require_signed:
         raise UsageError("--insecure-policy and --require-signed are mutually exclusive")
-    # Upstream's proxy runs without --command-timeout's deadline.
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    # Upstream's proxy runs without --command-timeout's deadline (not in cli.TIMED_COMMANDS).
 
     def policy_context() -> PolicyContext:
         # Initialize reports policy errors as they are, without the

@@ -618,12 +618,13 @@ class FaultyProxy:
         up = socket.create_connection(("127.0.0.1", self.upstream_port))
         try:
             up.sendall(request_line + b"".join(headers) + b"Connection: close\r\n\r\n" + body)
-            response = b""
+            parts = []
             while True:
                 data = up.recv(1 << 16)
                 if not data:
                     break
-                response += data
+                parts.append(data)
+            response = b"".join(parts)
         finally:
             up.close()
         ok = response.startswith(b"HTTP/1.1 200") or (self.mode == "truncate_all" and response.startswith(b"HTTP/1.1 206"))

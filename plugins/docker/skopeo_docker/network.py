@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from skopeo import deadline
 from skopeo.errors import SkopeoError
 
 from . import tlsconfig, wwwauth
@@ -104,8 +105,14 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
 
 
 def url_error(method: str, url: httpx.URL, exc: BaseException) -> TransportError:
-    """Go's ``*url.Error`` text: ``Get "https://h/v2/": <reason>``."""
+    """Go's ``*url.Error`` text: ``Get "https://h/v2/": <reason>``; once
+    ``--command-timeout`` has passed, whatever broke the request (its socket
+    was shut down at the deadline), the reason is the context's."""
     op = method[:1].upper() + method[1:].lower()
+    if deadline.expired():
+        err = TransportError(f'{op} "{url}": {deadline.MESSAGE}')
+        err.retryable = False
+        return err
     reason = describe_network_error(exc, url)
     err = TransportError(f'{op} "{url}": {reason}')
     err.retryable = not any(p in reason for p in _PERMANENT_NETWORK_REASONS)
