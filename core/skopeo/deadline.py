@@ -161,7 +161,8 @@ def sleep(seconds: float) -> bool:
     if _deadline is None and not _expired.is_set():
         time.sleep(seconds)
         return True
-    return not _expired.wait(timeout(seconds))
+    _expired.wait(timeout(seconds))
+    return not expired()
 
 
 def on_expiry(hook: Callable[[], None]) -> int:

@@ -106,7 +106,9 @@ def if_necessary(operation: Callable[[], T], times: int = 0, delay: float = 0.0)
 
     def announce(e: BaseException, wait: float, retry: int) -> None:
         message = e.message if isinstance(e, SkopeoError) else str(e)
-        log.warning(f"Failed, retrying in {format_duration(round(wait, 3))} ... ({retry}/{times}). Error: {message}")
+        # The delay before its jitter is added, as containers/common prints it.
+        base = policy._replace(jitter=0.0).delay(retry)
+        log.warning(f"Failed, retrying in {format_duration(round(base, 3))} ... ({retry}/{times}). Error: {message}")
 
     policy = Backoff(times + 1, delay, factor=1.0, jitter=0.1) if delay > 0 else Backoff(times + 1, 1.0, jitter=0.1)
     return retrying(operation, policy, SkopeoError, announce, may_retry=lambda e: getattr(e, "retryable", False))

@@ -255,8 +255,9 @@ class RegistryClient:
         # 429 backs off from a longer first wait, as upstream.
         initial = BACKOFF_INITIAL if resp.status_code == 429 else None
         delay = attempts.next_delay(initial, lambda backoff: _retry_after(resp, backoff))
-        if delay is None:
-            return False
+        left = deadline.remaining()
+        if delay is None or (left is not None and delay >= left):
+            return False  # past --command-timeout's deadline: this answer is the last
         resp.close()
         if resp.status_code == 429 or "Retry-After" in resp.headers:
             # Everybody talking to this registry waits, not only this thread.
@@ -267,7 +268,8 @@ class RegistryClient:
             f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, "
             f"retrying in {delay:g}s ({attempts.retries}/{RETRY_ATTEMPTS - 1})"
         )
-        return deadline.sleep(delay)
+        deadline.sleep(delay)  # cut short at the deadline: the next request says so
+        return True
 
     def _send_retrying(
         self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes | None,

@@ -149,7 +149,7 @@ def error_from(resp: httpx.Response) -> RegistryError:
     """The registry error for a failed response (closes it)."""
     try:
         body = read_limited(resp, MAX_ERROR_BODY_SIZE)
-    except SkopeoError:
+    except (SkopeoError, httpx.StreamError):
         body = b""
     challenges = wwwauth.parse(resp.headers.get_list("WWW-Authenticate"))
     return mark_retryable(from_response(resp.status_code, resp.reason_phrase, body, challenges))
