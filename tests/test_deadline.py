@@ -40,7 +40,7 @@ def test_waits_end_at_the_deadline() -> None:
         assert deadline.sleep(30.0) is False
         assert 0.2 < time.monotonic() - start < 1.0
         assert deadline.expired()
-        with pytest.raises(deadline.DeadlineExceeded, match="^context deadline exceeded$"):
+        with pytest.raises(deadline.DeadlineExceeded, match=r"^context deadline exceeded$"):
             deadline.check()
         assert deadline.timeout(60.0) == 0.001  # never 0: a socket would turn non-blocking
     assert not deadline.expired() and deadline.remaining() is None
@@ -78,11 +78,11 @@ def test_retries_stop_at_the_deadline_with_the_last_error() -> None:
 
     with deadline.limit(0.5):
         start = time.monotonic()
-        with pytest.raises(SkopeoError, match="^failure 1$"):
+        with pytest.raises(SkopeoError, match=r"^failure 1$"):
             retry.retrying(failing, retry.Backoff(10, 2.0), SkopeoError, lambda e, w, n: None)
         assert time.monotonic() - start < 1.5
         # After the deadline no retry is even attempted.
-        with pytest.raises(SkopeoError, match="^failure 2$"):
+        with pytest.raises(SkopeoError, match=r"^failure 2$"):
             retry.retrying(failing, retry.Backoff(10, 0.01), SkopeoError, lambda e, w, n: None)
     assert len(calls) == 2
 
@@ -93,7 +93,7 @@ def test_helper_programs_are_killed_at_the_deadline() -> None:
         with pytest.raises(deadline.DeadlineExceeded):
             deadline.run(["sleep", "30"], 60)
         assert time.monotonic() - start < 2
-    with pytest.raises(SkopeoError, match="^sleep: signal: killed$"):
+    with pytest.raises(SkopeoError, match=r"^sleep: signal: killed$"):
         deadline.run(["sleep", "30"], 0.2)
     assert deadline.run(["true"], 5).returncode == 0
 
