@@ -326,16 +326,7 @@ def write_signatures(base_url: str, manifest_digest: str, blobs: list[bytes]) ->
             # belong in registry attachments.
             raise SkopeoError("writing sigstore attachments is disabled by configuration")
     for i, blob in enumerate(blobs):
-        url = signature_url(base_url, manifest_digest, i)
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme in ("http", "https"):
-            raise SkopeoError(
-                f"Writing directly to a {parsed.scheme} lookaside {_redacted(url)} is not supported. "
-                "Configure a lookaside-staging: location"
-            )
-        if parsed.scheme != "file":
-            raise SkopeoError(f"Unsupported scheme when writing signature to {_redacted(url)}")
-        path = urllib.parse.unquote(parsed.path)
+        path = _writable_path(signature_url(base_url, manifest_digest, i), "writing signature to")
         log.debug(f"Writing to {path}")
         from .fsutil import write_atomic
 
@@ -351,16 +342,7 @@ def delete_signatures(base_url: str, manifest_digest: str, first: int = 0) -> No
     deleteOneSignature loop, run when a registry image is deleted).  Only
     ``file://`` lookasides can be written."""
     for i in itertools.count(first):
-        url = signature_url(base_url, manifest_digest, i)
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme in ("http", "https"):
-            raise SkopeoError(
-                f"Writing directly to a {parsed.scheme} lookaside {_redacted(url)} is not supported. "
-                "Configure a lookaside-staging: location"
-            )
-        if parsed.scheme != "file":
-            raise SkopeoError(f"Unsupported scheme when deleting signature from {_redacted(url)}")
-        path = urllib.parse.unquote(parsed.path)
+        path = _writable_path(signature_url(base_url, manifest_digest, i), "deleting signature from")
         log.debug(f"Deleting {path}")
         try:
             os.remove(path)
@@ -368,3 +350,16 @@ def delete_signatures(base_url: str, manifest_digest: str, first: int = 0) -> No
             return
         except OSError as e:
             raise SkopeoError(path_error_text("remove", path, e)) from None
+
+
+def _writable_path(url: str, doing: str) -> str:
+    """The local path of the lookaside *url*, which must be ``file://``."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme in ("http", "https"):
+        raise SkopeoError(
+            f"Writing directly to a {parsed.scheme} lookaside {_redacted(url)} is not supported. "
+            "Configure a lookaside-staging: location"
+        )
+    if parsed.scheme != "file":
+        raise SkopeoError(f"Unsupported scheme when {doing} {_redacted(url)}")
+    return urllib.parse.unquote(parsed.path)
