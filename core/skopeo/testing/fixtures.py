@@ -11,9 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from .require import (  # noqa: F401  (pytest hooks of this plugin)
+    pytest_configure,
+    pytest_runtest_setup,
+    pytest_terminal_summary,
+    reference_skopeo,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_LAYOUT = REPO_ROOT / "samples" / "hello-oci"
-ORACLE = "/usr/bin/skopeo"
 
 
 def fatal_message(stderr: str) -> str:
@@ -68,12 +74,11 @@ def run_skopeo(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[s
 
 @pytest.fixture
 def oracle(policy_file: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run Debian's skopeo 1.9.3, the reference implementation (skips when absent)."""
-    if not os.path.exists(ORACLE):
-        pytest.skip("the reference skopeo is not installed")
+    """Run the reference skopeo (Debian's 1.9.3 by default; see :mod:`skopeo.testing.require`)."""
+    exe = reference_skopeo()
 
     def run(*args: str, check: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([ORACLE, "--policy", str(policy_file), *args], capture_output=True, text=True, timeout=600,
+        proc = subprocess.run([exe, "--policy", str(policy_file), *args], capture_output=True, text=True, timeout=600,
                               cwd=cwd)
         if check and proc.returncode != 0:
             raise AssertionError(f"reference skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")

@@ -267,12 +267,11 @@ def test_zstd_chunked_partial_pull_with_podman(registry: Registry, oci_image: st
     """A real zstd:chunked consumer: podman (containers/storage) with partial
     pulls enabled fetches our layers file by file through their TOC."""
     import os
-    import shutil
     import subprocess
 
-    podman = shutil.which("podman")
-    if podman is None:
-        pytest.skip("podman is not installed (Debian package podman)")
+    from skopeo.testing.require import require_tool, skip_or_fail
+
+    podman = require_tool("podman")
     dest = f"{registry.host}/chunked/app:v1"
     proc = skopeo("copy", "--dest-tls-verify=false", "--dest-compress-format", "zstd:chunked", oci_image, f"docker://{dest}")
     assert proc.returncode == 0, proc.stderr
@@ -286,7 +285,7 @@ def test_zstd_chunked_partial_pull_with_podman(registry: Registry, oci_image: st
     pull = subprocess.run([podman, "--log-level=debug", "pull", "--tls-verify=false", dest], env=env,
                           capture_output=True, text=True, timeout=240)
     if pull.returncode != 0 and "driver not supported" in pull.stderr:
-        pytest.skip("overlay storage is not available here")
+        skip_or_fail("podman-overlay", f"podman cannot use overlay storage here: {pull.stderr[-500:]}")
     assert pull.returncode == 0, pull.stderr[-2000:]
     manifest = json.loads(api.inspect_raw(f"docker://{registry.host}/chunked/app:v1", insecure()))
     assert pull.stderr.count("Retrieved partial blob") == len(manifest["layers"]), pull.stderr[-2000:]
