@@ -5,6 +5,7 @@ import pytest
 
 from skopeo import api, policy
 from skopeo.errors import PolicyError
+from skopeo.testing.fixtures import fatal_message
 
 
 def _load(tmp_path: Path, obj: object | str) -> policy.Policy:
@@ -79,5 +80,47 @@ def test_insecure_policy_and_require_signed_exclusive(run_skopeo, sample_layout:
 def test_require_signed_rejects_unsigned(run_skopeo, sample_layout: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc = run_skopeo("--require-signed", "copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/x")
     assert proc.returncode == 1
-    assert "rejected" in proc.stderr
+    # Upstream main's text: the image named by its policy identity (the layout, without the tag).
+    assert fatal_message(proc.stderr) == (f"Source image rejected: No signature verification policy found for image "
+                                          f"oci:{sample_layout.resolve()}")
     assert not (tmp_path / "x" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("transport", ["oci", "dir"])
+def test_reject_at_every_path_scope(tmp_path: Path, sample_layout: Path, run_skopeo, transport: str) -> None:  # type: ignore[no-untyped-def]
+    """``reject`` at each scope level of a path transport: its default, an
+    ancestor directory, the parent directory and the image itself.  Each level
+    rejects what it covers, with upstream's message, before anything is written,
+    and leaves its nearest sibling alone (a name sharing a prefix is no child)."""
+    base = tmp_path.resolve() / "images"
+    names = ("team/app", "team/apple", "other/app")
+    for name in names:
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        dest = f"oci:{base / name}:hello" if transport == "oci" else f"dir:{base / name}"
+        run_skopeo("--insecure-policy", "copy", "-q", f"oci:{sample_layout}:hello", dest, policy=False, check=True)
+
+    def ref(name: str) -> str:
+        return f"oci:{base / name}:hello" if transport == "oci" else f"dir:{base / name}"
+
+    levels = [
+        ("transport default", "", names, ()),
+        ("ancestor", str(base), names, ()),
+        ("parent", str(base / "team"), ("team/app", "team/apple"), ("other/app",)),
+        ("image", str(base / "team" / "app"), ("team/app",), ("team/apple",)),
+    ]
+    n = 0
+    for level, scope, rejected, covered_not in levels:
+        pol = tmp_path / f"policy-{level}.json"
+        pol.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}],
+                                   "transports": {transport: {scope: [{"type": "reject"}]}}}))
+        for name in rejected:
+            n += 1
+            out = tmp_path / f"out-{n}"
+            proc = run_skopeo("--policy", str(pol), "copy", ref(name), f"oci:{out}:x", policy=False)
+            assert proc.returncode == 1, (level, name, proc.stderr)
+            assert fatal_message(proc.stderr) == f"Source image rejected: Running image {ref(name)} is rejected by policy."
+            assert not (out / "index.json").exists() and not any(out.glob("blobs/*/*")), (level, name)
+        for name in covered_not:
+            n += 1
+            proc = run_skopeo("--policy", str(pol), "copy", "-q", ref(name), f"oci:{tmp_path / f'out-{n}'}:x", policy=False)
+            assert proc.returncode == 0, (level, name, proc.stderr)

@@ -39,6 +39,19 @@ def skopeo_command() -> list[str]:
     return [sys.executable, "-m", "skopeo"]
 
 
+def peak_rss(argv: list[str]) -> tuple[int, int, bytes]:
+    """Run *argv*; (exit code, its peak resident set size in bytes as the kernel
+    counted it (``wait4``), stderr).  Nothing inside the process is trusted."""
+    with open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.stderr.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024, err  # ru_maxrss is in KiB on Linux
+
+
 @pytest.fixture
 def sample_layout(tmp_path: Path) -> Path:
     """A private copy of the bundled sample OCI layout (tag ``hello``)."""
