@@ -175,7 +175,20 @@ def make_multiarch(path: str, tag: str, docker: bool = False) -> Written:
 
 def validate(name: str) -> list[str]:
     """Check an image through our own transports: every manifest's digest, every
-    blob's digest and size, and every layer's diff_id.  Returns what was checked."""
+    blob's digest and size, and every layer's diff_id; then again with an
+    independent reader (:mod:`skopeo.testing.independent`: plain json, hashlib,
+    tarfile, httpx) where the transport allows, which must check the same layers.
+    Returns the layer digests checked."""
+    checked = _validate_through_our_transports(name)
+    from .independent import read_image
+
+    independent = read_image(name)
+    assert independent is None or independent == checked, \
+        f"{name}: our transports read layers {checked}, an independent reader {independent}"
+    return checked
+
+
+def _validate_through_our_transports(name: str) -> list[str]:
     from .. import api
     from ..compression import decompressing_reader, detect
     from ..context import SystemContext
