@@ -123,6 +123,32 @@ def test_broken_blobs_fail_as_upstream_says(tmp_path: Path, sample_layout: Path,
         assert not (tmp_path / f"out{i}" / "manifest.json").exists()
 
 
+@pytest.mark.parametrize("source_compression", ["gzip", "zstd"])
+def test_damaged_compressed_layer_is_an_error_not_a_traceback(tmp_path: Path, sample_layout: Path, run_skopeo,  # type: ignore[no-untyped-def]
+                                                              source_compression: str) -> None:
+    """A layer whose compressed stream is damaged, decompressed on the way
+    (recompressed, or decompressed into a docker-archive): one error line.
+    For gzip the words are upstream's (1.9.3 and main); for zstd they are
+    libzstd's (upstream's decoder words each corruption its own way)."""
+    src = f"oci:{tmp_path}/src:t"
+    _copy(f"oci:{sample_layout}:hello", src, compression_format=source_compression)
+    layer = json.loads(api.inspect_raw(src))["layers"][0]["digest"]
+    blob = tmp_path / "src" / "blobs" / "sha256" / layer[7:]
+    data = bytearray(blob.read_bytes())
+    data[-8 if source_compression == "gzip" else len(data) // 2] ^= 0xFF  # the gzip CRC; zstd block data
+    blob.write_bytes(bytes(data))
+    want = {"gzip": "gzip: invalid checksum", "zstd": "zstd decompress error: Data corruption detected"}[source_compression]
+    other = "zstd" if source_compression == "gzip" else "gzip"
+    for dest, flags, prefix in (
+        (f"oci:{tmp_path}/re:t", ["--dest-compress-format", other], "writing blob: happened during read: "),
+        (f"docker-archive:{tmp_path}/a.tar", [], "writing blob: writing to temporary on-disk layer: happened during read: "),
+    ):
+        proc = run_skopeo("copy", "-q", *flags, src, dest)
+        assert proc.returncode == 1
+        assert fatal_message(proc.stderr) == prefix + want
+    assert not (tmp_path / "a.tar").exists() and not (tmp_path / "re" / "index.json").exists()
+
+
 def test_zstd_recompression_roundtrip(tmp_path: Path, sample_layout: Path, oracle) -> None:  # type: ignore[no-untyped-def]
     _copy(f"oci:{sample_layout}:hello", f"oci:{tmp_path}/z:zstd", compression_format="zstd")
     raw = json.loads(api.inspect_raw(f"oci:{tmp_path}/z:zstd"))

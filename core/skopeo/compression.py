@@ -255,6 +255,16 @@ def compressing_reader(source: BinaryIO, algo: str, level: int | None = None, th
     return TransformReader(source, lambda: compressor(algo, level, threads))
 
 
+def _go_gzip_error(err: Exception) -> str:
+    """Go's compress/gzip (or flate) text for a decompression failure."""
+    text = str(err).lower()
+    if "check" in text or "checksum" in text:  # zlib "incorrect data check", isal "Incorrect checksum found"
+        return "gzip: invalid checksum"
+    if "header" in text:
+        return "gzip: invalid header"
+    return "flate: corrupt input"
+
+
 class _BoundedGzipReader:
     """gzip decompression whose output per read is bounded by the caller's *n*
     (a small, highly compressed layer cannot balloon memory), handling
@@ -280,7 +290,10 @@ class _BoundedGzipReader:
                         raise SkopeoError("gzip: unexpected EOF in compressed layer")
                     self._eof = True
                     break
-            out += self._obj.decompress(data, limit - len(out))
+            try:
+                out += self._obj.decompress(data, limit - len(out))
+            except Exception as e:  # zlib.error or isal's IsalError: damaged deflate data
+                raise SkopeoError(_go_gzip_error(e)) from None
             if self._obj.eof:
                 rest = self._obj.unused_data
                 if rest[:2] == b"\x1f\x8b" or (not rest and self._peek_next_member()):
@@ -315,7 +328,13 @@ class _ZstdReader:
         self._reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
 
     def read(self, n: int = -1) -> bytes:
-        return bytes(self._reader.read(n if n is not None and n >= 0 else -1))
+        import zstandard
+
+        try:
+            return bytes(self._reader.read(n if n is not None and n >= 0 else -1))
+        except zstandard.ZstdError as e:
+            # Upstream's decoder (klauspost/compress) words each corruption its own way; ours is libzstd's.
+            raise SkopeoError(str(e)) from None
 
     def close(self) -> None:
         self._source.close()
