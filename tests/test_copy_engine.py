@@ -373,3 +373,33 @@ def test_amd64_variant_request_falls_back(tmp_path: Path, multiarch: tuple[str, 
         ours = run_skopeo(*flags, "inspect", "--config", src, check=True)
         theirs = oracle(*flags, "inspect", "--config", src, check=True)
         assert json.loads(ours.stdout)["architecture"] == json.loads(theirs.stdout)["architecture"] == flags[1]
+
+
+@pytest.mark.parametrize("damage", ["instance manifest", "instance layer"])
+def test_damaged_list_instance_names_the_instance(tmp_path: Path, run_skopeo, damage: str) -> None:  # type: ignore[no-untyped-def]
+    """A list whose second instance's manifest (or one of its layers) no longer
+    matches its digest: refused, with upstream's words and context for a whole-list
+    copy and for the instance chosen for this system."""
+    idx = images.make_multiarch(str(tmp_path / "m"), "m")
+    blobs = tmp_path / "m" / "blobs" / "sha256"
+    instance = json.loads((blobs / idx.digest[7:]).read_bytes())["manifests"][1]["digest"]
+    if damage == "instance manifest":
+        target = blobs / instance[7:]
+        target.write_bytes(target.read_bytes() + b" ")  # still valid JSON, another digest
+        reason = (f"determining manifest MIME type for oci:{tmp_path}/m:m: "
+                  f"Manifest does not match provided manifest digest {instance}")
+    else:
+        layer = json.loads((blobs / instance[7:]).read_bytes())["layers"][0]["digest"]
+        target = blobs / layer[7:]
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+        reason = (f"writing blob: happened during read: Digest did not match, expected {layer}, "
+                  f"got sha256:{hashlib.sha256(data).hexdigest()}")
+    for flags, context in ((["--all"], "copying image 2/3 from manifest list"),
+                           (["--override-arch", "arm64"], "copying system image from manifest list")):
+        out = tmp_path / f"out-{flags[0]}"
+        proc = run_skopeo("copy", "-q", *flags, f"oci:{tmp_path}/m:m", f"dir:{out}")
+        assert proc.returncode == 1
+        assert fatal_message(proc.stderr) == f"{context}: {reason}"
+        assert not (out / "manifest.json").exists()

@@ -183,11 +183,14 @@ class _Copier:
             if self.options.multi_arch == MULTI_ARCH_SYSTEM:
                 ctx = self.options.source_ctx
                 instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
-                inst_raw, inst_mime = self.src.get_manifest(instance)
-                if self._already_present(instance, inst_raw, instance):
-                    return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
-                self._check_instance_digest(inst_raw, instance)
-                result = self._copy_single(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
+                try:
+                    inst_raw, inst_mime = self.src.get_manifest(instance)
+                    if self._already_present(instance, inst_raw, instance):
+                        return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
+                    self._check_instance_digest(inst_raw, instance)
+                    result = self._copy_single(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
+                except SkopeoError as e:
+                    raise e.wrap("copying system image from manifest list") from None
                 self._commit(result)
                 return result
             if self._already_present(mf.manifest_digest(raw), raw, None):
@@ -232,7 +235,8 @@ class _Copier:
 
     def _check_instance_digest(self, data: bytes, expected: str) -> None:
         if not mf.matches_digest(data, expected):
-            raise SkopeoError(f"Manifest of instance {expected} does not match its digest")
+            raise SkopeoError(f"determining manifest MIME type for {self.src.reference}: "
+                              f"Manifest does not match provided manifest digest {expected}")
 
     def _signatures(self, manifest: bytes, instance: str | None, what: str) -> list[bytes]:
         if self.options.remove_signatures:
@@ -273,9 +277,13 @@ class _Copier:
             def one(index: int) -> mf.Descriptor:
                 d = instances[index]
                 self.report(f"Copying image {d.digest} ({index + 1}/{total})")
-                inst_raw, inst_mime = self.src.get_manifest(d.digest)
-                self._check_instance_digest(inst_raw, d.digest)
-                res = self._copy_single(inst_raw, inst_mime or d.media_type or mf.guess_mime(inst_raw), d.digest, toplevel=False)
+                try:
+                    inst_raw, inst_mime = self.src.get_manifest(d.digest)
+                    self._check_instance_digest(inst_raw, d.digest)
+                    res = self._copy_single(inst_raw, inst_mime or d.media_type or mf.guess_mime(inst_raw), d.digest,
+                                            toplevel=False)
+                except SkopeoError as e:
+                    raise e.wrap(f"copying image {index + 1}/{total} from manifest list") from None
                 return d._replace(digest=res.digest, size=len(res.manifest), media_type=res.mime)
 
             if self.parallel and total > 1:

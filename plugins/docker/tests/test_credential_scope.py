@@ -139,3 +139,25 @@ def test_foreign_layer_url_gets_no_credentials(registry_factory, origins: list[O
     assert [path for _, path, _ in origin.requests] == [f"/layers/{foreign_digest}"]
     assert origin.authorization_headers() == []
     assert (tmp_path / "out" / foreign_digest[7:]).read_bytes() == foreign_data
+
+
+def test_command_line_credentials_stay_off_mirrors(registry_factory, oci_image: str, skopeo: Runner, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--src-creds`` are for the registry named on the command line; a mirror on
+    another host (here with its own token server, which records who asks) is
+    asked anonymously, as upstream does."""
+    primary = registry_factory(auth="token")
+    mirror = registry_factory(auth="token")
+    skopeo("copy", "-q", "--dest-tls-verify=false", "--dest-creds", CREDS, oci_image, f"docker://{mirror.host}/ns/app:v1",
+           check=True)
+    conf = tmp_path / "mirrors.conf"
+    conf.write_text(f'[[registry]]\nlocation = "{primary.host}"\ninsecure = true\n\n'
+                    f'[[registry.mirror]]\nlocation = "{mirror.host}"\ninsecure = true\n')
+    monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(conf))
+    assert mirror.token_server is not None and primary.token_server is not None
+    mirror.token_server.requests.clear()
+    proc = skopeo("copy", "-q", "--src-creds", CREDS, f"docker://{primary.host}/ns/app:v1", f"dir:{tmp_path / 'out'}")
+    assert proc.returncode == 0, proc.stderr
+    asked = mirror.token_server.requests
+    assert asked and [r["user"] for r in asked] == [None] * len(asked)
+    assert primary.token_server.requests == []  # the mirror had the image: the primary was never asked
