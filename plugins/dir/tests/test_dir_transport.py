@@ -40,6 +40,7 @@ def test_lists_write_instance_manifests(tmp_path: Path) -> None:
     images.make_multiarch(str(tmp_path / "m"), "t")
     api.copy(f"oci:{tmp_path}/m:t", f"dir:{tmp_path}/d", CopyOptions(multi_arch="all"), ACCEPT)
     assert len([n for n in os.listdir(tmp_path / "d") if n.endswith(".manifest.json")]) == 3
+    images.validate(f"dir:{tmp_path}/d")  # read back by us and by an independent reader
 
 
 def test_signatures_roundtrip_and_stale_ones_removed(tmp_path: Path) -> None:
