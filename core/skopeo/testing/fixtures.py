@@ -39,17 +39,32 @@ def skopeo_command() -> list[str]:
     return [sys.executable, "-m", "skopeo"]
 
 
+# Forks and execs argv[2:], then writes "<exit code> <peak RSS in KiB>" of that child to argv[1].
+_RSS_WRAPPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def peak_rss(argv: list[str]) -> tuple[int, int, bytes]:
     """Run *argv*; (exit code, its peak resident set size in bytes as the kernel
-    counted it (``wait4``), stderr).  Nothing inside the process is trusted."""
-    with open(os.devnull, "wb") as devnull:
-        proc = subprocess.Popen(argv, stdout=devnull, stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        proc.stderr.close()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss * 1024, err  # ru_maxrss is in KiB on Linux
+    counted it (``wait4``), stderr).  Nothing inside the process is trusted.
+
+    The kernel's peak includes the memory of the process that forked the child,
+    up to its exec; so the child is forked by a small wrapper interpreter (a few
+    MiB), not by this test process (often 100+ MiB after a long session)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", prefix="peak-rss-") as result, open(os.devnull, "wb") as devnull:
+        proc = subprocess.run([sys.executable, "-S", "-c", _RSS_WRAPPER, result.name, *argv], stdout=devnull,
+                              stderr=subprocess.PIPE, timeout=600)
+        code, kib = (int(x) for x in result.read().split())
+    return code, kib * 1024, proc.stderr  # ru_maxrss is in KiB on Linux
 
 
 @pytest.fixture

@@ -125,12 +125,6 @@ def reference_version() -> tuple[int, ...]:
     return _version_of(reference_skopeo())
 
 
-def reference_is_debian_1_9() -> bool:
-    """Whether the oracle is Debian's 1.9.x (the default), whose output some
-    tests encode; upstream main differs in places those tests name."""
-    return reference_version()[:2] == (1, 9)
-
-
 # --- pytest hooks (registered by the ``skopeo`` pytest plugin, skopeo.testing.fixtures) ---
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
