@@ -1,6 +1,6 @@
 """Go's encoding/json syntax errors (``gojson.syntax_error`` / ``gojson.loads``), checked
 against the scanner's rules and, through files the reference tool reads, against
-``/usr/bin/skopeo`` itself."""
+the reference skopeo itself."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def run_inner(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_inner.py").write_text(INNER)
     full = {k: v for k, v in os.environ.items() if k != require.ENV_REQUIRE}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
                            "test_inner.py"], cwd=tmp_path, env=full, capture_output=True, text=True, timeout=120)
 
 
