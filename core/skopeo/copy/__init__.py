@@ -92,11 +92,14 @@ def _copy(s: CopySession, images: ImageCopier) -> CopyResult:
         if system:
             ctx = s.options.source_ctx
             instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
-            inst_raw, inst_mime = s.src.get_manifest(instance)
-            if s.already_present(instance, inst_raw, instance):
-                return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
-            s.check_instance_digest(inst_raw, instance)
-            result = images.copy(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
+            try:
+                inst_raw, inst_mime = s.src.get_manifest(instance)
+                if s.already_present(instance, inst_raw, instance):
+                    return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
+                s.check_instance_digest(inst_raw, instance)
+                result = images.copy(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
+            except SkopeoError as e:
+                raise e.wrap("copying system image from manifest list") from None
             # The destination commits with the source's top-level manifest, as
             # upstream (a store keeps the list, so its digest finds the image).
             s.commit(CopyResult(raw, mime))

@@ -57,9 +57,12 @@ def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Desc
     def one(index: int) -> mf.Descriptor:
         d = instances[index]
         s.report(f"Copying image {d.digest} ({index + 1}/{total})")
-        inst_raw, inst_mime = s.src.get_manifest(d.digest)
-        s.check_instance_digest(inst_raw, d.digest)
-        res = images.copy(inst_raw, inst_mime or d.media_type or mf.guess_mime(inst_raw), d.digest, toplevel=False)
+        try:
+            inst_raw, inst_mime = s.src.get_manifest(d.digest)
+            s.check_instance_digest(inst_raw, d.digest)
+            res = images.copy(inst_raw, inst_mime or d.media_type or mf.guess_mime(inst_raw), d.digest, toplevel=False)
+        except SkopeoError as e:
+            raise e.wrap(f"copying image {index + 1}/{total} from manifest list") from None
         return d._replace(digest=res.digest, size=len(res.manifest), media_type=res.mime)
 
     if s.parallel and total > 1:

@@ -49,10 +49,10 @@ class CopySession:
         except PolicyError as e:
             raise e.wrap("Source image rejected") from None
 
-    @staticmethod
-    def check_instance_digest(data: bytes, expected: str) -> None:
+    def check_instance_digest(self, data: bytes, expected: str) -> None:
         if not mf.matches_digest(data, expected):
-            raise SkopeoError(f"Manifest of instance {expected} does not match its digest")
+            raise SkopeoError(f"determining manifest MIME type for {self.src.reference}: "
+                              f"Manifest does not match provided manifest digest {expected}")
 
     def already_present(self, digest: str, manifest: bytes, instance: str | None) -> bool:
         """With ``skip_existing``: the destination holds exactly the manifest we
