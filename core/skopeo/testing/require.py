@@ -34,6 +34,13 @@ import pytest
 
 ENV_REQUIRE = "SKOPEO_TESTS_REQUIRE"
 ENV_REFERENCE = "SKOPEO_REFERENCE"
+# A build of upstream main (../shared/tools/build-upstream-skopeo), compared with
+# live where it exists; the tests that use it also check recorded outputs.
+ENV_UPSTREAM = "SKOPEO_UPSTREAM"
+DEFAULT_UPSTREAM = "/tmp/skopeo-main"
+# Never implied by SKOPEO_TESTS_REQUIRE=all: CI has no Go build and no copy of
+# the upstream repository (name them explicitly to require them).
+OPTIONAL = frozenset({"upstream-main", "upstream-mirror"})
 # The prefix of every skip reason written here: "needs <component>: <why>".
 _SKIP_RE = re.compile(r"needs ([\w.+-]+): ")
 # Failure text under SKOPEO_TESTS_REQUIRE (the summary counts these).
@@ -50,13 +57,18 @@ HINTS = {
     "podman": "Debian package podman",
     "dockerd": "Debian package docker.io",
     "docker": "Debian package docker.io",
+    "buildah": "Debian package buildah",
+    "fuse-overlayfs": "Debian package fuse-overlayfs",
+    "openssl": "Debian package openssl",
+    "tar-split": "Debian package tar-split",
+    "upstream-main": f"../shared/tools/build-upstream-skopeo, then ${ENV_UPSTREAM}=/path/to/it",
 }
 
 
 def required(component: str) -> bool:
     """Whether a missing *component* fails the test instead of skipping it."""
     wanted = {w.strip() for w in os.environ.get(ENV_REQUIRE, "").split(",") if w.strip()}
-    return "all" in wanted or component in wanted
+    return ("all" in wanted and component not in OPTIONAL) or component in wanted
 
 
 def skip_or_fail(component: str, reason: str) -> NoReturn:
@@ -111,6 +123,27 @@ def reference_skopeo() -> str:
     return found
 
 
+def find_upstream_main() -> str | None:
+    """``$SKOPEO_UPSTREAM``, else ``/tmp/skopeo-main``, if executable."""
+    path = os.environ.get(ENV_UPSTREAM) or DEFAULT_UPSTREAM
+    return path if os.access(path, os.X_OK) else None
+
+
+def upstream_main() -> str:
+    """The path of an upstream main build, or skip (fail only when
+    ``upstream-main`` is named in ``$SKOPEO_TESTS_REQUIRE``)."""
+    found = find_upstream_main()
+    if found is None:
+        skip_or_fail("upstream-main", f"no upstream main build ({HINTS['upstream-main']})")
+    return found
+
+
+def require_root(why: str) -> None:
+    """Skip/fail unless running as root (CI runs as root)."""
+    if os.geteuid() != 0:
+        skip_or_fail("root", why)
+
+
 @functools.cache
 def _version_of(path: str) -> tuple[int, ...]:
     out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60).stdout
@@ -140,6 +173,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         for component in marker.args:
             if component == "reference-skopeo":
                 reference_skopeo()
+            elif component == "upstream-main":
+                upstream_main()
+            elif component == "root":
+                require_root("the test needs root")
             else:
                 require_tool(component)
 
