@@ -213,6 +213,8 @@ def test_manifest_candidates_zstd_without_oci(supported: tuple[str, ...], forced
         # Encrypted layers need an OCI manifest.
         (mf.DOCKER_V2S2, True, REGISTRY, None, None, [mf.OCI_MANIFEST]),
         (mf.OCI_MANIFEST, True, None, None, None, [mf.OCI_MANIFEST]),
+        (mf.DOCKER_V2S2, True, None, None, None, [mf.OCI_MANIFEST]),
+        (mf.DOCKER_V2S2, False, None, None, None, [mf.DOCKER_V2S2]),
         (mf.OCI_MANIFEST, False, REGISTRY, None, None, [mf.OCI_MANIFEST]),
         (mf.DOCKER_V2S2, True, REGISTRY, mf.OCI_MANIFEST, "zstd", [mf.OCI_MANIFEST]),
         (mf.DOCKER_V2S2, True, (mf.DOCKER_V2S2,), None, None,

@@ -163,8 +163,8 @@ def manifest_candidates(
                                 f"only supports MIME types [{', '.join(supported)}], none of which support both")
         raise ManifestError(f"encryption required but the destination only supports MIME types [{', '.join(supported)}], "
                             "none of which support encryption")
-    if requires_encryption and supported is not None:
-        supported = tuple(t for t in supported if t == mf.OCI_MANIFEST)
+    if requires_encryption:  # a destination taking anything takes OCI
+        supported = tuple(t for t in (supported or mf.ALL_IMAGE_TYPES) if t == mf.OCI_MANIFEST)
     if not may_modify or supported is None:
         return [src_mime]
     out: list[str] = []
