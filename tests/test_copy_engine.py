@@ -125,6 +125,32 @@ def test_broken_blobs_fail_as_upstream_says(tmp_path: Path, sample_layout: Path,
         assert not (tmp_path / f"out{i}" / "manifest.json").exists()
 
 
+@pytest.mark.parametrize("source_compression", ["gzip", "zstd"])
+def test_damaged_compressed_layer_is_an_error_not_a_traceback(tmp_path: Path, sample_layout: Path, run_skopeo,  # type: ignore[no-untyped-def]
+                                                              source_compression: str) -> None:
+    """A layer whose compressed stream is damaged, decompressed on the way
+    (recompressed, or decompressed into a docker-archive): one error line.
+    For gzip the words are upstream's (1.9.3 and main); for zstd they are
+    libzstd's (upstream's decoder words each corruption its own way)."""
+    src = f"oci:{tmp_path}/src:t"
+    _copy(f"oci:{sample_layout}:hello", src, compression_format=source_compression)
+    layer = json.loads(api.inspect_raw(src))["layers"][0]["digest"]
+    blob = tmp_path / "src" / "blobs" / "sha256" / layer[7:]
+    data = bytearray(blob.read_bytes())
+    data[-8 if source_compression == "gzip" else len(data) // 2] ^= 0xFF  # the gzip CRC; zstd block data
+    blob.write_bytes(bytes(data))
+    want = {"gzip": "gzip: invalid checksum", "zstd": "zstd decompress error: Data corruption detected"}[source_compression]
+    other = "zstd" if source_compression == "gzip" else "gzip"
+    for dest, flags, prefix in (
+        (f"oci:{tmp_path}/re:t", ["--dest-compress-format", other], "writing blob: happened during read: "),
+        (f"docker-archive:{tmp_path}/a.tar", [], "writing blob: writing to temporary on-disk layer: happened during read: "),
+    ):
+        proc = run_skopeo("copy", "-q", *flags, src, dest)
+        assert proc.returncode == 1
+        assert fatal_message(proc.stderr) == prefix + want
+    assert not (tmp_path / "a.tar").exists() and not (tmp_path / "re" / "index.json").exists()
+
+
 def test_zstd_recompression_roundtrip(tmp_path: Path, sample_layout: Path, oracle) -> None:  # type: ignore[no-untyped-def]
     _copy(f"oci:{sample_layout}:hello", f"oci:{tmp_path}/z:zstd", compression_format="zstd")
     raw = json.loads(api.inspect_raw(f"oci:{tmp_path}/z:zstd"))
@@ -309,13 +335,17 @@ def test_zstd_chunked(tmp_path: Path, sample_layout: Path, run_skopeo, oracle) -
     assert (tmp_path / "plain" / hashlib.sha256(layer).hexdigest()).read_bytes() == layer
     # And describes the same entries for the same input (upstream also splits
     # large files into extra "chunk" entries at content-defined boundaries).
+    # 1.9.3 writes the previous format, which read_toc still reads; it wrote
+    # absent times as Go's zero time, which containers/storage takes for absent.
     oracle("copy", "--dest-compress-format", "zstd:chunked", f"oci:{src}:v1", f"oci:{tmp_path}/theirs:v1", check=True)
     theirs = json.loads(oracle("inspect", "--raw", f"oci:{tmp_path}/theirs:v1", check=True).stdout)["layers"][0]
+    assert sorted(theirs["annotations"]) == [zstdchunked.OLD_CHECKSUM_ANNOTATION, zstdchunked.OLD_POSITION_ANNOTATION]
     their_blob = (tmp_path / "theirs" / "blobs" / "sha256" / theirs["digest"].split(":")[1]).read_bytes()
     positional = {"offset", "endOffset", "chunkSize", "chunkOffset", "chunkDigest", "chunkType"}
 
     def described(entries: list[dict[str, object]]) -> list[dict[str, object]]:
-        return [{k: v for k, v in e.items() if k not in positional} for e in entries if e["type"] != "chunk"]
+        return [{k: v for k, v in e.items() if k not in positional and v != "0001-01-01T00:00:00Z"}
+                for e in entries if e["type"] != "chunk"]
 
     assert described(toc["entries"]) == described(zstdchunked.read_toc(their_blob, theirs["annotations"])["entries"])
 
@@ -349,3 +379,33 @@ def test_amd64_variant_request_falls_back(tmp_path: Path, multiarch: tuple[str, 
         ours = run_skopeo(*flags, "inspect", "--config", src, check=True)
         theirs = oracle(*flags, "inspect", "--config", src, check=True)
         assert json.loads(ours.stdout)["architecture"] == json.loads(theirs.stdout)["architecture"] == flags[1]
+
+
+@pytest.mark.parametrize("damage", ["instance manifest", "instance layer"])
+def test_damaged_list_instance_names_the_instance(tmp_path: Path, run_skopeo, damage: str) -> None:  # type: ignore[no-untyped-def]
+    """A list whose second instance's manifest (or one of its layers) no longer
+    matches its digest: refused, with upstream's words and context for a whole-list
+    copy and for the instance chosen for this system."""
+    idx = images.make_multiarch(str(tmp_path / "m"), "m")
+    blobs = tmp_path / "m" / "blobs" / "sha256"
+    instance = json.loads((blobs / idx.digest[7:]).read_bytes())["manifests"][1]["digest"]
+    if damage == "instance manifest":
+        target = blobs / instance[7:]
+        target.write_bytes(target.read_bytes() + b" ")  # still valid JSON, another digest
+        reason = (f"determining manifest MIME type for oci:{tmp_path}/m:m: "
+                  f"Manifest does not match provided manifest digest {instance}")
+    else:
+        layer = json.loads((blobs / instance[7:]).read_bytes())["layers"][0]["digest"]
+        target = blobs / layer[7:]
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+        reason = (f"writing blob: happened during read: Digest did not match, expected {layer}, "
+                  f"got sha256:{hashlib.sha256(data).hexdigest()}")
+    for flags, context in ((["--all"], "copying image 2/3 from manifest list"),
+                           (["--override-arch", "arm64"], "copying system image from manifest list")):
+        out = tmp_path / f"out-{flags[0]}"
+        proc = run_skopeo("copy", "-q", *flags, f"oci:{tmp_path}/m:m", f"dir:{out}")
+        assert proc.returncode == 1
+        assert fatal_message(proc.stderr) == f"{context}: {reason}"
+        assert not (out / "manifest.json").exists()

@@ -1,6 +1,6 @@
 """Go's encoding/json syntax errors (``gojson.syntax_error`` / ``gojson.loads``), checked
 against the scanner's rules and, through files the reference tool reads, against
-``/usr/bin/skopeo`` itself."""
+the reference skopeo itself."""
 
 from __future__ import annotations
 
@@ -276,10 +276,11 @@ def test_oci_index_matches_reference(sample_layout: Path, tmp_path: Path, oracle
 def test_policy_json_matches_reference(tmp_path: Path, sample_layout: Path, data: bytes) -> None:
     policy = tmp_path / "broken-policy.json"
     policy.write_bytes(data)
-    from skopeo.testing.fixtures import ORACLE, skopeo_command
+    from skopeo.testing.fixtures import skopeo_command
+    from skopeo.testing.require import reference_skopeo
 
     args = ["--policy", str(policy), "copy", f"oci:{sample_layout}:hello", f"dir:{tmp_path}/out"]
-    theirs = subprocess.run([ORACLE, *args], capture_output=True, text=True, timeout=120)
+    theirs = subprocess.run([reference_skopeo(), *args], capture_output=True, text=True, timeout=120)
     ours = subprocess.run([*skopeo_command(), *args], capture_output=True, text=True, timeout=120)
     assert (ours.returncode, fatal_message(ours.stderr)) == (theirs.returncode, fatal_message(theirs.stderr))
     assert "invalid policy in" in fatal_message(ours.stderr)

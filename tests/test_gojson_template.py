@@ -7,7 +7,6 @@ built here, with upstream main itself.  To record again:
 ``python tests/test_gojson_template.py --record``."""
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +22,10 @@ from skopeo.golang.gotime import go_time_json, go_time_string
 from skopeo.report import render
 from skopeo.testing.fixtures import SAMPLE_LAYOUT, fatal_message
 from skopeo.testing.images import OCILayoutWriter, gzip_bytes, random_layer_tar
+from skopeo.testing.require import DEFAULT_UPSTREAM, find_upstream_main
 
 Run = Callable[..., CompletedProcess[str]]
-UPSTREAM = os.environ.get("SKOPEO_UPSTREAM", "/tmp/skopeo-main")
+UPSTREAM = find_upstream_main() or DEFAULT_UPSTREAM
 RECORDED = Path(__file__).parent / "data" / "inspect_format_upstream.json"
 
 
@@ -273,7 +273,7 @@ def test_inspect_format_as_upstream(case: tuple[str, ...], recorded: dict[str, A
     assert _run_ours(policy_file, [*args, format_images[image]]) == recorded[json.dumps(case)]
 
 
-@pytest.mark.skipif(not os.path.exists(UPSTREAM), reason="upstream skopeo main is not built here")
+@pytest.mark.requires("upstream-main")
 def test_recorded_outputs_are_upstreams(recorded: dict[str, Any], format_images: dict[str, str],
                                         policy_file: Path) -> None:
     assert _record(format_images, policy_file) == recorded

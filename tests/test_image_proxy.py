@@ -25,8 +25,9 @@ from skopeo.imageproxy import protocol
 from skopeo.testing import images
 from skopeo.testing.fixtures import skopeo_command
 from skopeo.testing.imageproxy import ProxyClient, Reply
+from skopeo.testing.require import DEFAULT_UPSTREAM, find_upstream_main
 
-UPSTREAM = os.environ.get("SKOPEO_UPSTREAM", "/tmp/skopeo-main")
+UPSTREAM = find_upstream_main() or DEFAULT_UPSTREAM
 ZERO_DIGEST = "sha256:" + "0" * 64
 
 
@@ -552,7 +553,7 @@ def _session(client: ProxyClient, layouts: Path) -> list[bytes]:
     return out
 
 
-@pytest.mark.skipif(not os.path.exists(UPSTREAM), reason="upstream skopeo main is not built here")
+@pytest.mark.requires("upstream-main")
 def test_same_replies_as_upstream(proxy_factory: Callable[..., ProxyClient], layouts: Path) -> None:
     ours = _session(proxy_factory(), layouts)
     theirs = _session(proxy_factory(command=[UPSTREAM]), layouts)

@@ -6,7 +6,6 @@ was taken from upstream main (skopeo 1.22.0-dev) and is replayed against it by
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,8 +15,9 @@ import pytest
 
 from skopeo import policy
 from skopeo.golang import gojson
+from skopeo.testing.require import DEFAULT_UPSTREAM, find_upstream_main
 
-UPSTREAM_MAIN = os.environ.get("SKOPEO_UPSTREAM_MAIN", "/tmp/skopeo-main")
+UPSTREAM_MAIN = find_upstream_main() or DEFAULT_UPSTREAM
 
 # (requirement, upstream's error or None when upstream accepts it)
 CASES: list[tuple[dict[str, Any], str | None]] = [
@@ -213,7 +213,7 @@ def test_requirement_errors(req: dict[str, Any], message: str | None) -> None:
     assert _error(req) == message
 
 
-@pytest.mark.skipif(not os.access(UPSTREAM_MAIN, os.X_OK), reason="upstream main skopeo is not built here")
+@pytest.mark.requires("upstream-main")
 def test_table_matches_upstream_main(tmp_path: Path) -> None:
     policy_path = tmp_path / "policy.json"
     for req, message in CASES:

@@ -15,6 +15,7 @@ from skopeo import tlsdetails
 from skopeo.errors import SkopeoError
 from skopeo.testing import tlsserver
 from skopeo.testing.fixtures import fatal_message
+from skopeo.testing.require import skip_or_fail
 from skopeo.testing.tlsserver import TLSServer
 
 
@@ -101,7 +102,7 @@ def test_apply_to_an_ssl_context() -> None:
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[Callable[..., TLSServer]]:
     if not tlsserver.available():
-        pytest.skip("openssl is not installed")
+        skip_or_fail("openssl", "openssl is not installed (Debian package openssl)")
     servers: list[TLSServer] = []
 
     def start(*args: str, rsa: bool = False) -> TLSServer:

@@ -198,10 +198,13 @@ class _StdlibDecompressor:
 
 
 def corrupt_input(algo: str, err: Exception) -> SkopeoError:
-    """A codec's complaint about its input as one error line (Go's gzip says
-    ``flate: corrupt input before offset N``)."""
+    """A codec's complaint about its input as one error line: Go's compress/gzip
+    texts for gzip; libzstd's own for zstd (upstream's decoder, klauspost's,
+    words each corruption its own way); the codec's reason for the others."""
     if algo == GZIP:
-        return SkopeoError(f"flate: corrupt input ({err})")
+        return SkopeoError(_go_gzip_error(err))
+    if algo == ZSTD:
+        return SkopeoError(str(err))
     return SkopeoError(f"{algo}: corrupt input ({err})")
 
 
@@ -270,6 +273,16 @@ def compressing_reader(source: BlobStream, algo: str, level: int | None = None, 
     zstd worker buffers several MiB, so callers compressing many layers at once
     use 0 and get their parallelism from the layers instead."""
     return TransformReader(source, lambda: compressor(algo, level, threads))
+
+
+def _go_gzip_error(err: Exception) -> str:
+    """Go's compress/gzip (or flate) text for a decompression failure."""
+    text = str(err).lower()
+    if "check" in text or "checksum" in text:  # zlib "incorrect data check", isal "Incorrect checksum found"
+        return "gzip: invalid checksum"
+    if "header" in text:
+        return "gzip: invalid header"
+    return "flate: corrupt input"
 
 
 class _BoundedGzipReader:

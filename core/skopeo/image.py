@@ -36,15 +36,16 @@ def _matches(raw: bytes, digest: str) -> bool:
         raise e.wrap("computing manifest digest") from None
 
 
-def checked_manifest(src: ImageSource, instance: str | None) -> tuple[bytes, str]:
-    """The manifest of *instance* (None: the top level) and its MIME type,
+def checked_manifest(src: ImageSource, instance: str | None, default_mime: str = "") -> tuple[bytes, str]:
+    """The manifest of *instance* (None: the top level) and its MIME type (if
+    the source does not know it: *default_mime*, else guessed from the bytes),
     refused unless it matches the instance digest, or the digest the image
     reference names (upstream's ``UnparsedImage.Manifest``)."""
     raw, mime = src.get_manifest(instance)
     expected = expected_digest(src, instance)
     if expected is not None and not _matches(raw, expected):
         raise ManifestError(f"Manifest does not match provided manifest digest {expected}")
-    return raw, mime or mf.guess_mime(raw)
+    return raw, mime or default_mime or mf.guess_mime(raw)
 
 
 def selected_instance(src: ImageSource, parsed: mf.ManifestList, os_: str | None, arch: str | None,

@@ -484,5 +484,8 @@ class PolicyContext:
             if rtype in SIGNATURE_REQUIREMENTS or rtype not in KNOWN_REQUIREMENTS:
                 signed_ok = True
         if self.require_signed and not signed_ok:
-            raise PolicyError(f"Running image {ref} is rejected by policy: a verified signature is required")
+            # Upstream main's text (1.9.3 has no --require-signed); the image is named by its policy identity.
+            raise PolicyError(
+                f"No signature verification policy found for image {ref.transport.name}:{ref.policy_configuration_identity()}"
+            )
         log.debug("Overall: allowed")

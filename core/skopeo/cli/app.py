@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from ..errors import UsageError
-from ..golang.strconv import NumError, parse_bool, parse_int
+from ..golang.strconv import NumError, atoi, parse_bool, parse_int
 
 BOOL, STR, INT, UINT, OPTBOOL, STRSLICE, INTSLICE = "bool", "string", "int", "uint", "optbool", "stringSlice", "intSlice"
 
@@ -244,8 +244,12 @@ def _set(opts: Options, flag: Flag, value: str | None) -> None:
         opts[flag.dest] = _parse_go_int(flag, value or "", kind == UINT)
     elif kind == STRSLICE:
         opts[flag.dest].extend(part for part in (value or "").split(",") if part != "")
-    elif kind == INTSLICE:
-        opts[flag.dest].extend(_parse_go_int(flag, part, False) for part in (value or "").split(",") if part != "")
+    elif kind == INTSLICE:  # pflag's intSlice: strconv.Atoi on every comma-separated part
+        for part in (value or "").split(","):
+            try:
+                opts[flag.dest].append(atoi(part))
+            except NumError as e:
+                raise UsageError(f'invalid argument "{value}" for "{_display_name(flag)}" flag: {e}') from None
     else:
         opts[flag.dest] = value
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import manifest as mf
 from ..errors import SkopeoError, UsageError
-from .app import BOOL, INT, OPTBOOL, STR, STRSLICE, UINT, Command, Flag, Options
+from .app import BOOL, INT, INTSLICE, OPTBOOL, STR, STRSLICE, UINT, Command, Flag, Options
 from .options import (
     authfile_flag,
     image_flags,
@@ -53,6 +53,11 @@ FLAGS = [
     Flag("multi-arch", STR, "How to handle multi-architecture images (system, all, or index-only)", metavar="LIST MODE"),
     Flag("sign-identity", STR, "Identity of signed image, must be a fully specified docker reference", metavar="IDENTITY"),
     Flag("digestfile", STR, "Write the digest of the pushed image to the specified file", metavar="PATH"),
+    Flag("encryption-key", STRSLICE, "*Experimental* key with the encryption protocol to use needed to encrypt the image "
+         "(e.g. jwe:/path/to/key.pem)"),
+    Flag("encrypt-layer", INTSLICE, "*Experimental* the 0-indexed layer indices, with support for negative indexing "
+         "(e.g. 0 is the first layer, -1 is the last layer)"),
+    Flag("decryption-key", STRSLICE, "*Experimental* key needed to decrypt the image"),
     Flag("dest-compress", BOOL, "Compress tarball image layers when saving to directory using the 'dir' transport. (default is same compression type as source)"),
     Flag("dest-decompress", BOOL, "Decompress tarball image layers when saving to directory and if the source image is compressed"),
     Flag("dest-oci-accept-uncompressed-layers", BOOL, "Allow uncompressed image layers when saving to an OCI image using the 'oci' transport. (default is to compress things that aren't compressed)"),
@@ -160,6 +165,21 @@ def warn_ineffective_settings(ctx: SystemContext, dest_ref: ImageReference) -> N
             log.warning(f"--{flag} can only be used if the destination transport is '{owner}'")
 
 
+def apply_encryption_flags(opts: Options, options: CopyOptions) -> None:
+    """``--encryption-key``, ``--encrypt-layer``, ``--decryption-key``: checked
+    and their key files read before anything is copied, as upstream."""
+    if not (opts.encryption_key or opts.encrypt_layer or opts.decryption_key):
+        return
+    from ..ocicrypt import config
+
+    config.check_flags(opts.encryption_key, opts.encrypt_layer, opts.decryption_key)
+    if opts.encryption_key:
+        options.encryption = config.encrypt_config(opts.encryption_key)
+        options.encrypt_layers = list(opts.encrypt_layer)
+    if opts.decryption_key:
+        options.decryption = config.decrypt_config(opts.decryption_key)
+
+
 def check_additional_tags(tags: list[str]) -> None:
     """As upstream, before anything is opened: each must be a tagged name."""
     from ..reference import parse_additional_tag
@@ -183,6 +203,7 @@ def run(opts: Options) -> int:
         dest_ref = api.parse(dest)
     except SkopeoError as e:
         raise e.wrap(f"Invalid destination name {dest}") from None
+    apply_encryption_flags(opts, options)
     warn_ineffective_settings(options.dest_ctx, dest_ref)
     if dest.split(":", 1)[-1].split(":", 1)[0] in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1") and not opts.quiet:
         # The image itself goes to stdout: keep progress out of the data.

@@ -88,7 +88,7 @@ def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Desc
         view.report(f"Copying image {d.digest} ({index + 1}/{total})")
         copier = images.for_session(view)
         try:
-            inst_raw, inst_mime = view.read_manifest(d.digest)
+            inst_raw, inst_mime = view.read_manifest(d.digest, d.media_type)
             res = copier.copy(inst_raw, inst_mime, d.digest, toplevel=False)
         except SkopeoError as e:
             raise e.wrap(f"copying image {index + 1}/{total} from manifest list") from None

@@ -131,6 +131,36 @@ def make_image(path: str, tag: str, seed: int = 1, layers: int = 2, **kwargs: ob
     return img
 
 
+def sparse_layer_image(path: str, tag: str, payload: int) -> Written:
+    """An image whose one uncompressed layer is a tar of a single file of
+    *payload* zero bytes (a multiple of 512), written as a sparse file: a layer of
+    hundreds of MB costs no disk I/O, only its digest.  Returns the layer."""
+    info = tarfile.TarInfo("zeros")
+    info.size = payload
+    info.mtime = 0
+    header = info.tobuf(format=tarfile.PAX_FORMAT)
+    size = len(header) + payload + 2 * tarfile.BLOCKSIZE
+    h = hashlib.sha256(header)
+    zeros = bytes(1 << 20)
+    remaining = size - len(header)
+    while remaining:
+        n = min(remaining, len(zeros))
+        h.update(zeros[:n])
+        remaining -= n
+    layer = Written("sha256:" + h.hexdigest(), size, mf.layer_media_type("oci", None))
+    w = OCILayoutWriter(path)
+    with open(os.path.join(path, "blobs", "sha256", layer.digest[7:]), "wb") as f:
+        f.write(header)
+        f.truncate(size)
+    cfg = w.blob(gojson.marshal({"architecture": "amd64", "os": "linux",
+                                 "rootfs": {"type": "layers", "diff_ids": [layer.digest]}}))
+    m = mf.ImageManifest(mf.OCI_MANIFEST, b"", mf.Descriptor(mf.OCI_CONFIG, cfg.digest, cfg.size),
+                         [mf.Descriptor(layer.media_type, layer.digest, layer.size)], {"mediaType": mf.OCI_MANIFEST})
+    raw = m.serialize()
+    w.tag(Written(w.blob(raw).digest, len(raw), mf.OCI_MANIFEST), tag)
+    return layer
+
+
 def make_multiarch(path: str, tag: str, docker: bool = False) -> Written:
     w = OCILayoutWriter(path)
     plats = [("amd64", ""), ("arm64", "v8"), ("ppc64le", "")]
@@ -145,7 +175,20 @@ def make_multiarch(path: str, tag: str, docker: bool = False) -> Written:
 
 def validate(name: str) -> list[str]:
     """Check an image through our own transports: every manifest's digest, every
-    blob's digest and size, and every layer's diff_id.  Returns what was checked."""
+    blob's digest and size, and every layer's diff_id; then again with an
+    independent reader (:mod:`skopeo.testing.independent`: plain json, hashlib,
+    tarfile, httpx) where the transport allows, which must check the same layers.
+    Returns the layer digests checked."""
+    checked = _validate_through_our_transports(name)
+    from .independent import read_image
+
+    independent = read_image(name)
+    assert independent is None or independent == checked, \
+        f"{name}: our transports read layers {checked}, an independent reader {independent}"
+    return checked
+
+
+def _validate_through_our_transports(name: str) -> list[str]:
     from .. import api
     from ..compression import decompressing_reader, detect
     from ..context import SystemContext
@@ -189,4 +232,4 @@ def validate(name: str) -> list[str]:
     return checked
 
 
-__all__ = ["OCILayoutWriter", "digest_mod", "make_image", "make_multiarch", "random_layer_tar", "validate"]
+__all__ = ["OCILayoutWriter", "digest_mod", "make_image", "make_multiarch", "random_layer_tar", "sparse_layer_image", "validate"]

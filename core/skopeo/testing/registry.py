@@ -34,8 +34,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-REGISTRY_BINARY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-HTPASSWD_BINARY = shutil.which("htpasswd") or "/usr/bin/htpasswd"
+# Looked up on PATH when used (a test run can hide one to see what fails).
+REGISTRY_BINARY = "docker-registry"
+HTPASSWD_BINARY = "htpasswd"
 TOKEN_SERVICE = "test-registry"
 TOKEN_ISSUER = "skopeo-test-issuer"
 
@@ -371,7 +372,7 @@ def forget_registry_state() -> None:
 def htpasswd_file(path: Path, users: dict[str, str]) -> Path:
     lines = []
     for user, password in users.items():
-        out = subprocess.run([HTPASSWD_BINARY, "-Bbn", user, password], capture_output=True, text=True, check=True)
+        out = subprocess.run([shutil.which(HTPASSWD_BINARY) or HTPASSWD_BINARY, "-Bbn", user, password], capture_output=True, text=True, check=True)
         lines.append(out.stdout.strip())
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -387,9 +388,12 @@ def start_registry(
     ca: CA | None = None,
     token_server: TokenServer | None = None,
     schema1: bool = False,
+    allow_urls: tuple[str, ...] = (),
 ) -> Registry:
     """Start ``docker-registry``; *auth* is None, ``"htpasswd"`` or ``"token"``;
-    *schema1* accepts pushes of (signed) schema1 manifests, off by default in 2.8."""
+    *schema1* accepts pushes of (signed) schema1 manifests, off by default in 2.8;
+    *allow_urls* are regexes of foreign-layer ``urls`` accepted in manifests
+    (by default the registry refuses every manifest with ``urls``)."""
     directory.mkdir(parents=True, exist_ok=True)
     users = dict(users or ({"testuser": "testpassword"} if auth else {}))
     port = free_port()
@@ -438,11 +442,13 @@ def start_registry(
         raise ValueError(f"unknown auth kind {auth!r}")
     if schema1:
         lines += ["compatibility:", "  schema1:", "    enabled: true"]
+    if allow_urls:
+        lines += ["validation:", "  manifests:", "    urls:", "      allow:", *(f"        - {json.dumps(u)}" for u in allow_urls)]
     config = directory / "config.yml"
     config.write_text("\n".join(lines) + "\n")
     log = open(directory / "registry.log", "wb")
     proc = subprocess.Popen(
-        [REGISTRY_BINARY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        [shutil.which(REGISTRY_BINARY) or REGISTRY_BINARY, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
     )
     log.close()
     try:
@@ -479,6 +485,10 @@ class Fault:
       nothing more and keep the connection open until the proxy stops (a
       registry that hangs mid-blob);
     - ``"hang"``: read the request, never answer, keep the connection open.
+    - ``"corrupt"``: forward, then flip one byte in the middle of a 200 response's
+      body (damaged in transit: same size, other digest);
+    - ``"redirect"``: answer ``307`` with ``Location: <location>``, where
+      ``{target}`` is replaced by the request target (not forwarded).
     """
 
     match: str
@@ -490,6 +500,7 @@ class Fault:
     delay: float = 0.0
     body: bytes = b""
     header_digest: str = "keep"
+    location: str = ""
     hits: int = 0
 
     def take(self, line: str) -> bool:
@@ -497,6 +508,12 @@ class Fault:
             return False
         self.hits += 1
         return True
+
+
+def flip_middle_byte(data: bytes) -> bytes:
+    """*data* with its middle byte inverted: what a ``corrupt`` fault delivers."""
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
 
 
 def _reset(conn: socket.socket) -> None:
@@ -603,6 +620,11 @@ class FaultyProxy:
         if fault is not None and fault.action == "status":
             conn.sendall(self._status_response(fault))
             return
+        if fault is not None and fault.action == "redirect":
+            location = fault.location.replace("{target}", target.decode(errors="replace"))
+            conn.sendall(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n"
+                         "Connection: close\r\n\r\n".encode())
+            return
         if fault is not None and fault.action == "reset" and not fault.forward:
             _reset(conn)
             return
@@ -649,6 +671,8 @@ class FaultyProxy:
             head, payload = self._page(target, payload)
         if is_blob and self.mode == "corrupt" and payload:
             payload = bytes([payload[0] ^ 0xFF]) + payload[1:]
+        if fault is not None and fault.action == "corrupt" and response.startswith(b"HTTP/1.1 200") and payload:
+            payload = flip_middle_byte(payload)
         elif is_blob and (
             self.mode in ("truncate", "truncate_all") or (self.mode == "drop_once" and target not in self._dropped)
         ):
@@ -785,13 +809,16 @@ if pytest is not None:
 
     @pytest.fixture
     def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Any:
-        """``start(tls=False, auth=None|"htpasswd"|"token", users=…, delete=True, schema1=False)`` →
+        """``start(tls=False, auth=None|"htpasswd"|"token", users=…, delete=True, schema1=False, allow_urls=())`` →
         a running :class:`Registry`; everything started is stopped afterwards."""
-        if not os.path.exists(REGISTRY_BINARY):
-            pytest.skip("docker-registry is not installed")
+        from .require import require_tool
+
+        require_tool(REGISTRY_BINARY)
         started: list[Registry] = []
 
         def start(**kwargs: Any) -> Registry:
+            if kwargs.get("auth") == "htpasswd":
+                require_tool(HTPASSWD_BINARY)
             reg = start_registry(tmp_path_factory.mktemp("registry"), **kwargs)
             started.append(reg)
             return reg

@@ -366,7 +366,13 @@ class DockerArchiveWriter:
             return self.layer_path(digest)
 
         algo = (info.digest or digest_mod.CANONICAL).partition(":")[0]
-        digest, size = self.tar.add_stream(stream, info.size if info.digest else -1, name_for, algo)
+        try:
+            digest, size = self.tar.add_stream(stream, info.size if info.digest else -1, name_for, algo)
+        except SkopeoError as e:
+            if info.digest and info.size >= 0:
+                raise
+            # Upstream spools a layer of unknown size to a temporary file first; its failures say so.
+            raise e.wrap("writing to temporary on-disk layer") from None
         self.blobs.setdefault(digest, size)
         return BlobInfo(digest, size, info.media_type)
 

@@ -14,7 +14,7 @@ from archive_helpers import layers, sha, write_archive
 
 from skopeo import api
 from skopeo.errors import SkopeoError
-from skopeo.testing.fixtures import skopeo_command
+from skopeo.testing.fixtures import fatal_message, skopeo_command
 from skopeo.testing.images import make_image, validate
 
 
@@ -167,6 +167,8 @@ def test_failed_copy_leaves_no_archive(run_skopeo) -> None:  # type: ignore[no-u
     blob.write_bytes(bytes(data))
     r = run_skopeo("copy", "-q", "oci:bad:t", "docker-archive:out.tar")
     assert r.returncode == 1
+    # Upstream's words (1.9.3 and main): the damaged gzip trailer is found while decompressing.
+    assert fatal_message(r.stderr) == "writing blob: writing to temporary on-disk layer: happened during read: gzip: invalid checksum"
     assert not Path("out.tar").exists()
 
 

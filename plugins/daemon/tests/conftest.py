@@ -1,8 +1,8 @@
 """Real daemons on private roots: ``podman system service`` and Debian's
 ``dockerd``, each with vfs storage and data in a temporary directory, listening
 on a unix socket inside it (and dockerd also on a loopback TLS port).  Started
-and stopped by PID; skipped with the reason when the binary is missing or
-cannot run here."""
+and stopped by PID.  When the binary is missing or cannot run here the tests
+are skipped with the reason, or fail under ``SKOPEO_TESTS_REQUIRE`` (CI)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pytest
 
 from skopeo import plugins
 from skopeo.testing.registry import CA, free_port
+from skopeo.testing.require import require_tool, skip_or_fail
 
 
 @dataclass
@@ -52,12 +53,12 @@ def _start(argv: list[str], socket: Path, log: Path, name: str) -> subprocess.Po
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:]
-            pytest.skip(f"{name} cannot run here (exit {proc.returncode}): {tail}")
+            skip_or_fail(name, f"{name} cannot run here (exit {proc.returncode}): {tail}")
         if socket.exists() and _ping(socket):
             return proc
         time.sleep(0.2)
     _stop(proc)
-    pytest.skip(f"{name} did not answer on {socket} within 60 s: {log.read_text(errors='replace')[-2000:]}")
+    skip_or_fail(name, f"{name} did not answer on {socket} within 60 s: {log.read_text(errors='replace')[-2000:]}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -76,9 +77,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def podman_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    exe = shutil.which("podman")
-    if exe is None:
-        pytest.skip("podman is not installed (Debian package podman)")
+    exe = require_tool("podman")
     root = tmp_path_factory.mktemp("podman")
     socket = root / "podman.sock"
     common = [exe, "--root", str(root / "storage"), "--runroot", str(root / "run"), "--storage-driver", "vfs",
@@ -92,10 +91,9 @@ def podman_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 @pytest.fixture(scope="session")
 def docker_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    exe = shutil.which("dockerd")
-    client = shutil.which("docker", path="/usr/bin") or shutil.which("docker")
-    if exe is None or client is None:
-        pytest.skip("dockerd is not installed (Debian package docker.io)")
+    exe = require_tool("dockerd")
+    # Debian's docker client (/usr/bin) before any other on PATH.
+    client = shutil.which("docker", path="/usr/bin") or require_tool("docker", component="dockerd")
     root = tmp_path_factory.mktemp("docker")
     socket = root / "docker.sock"
     ca = CA.create(root / "ca")

@@ -13,6 +13,7 @@ from conftest import Daemon
 
 from skopeo import api
 from skopeo.errors import SkopeoError
+from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.images import make_image, validate
 
 
@@ -98,6 +99,11 @@ def test_tls_daemon(docker_daemon: Daemon, run_skopeo) -> None:  # type: ignore[
     no_certs = run_skopeo("copy", "-q", "--dest-daemon-host", docker_daemon.tls_host, "oci:src:s",
                           "docker-daemon:example.com/tls:2")
     assert no_certs.returncode == 1
+    # Upstream talks plain HTTP to the TLS port and fails mid-copy ("writing blob: io: read/write on
+    # closed pipe"); we fail before writing anything, naming the daemon.
+    assert fatal_message(no_certs.stderr).startswith(
+        f"initializing destination docker-daemon:example.com/tls:2: Cannot connect to the Docker daemon at "
+        f"{docker_daemon.tls_host}. Is the docker daemon running?"), no_certs.stderr
 
 
 def test_reference_grammar() -> None:

@@ -24,7 +24,7 @@ ACCEPT = PolicyContext(Policy.accept_anything())
 def test_blob_names() -> None:
     assert blob_name("sha256:" + "a" * 64) == "a" * 64
     assert blob_name("sha512:" + "b" * 128) == "sha512-" + "b" * 128
-    with pytest.raises(SkopeoError):
+    with pytest.raises(SkopeoError, match=r"^invalid checksum digest format: 'sha256:\.\./\.\./etc/passwd'$"):
         blob_name("sha256:../../etc/passwd")
 
 
@@ -41,6 +41,7 @@ def test_lists_write_instance_manifests(tmp_path: Path) -> None:
     images.make_multiarch(str(tmp_path / "m"), "t")
     api.copy(f"oci:{tmp_path}/m:t", f"dir:{tmp_path}/d", CopyOptions(multi_arch="all"), ACCEPT)
     assert len([n for n in os.listdir(tmp_path / "d") if n.endswith(".manifest.json")]) == 3
+    images.validate(f"dir:{tmp_path}/d")  # read back by us and by an independent reader
 
 
 def test_signatures_roundtrip_and_stale_ones_removed(tmp_path: Path) -> None:
@@ -105,7 +106,7 @@ def test_policy_scopes(tmp_path: Path) -> None:
     ref = DirTransport().parse_reference(str(tmp_path / "a" / "b"))
     assert ref.policy_configuration_identity() == str(tmp_path.resolve() / "a" / "b")
     assert ref.policy_configuration_namespaces()[0] == str(tmp_path.resolve() / "a")
-    with pytest.raises(SkopeoError):
+    with pytest.raises(SkopeoError, match=r"^Invalid scope relative: Must be an absolute path$"):
         DirTransport().validate_policy_configuration_scope("relative")
 
 

@@ -4,7 +4,6 @@ run our CLI and the reference skopeo against real registries."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,8 +13,7 @@ import pytest
 from skopeo import plugins
 from skopeo.testing.fixtures import fatal_message  # noqa: F401  (re-exported for the tests)
 from skopeo.testing.images import make_image
-
-ORACLE = "/usr/bin/skopeo"
+from skopeo.testing.require import reference_skopeo as find_reference
 
 
 @pytest.fixture(autouse=True)
@@ -63,12 +61,11 @@ def skopeo(run_skopeo: Runner) -> Runner:
 
 @pytest.fixture
 def reference_skopeo() -> Runner:
-    """Debian's skopeo 1.9.3, sharing the isolated environment."""
-    if not os.path.exists(ORACLE):
-        pytest.skip("the reference skopeo is not installed")
+    """The reference skopeo (Debian's 1.9.3 by default), sharing the isolated environment."""
+    exe = find_reference()
 
     def run(*args: str, check: bool = False, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([ORACLE, "--insecure-policy", *args], capture_output=True, text=True, timeout=300,
+        proc = subprocess.run([exe, "--insecure-policy", *args], capture_output=True, text=True, timeout=300,
                               input=input)
         if check and proc.returncode != 0:
             raise AssertionError(f"reference skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")

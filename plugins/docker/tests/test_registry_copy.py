@@ -203,7 +203,10 @@ def test_cli_list_tags_and_delete(skopeo: Runner, registry: Registry, oci_image:
     assert proc.stdout == json.dumps({"Repository": f"{registry.host}/ns/demo", "Tags": ["v1", "v2"]}, indent=4) + "\n"
     skopeo("delete", "--tls-verify=false", f"docker://{registry.host}/ns/demo:v1", check=True)
     proc = skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/ns/demo:v2")
+    # Deleting v1 deleted the manifest v2 names too.  Upstream main's words and exit code (1.9.3: 1, "…: manifest unknown: manifest unknown").
     assert proc.returncode == 2
+    assert fatal_message(proc.stderr) == (f'Error parsing image name "docker://{registry.host}/ns/demo:v2": '
+                                          f"reading manifest v2 in {registry.host}/ns/demo: manifest unknown")
 
 
 # --- interoperability with the reference implementation --------------------------------------
@@ -263,16 +266,19 @@ def test_format_v2s1_push(registry_factory, oci_image: str, skopeo: Runner, refe
 
 
 @pytest.mark.slow
-def test_zstd_chunked_partial_pull_with_podman(registry: Registry, oci_image: str, skopeo: Runner, tmp_path: Path) -> None:
+def test_zstd_chunked_pull_with_podman(registry: Registry, oci_image: str, skopeo: Runner, tmp_path: Path) -> None:
     """A real zstd:chunked consumer: podman (containers/storage) with partial
-    pulls enabled fetches our layers file by file through their TOC."""
+    pulls enabled.  Current podman fetches our layers file by file through
+    their TOC and tar-split; podman 4.3 knows only the previous format's
+    annotations (io.containers.zstd-chunked.*), so it cannot pull the current
+    format partially and pulls the layers whole, which must work too."""
     import os
-    import shutil
+    import re
     import subprocess
 
-    podman = shutil.which("podman")
-    if podman is None:
-        pytest.skip("podman is not installed (Debian package podman)")
+    from skopeo.testing.require import require_tool, skip_or_fail
+
+    podman = require_tool("podman")
     dest = f"{registry.host}/chunked/app:v1"
     proc = skopeo("copy", "--dest-tls-verify=false", "--dest-compress-format", "zstd:chunked", oci_image, f"docker://{dest}")
     assert proc.returncode == 0, proc.stderr
@@ -286,10 +292,13 @@ def test_zstd_chunked_partial_pull_with_podman(registry: Registry, oci_image: st
     pull = subprocess.run([podman, "--log-level=debug", "pull", "--tls-verify=false", dest], env=env,
                           capture_output=True, text=True, timeout=240)
     if pull.returncode != 0 and "driver not supported" in pull.stderr:
-        pytest.skip("overlay storage is not available here")
+        skip_or_fail("podman-overlay", f"podman cannot use overlay storage here: {pull.stderr[-500:]}")
     assert pull.returncode == 0, pull.stderr[-2000:]
     manifest = json.loads(api.inspect_raw(f"docker://{registry.host}/chunked/app:v1", insecure()))
-    assert pull.stderr.count("Retrieved partial blob") == len(manifest["layers"]), pull.stderr[-2000:]
+    version = subprocess.run([podman, "--version"], capture_output=True, text=True, check=True).stdout
+    major = int(m.group(1)) if (m := re.search(r"(\d+)\.\d+", version)) else 0
+    partial = pull.stderr.count("Retrieved partial blob")
+    assert partial == (len(manifest["layers"]) if major >= 5 else 0), pull.stderr[-2000:]
     layers = subprocess.run([podman, "image", "inspect", "--format", "{{json .RootFS.Layers}}", dest], env=env,
                             capture_output=True, text=True, check=True).stdout
     assert json.loads(layers) == json.loads(api.inspect_raw(oci_image, config=True))["rootfs"]["diff_ids"]

@@ -85,7 +85,9 @@ def count(proxy: FaultyProxy, pattern: str) -> int:
 
 
 def oracle_digest(name: str) -> str:
-    out = subprocess.run(["/usr/bin/skopeo", "inspect", "--tls-verify=false", "--raw", name],
+    from skopeo.testing.require import reference_skopeo
+
+    out = subprocess.run([reference_skopeo(), "inspect", "--tls-verify=false", "--raw", name],
                          capture_output=True, check=True)
     import hashlib
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from skopeo.testing.require import require_tool
+
 
 @dataclass(frozen=True)
 class Key:
@@ -45,8 +47,7 @@ def _gen(home: Path, uid: str, out: Path, passphrase: str = "") -> Key:
 
 @pytest.fixture(scope="session")
 def _gpg_session() -> Iterator[GPGHome]:
-    if shutil.which("gpg") is None:
-        pytest.skip("gpg is not installed")
+    require_tool("gpg")
     # A short path: gpg-agent sockets live in the home and have a length limit.
     base = Path(tempfile.mkdtemp(prefix="sk-gpg-"))
     home = base / "h"

@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 REF_NAME = "org.opencontainers.image.ref.name"
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "hello-oci"
 SAMPLE_DIGEST = "sha256:acca7b9a1878120ba41a9b0c67275cef10b17dc81f9d8c194729c6287462b6fc"
-OLD_SKOPEO = "/usr/bin/skopeo"
-UMOCI = "/usr/bin/umoci"
 
 
 def sha256(data: bytes) -> str:
@@ -193,8 +190,9 @@ def blob_files(root: Path) -> set[str]:
     return {f"{p.parent.name}:{p.name}" for p in root.rglob("*") if p.is_file()}
 
 
-needs_old_skopeo = pytest.mark.skipif(not os.access(OLD_SKOPEO, os.X_OK), reason="Debian skopeo 1.9.3 not installed")
-needs_umoci = pytest.mark.skipif(not os.access(UMOCI, os.X_OK), reason="umoci not installed")
+# Skipped when missing, errors under SKOPEO_TESTS_REQUIRE (skopeo.testing.require).
+needs_reference_skopeo = pytest.mark.requires("reference-skopeo")
+needs_umoci = pytest.mark.requires("umoci")
 
 
 def blob_size(layout: Path, digest: str) -> int:

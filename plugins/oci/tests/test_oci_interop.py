@@ -9,20 +9,19 @@ from pathlib import Path
 
 import pytest
 from oci_helpers import (
-    OLD_SKOPEO,
     SAMPLE_DIGEST,
-    UMOCI,
     copy,
     entries,
     make_dir_image,
     make_image,
     make_multiarch,
-    needs_old_skopeo,
+    needs_reference_skopeo,
     needs_umoci,
 )
 
 from skopeo import plugins
 from skopeo.context import SystemContext
+from skopeo.testing.require import reference_skopeo, require_tool
 
 pytestmark = pytest.mark.oracle
 
@@ -34,7 +33,7 @@ def run(*args: str) -> str:
 
 
 def old_skopeo(*args: str) -> str:
-    return run(OLD_SKOPEO, "--insecure-policy", *args)
+    return run(reference_skopeo(), "--insecure-policy", *args)
 
 
 def our_manifest(text: str) -> bytes:
@@ -42,7 +41,7 @@ def our_manifest(text: str) -> bytes:
         return src.get_manifest()[0]
 
 
-@needs_old_skopeo
+@needs_reference_skopeo
 def test_old_skopeo_reads_our_layout(sample: Path, tmp_path: Path) -> None:
     copy(f"oci:{sample}:hello", "oci:ours:v1")
     raw = (sample / "blobs" / "sha256" / SAMPLE_DIGEST.split(":")[1]).read_bytes()
@@ -55,7 +54,7 @@ def test_old_skopeo_reads_our_layout(sample: Path, tmp_path: Path) -> None:
     assert json.loads(old_skopeo("inspect", "oci:untagged"))["Digest"] == SAMPLE_DIGEST
 
 
-@needs_old_skopeo
+@needs_reference_skopeo
 def test_old_skopeo_reads_our_converted_and_list_images(tmp_path: Path) -> None:
     make_dir_image(tmp_path / "d")
     converted = copy("dir:d", "oci:ours:conv")
@@ -74,12 +73,12 @@ def test_umoci_validates_our_layout(sample: Path, tmp_path: Path) -> None:
     copy("oci:src:x", "oci:ours:second")
     copy("oci:src:x", "oci:ours:first")  # retag: the old entry stays, untagged
     assert entries(tmp_path / "ours") == [(SAMPLE_DIGEST, None), (other, "second"), (other, "first")]
-    assert sorted(run(UMOCI, "ls", "--layout", "ours").split()) == ["first", "second"]
+    assert sorted(run(require_tool("umoci"), "ls", "--layout", "ours").split()) == ["first", "second"]
     for tag in ("first", "second"):
         # stat walks manifest and config and fails on anything missing or malformed.
-        assert "history" in json.loads(run(UMOCI, "stat", "--json", "--image", f"ours:{tag}"))
+        assert "history" in json.loads(run(require_tool("umoci"), "stat", "--json", "--image", f"ours:{tag}"))
     # umoci can unpack what we wrote (every blob is where it should be).
-    run(UMOCI, "raw", "unpack", "--rootless", "--image", "ours:second", str(tmp_path / "rootfs"))
+    run(require_tool("umoci"), "raw", "unpack", "--rootless", "--image", "ours:second", str(tmp_path / "rootfs"))
     assert (tmp_path / "rootfs" / "hello.txt").read_bytes() == b"other"
 
 
@@ -89,11 +88,11 @@ def test_umoci_after_delete(sample: Path, tmp_path: Path) -> None:
     make_image(tmp_path / "src", "x", payload=b"other")
     copy("oci:src:x", "oci:ours:b")
     plugins.parse_image_name("oci:ours:a").delete_image(SystemContext())
-    assert run(UMOCI, "ls", "--layout", "ours").split() == ["b"]
-    run(UMOCI, "stat", "--image", "ours:b")
+    assert run(require_tool("umoci"), "ls", "--layout", "ours").split() == ["b"]
+    run(require_tool("umoci"), "stat", "--image", "ours:b")
 
 
-@needs_old_skopeo
+@needs_reference_skopeo
 def test_we_read_old_skopeo_layout(sample: Path, tmp_path: Path) -> None:
     for dest in ("oci:theirs:first", "oci:theirs:second", "oci:theirs"):
         old_skopeo("copy", f"oci:{sample}:hello", dest)
@@ -107,7 +106,7 @@ def test_we_read_old_skopeo_layout(sample: Path, tmp_path: Path) -> None:
     assert copy("oci:theirs:conv", "oci:mine:conv").digest == theirs
 
 
-@needs_old_skopeo
+@needs_reference_skopeo
 def test_converted_manifest_matches_old_skopeo(tmp_path: Path) -> None:
     """Same input, same conversion: both tools produce byte-identical OCI manifests."""
     make_dir_image(tmp_path / "d")
@@ -116,7 +115,7 @@ def test_converted_manifest_matches_old_skopeo(tmp_path: Path) -> None:
     assert our_manifest("oci:theirs:conv") == ours.manifest
 
 
-@needs_old_skopeo
+@needs_reference_skopeo
 def test_interleaved_writers(sample: Path, tmp_path: Path) -> None:
     """We append to a layout 1.9.3 created and it appends to ours."""
     old_skopeo("copy", f"oci:{sample}:hello", "oci:mixed:old1")
@@ -135,7 +134,7 @@ def test_interleaved_writers(sample: Path, tmp_path: Path) -> None:
         assert copy(f"oci:mixed:{tag}", f"dir:check-{tag}").digest == digest
 
 
-@needs_old_skopeo
+@needs_reference_skopeo
 def test_shared_blob_dir_interop(sample: Path, tmp_path: Path) -> None:
     copy(f"oci:{sample}:hello", "oci:ours:s", dest_ctx=SystemContext(shared_blob_dir=str(tmp_path / "shared")))
     out = old_skopeo("--debug", "inspect", "--shared-blob-dir", str(tmp_path / "shared"), "--raw", "oci:ours:s")

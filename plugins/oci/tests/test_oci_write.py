@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from pathlib import Path
@@ -226,7 +227,8 @@ def test_failed_copy_leaves_index_alone(sample: Path, tmp_path: Path) -> None:
     before = (tmp_path / "o" / "index.json").read_bytes()
     layer = next(p for p in (sample / "blobs" / "sha256").iterdir() if p.stat().st_size > 100_000)
     layer.write_bytes(b"corrupt")
-    with pytest.raises(SkopeoError):
+    with pytest.raises(SkopeoError, match=f"^writing blob: happened during read: Digest did not match, expected sha256:{layer.name}, got sha256:"
+                                          f"{hashlib.sha256(b'corrupt').hexdigest()}$"):
         copy(f"oci:{sample}:hello", "oci:o2:new")
     assert not (tmp_path / "o2" / "index.json").exists()
     assert (tmp_path / "o" / "index.json").read_bytes() == before

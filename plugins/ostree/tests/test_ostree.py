@@ -26,6 +26,7 @@ from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, SkopeoError
 from skopeo.testing import images
 from skopeo.testing.fixtures import fatal_message
+from skopeo.testing.require import require_tool
 from skopeo.transport import BlobInfo
 from skopeo_ostree import tarsplit
 from skopeo_ostree.reference import OstreeTransport, UnavailableOstreeTransport, encode_ref
@@ -36,11 +37,9 @@ BRANCH = "ociimage/example.com_2Fns_2Fapp_3Av1"
 TAR_SPLIT = shutil.which("tar-split")
 
 
-def _tar_split() -> str | None:
-    """Go's tar-split tool; dev/setup installs it, so CI without it fails."""
-    if TAR_SPLIT is None and os.environ.get("CI"):
-        pytest.fail("Go's tar-split tool is not installed (Debian: tar-split)")
-    return TAR_SPLIT
+def _tar_split() -> str:
+    """Go's tar-split tool (dev/setup installs it)."""
+    return require_tool("tar-split")
 
 
 def _hex(digest: str) -> str:
@@ -109,19 +108,16 @@ def test_layout_checked_with_ostree(repo: Path, tmp_path: Path, run_skopeo: Run)
         # The tar-split metadata rebuilds the exact tar with Go's tar-split.
         split = base64.b64decode(metadata(repo, ref, "tarsplit.output"))
         tar_split = _tar_split()
-        if tar_split:
-            (tmp_path / "split.json.gz").write_bytes(split)
-            subprocess.run([tar_split, "asm", "--input", str(tmp_path / "split.json.gz"), "--path", str(checkout),
-                            "--output", str(tmp_path / "rebuilt.tar")], check=True, capture_output=True)
-            assert (tmp_path / "rebuilt.tar").read_bytes() == tar
+        (tmp_path / "split.json.gz").write_bytes(split)
+        subprocess.run([tar_split, "asm", "--input", str(tmp_path / "split.json.gz"), "--path", str(checkout),
+                        "--output", str(tmp_path / "rebuilt.tar")], check=True, capture_output=True)
+        assert (tmp_path / "rebuilt.tar").read_bytes() == tar
     assert "no errors found" in ostree(repo, "fsck")
 
 
 @pytest.mark.parametrize("make", [rich_layer, gnu_layer, lambda: gzip.decompress(_sample_layer())], ids=["pax", "gnu", "sample"])
 def test_disassembly_equals_go_tar_split(make: Callable[[], bytes], tmp_path: Path) -> None:
     tar_split = _tar_split()
-    if tar_split is None:
-        pytest.skip("Go's tar-split tool is not installed (Debian: tar-split)")
     tar = tmp_path / "layer.tar"
     tar.write_bytes(make())
     subprocess.run([tar_split, "disasm", "--no-stdout", "--output", str(tmp_path / "go.json.gz"), str(tar)],

@@ -4,7 +4,6 @@ hand-made signatures, policies, our CLI and upstream main side by side)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -15,8 +14,9 @@ import pytest
 import sigstore_material as m
 
 from skopeo.testing.fixtures import fatal_message, skopeo_command
+from skopeo.testing.require import DEFAULT_UPSTREAM, find_upstream_main
 
-UPSTREAM_MAIN = os.environ.get("SKOPEO_UPSTREAM_MAIN", "/tmp/skopeo-main")
+UPSTREAM_MAIN = find_upstream_main() or DEFAULT_UPSTREAM
 REF = "docker.io/library/hello:latest"
 REPO = {"type": "exactRepository", "dockerRepository": "docker.io/library/hello"}
 ISSUER = "https://oidc.example.com"
@@ -30,7 +30,7 @@ def _clock_free(message: str) -> str:
 
 
 def upstream_main_available() -> bool:
-    return os.access(UPSTREAM_MAIN, os.X_OK)
+    return find_upstream_main() is not None
 
 
 class Workshop:

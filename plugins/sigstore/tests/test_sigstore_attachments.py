@@ -316,3 +316,43 @@ def test_reads_and_extends_a_cosign_written_attachment(env: Env, sample_layout: 
     ok = env.pull("ns/cos:v1", "ok2", env.policy("repo.json", env.public, {"type": "matchRepository"}))
     assert ok.returncode == 0, ok.stderr
     assert (env.tmp / "ok2" / "signature-2").exists()
+
+
+def test_attachment_blobs_corrupted_in_transit_are_refused(env: Env, sample_layout: Path, faulty_proxy: Any) -> None:
+    """A signature payload (an attachment layer) and an attachment config damaged
+    between the registry and us (one byte flipped by a proxy): refused by their
+    digest, before anything looks at their contents, and nothing is written."""
+    from skopeo.testing.registry import Fault, flip_middle_byte
+
+    env.sign_push(f"oci:{sample_layout}:hello", "ns/img:v1")
+    _, _, digest = env.manifest("ns/img", "v1")
+    att = env.attachment("ns/img", digest)
+    payload_digest, config_digest = att["layers"][0]["digest"], att["config"]["digest"]
+    damaged = {d: "sha256:" + hashlib.sha256(flip_middle_byte(env.blob("ns/img", d))).hexdigest()
+               for d in (payload_digest, config_digest)}
+    proxy = faulty_proxy(env.registry.port, "none", [
+        Fault(rf"^GET /v2/ns/img/blobs/({payload_digest}|{config_digest})$", action="corrupt", times=None)])
+    (env.regd / "proxy.yaml").write_text(f"docker:\n  {proxy.host}:\n    use-sigstore-attachments: true\n")
+    mismatch = 'digest mismatch, expected "{}", got "{}"'
+
+    # Reading the signatures (copied along, no policy looks at them): the payload's digest is checked.
+    p = env.skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{proxy.host}/ns/img:v1", f"dir:{env.tmp / 'out'}")
+    assert p.returncode == 1
+    assert _msg(p) == mismatch.format(payload_digest, damaged[payload_digest])
+    assert not (env.tmp / "out" / "manifest.json").exists()
+    # The same under a sigstoreSigned policy: the digest, not the signature check, refuses it.
+    pol = env.policy("proxy.json", env.public, {"type": "matchRepository"})
+    pol.write_text(pol.read_text().replace(env.registry.host, proxy.host))
+    p = env.skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{proxy.host}/ns/img:v1", f"dir:{env.tmp / 'out2'}",
+                   policy=pol)
+    assert p.returncode == 1
+    assert _msg(p) == mismatch.format(payload_digest, damaged[payload_digest])
+    assert not (env.tmp / "out2" / "manifest.json").exists()
+
+    # Adding a signature reads the existing attachment's config: checked too, and the attachment is unchanged.
+    p = env.skopeo("copy", "-q", "--dest-tls-verify=false", "--sign-by-sigstore-private-key", str(env.private),
+                   "--sign-passphrase-file", str(env.passfile), f"oci:{sample_layout}:hello",
+                   f"docker://{proxy.host}/ns/img:v1")
+    assert p.returncode == 1
+    assert _msg(p) == "writing signatures: " + mismatch.format(config_digest, damaged[config_digest])
+    assert env.attachment("ns/img", digest) == att

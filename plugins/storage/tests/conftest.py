@@ -6,7 +6,6 @@ home private); every mount below a test's directory is unmounted at the end."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -16,8 +15,9 @@ from pathlib import Path
 import pytest
 from storage_helpers import Store, unmount_under
 
-from skopeo.testing.fixtures import ORACLE
 from skopeo.testing.images import make_image
+from skopeo.testing.require import reference_skopeo as reference_skopeo_path
+from skopeo.testing.require import require_root
 
 
 def _short_run_root() -> Path:
@@ -47,8 +47,8 @@ def make_store(tmp_path: Path) -> Iterator[Callable[..., Store]]:
 @pytest.fixture(params=["overlay", "vfs"])
 def store(request: pytest.FixtureRequest, make_store: Callable[..., Store]) -> Store:
     """An empty store with each driver."""
-    if request.param == "overlay" and os.geteuid() != 0:
-        pytest.skip("overlay stores are tested as root")
+    if request.param == "overlay":
+        require_root("overlay stores are tested as root")
     return make_store(request.param)
 
 
@@ -63,11 +63,10 @@ def oci_images(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def reference_skopeo() -> Callable[..., subprocess.CompletedProcess[str]]:
-    if not os.path.exists(ORACLE):
-        pytest.skip("the reference skopeo is not installed")
+    oracle = reference_skopeo_path()
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([ORACLE, "--insecure-policy", *args], capture_output=True, text=True, timeout=300)
+        proc = subprocess.run([oracle, "--insecure-policy", *args], capture_output=True, text=True, timeout=300)
         if check and proc.returncode != 0:
             raise AssertionError(f"reference skopeo {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc

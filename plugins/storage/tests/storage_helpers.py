@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-PODMAN = shutil.which("podman")
-BUILDAH = shutil.which("buildah")
+from skopeo.testing.require import require_tool
 
 
 def unmount_under(path: Path) -> None:
@@ -38,17 +34,15 @@ class Store:
         return ["--root", str(self.root), "--runroot", str(self.run), "--storage-driver", self.driver]
 
     def podman(self, *args: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-        if PODMAN is None:
-            pytest.skip("podman is not installed")
-        proc = subprocess.run([PODMAN, *self.tool_args(), *args], capture_output=True, text=True, timeout=timeout)
+        podman = require_tool("podman")
+        proc = subprocess.run([podman, *self.tool_args(), *args], capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"podman {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc
 
     def buildah(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        if BUILDAH is None:
-            pytest.skip("buildah is not installed")
-        proc = subprocess.run([BUILDAH, *self.tool_args(), *args], capture_output=True, text=True, timeout=300)
+        buildah = require_tool("buildah")
+        proc = subprocess.run([buildah, *self.tool_args(), *args], capture_output=True, text=True, timeout=300)
         if check and proc.returncode != 0:
             raise AssertionError(f"buildah {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
         return proc

@@ -70,7 +70,7 @@ def test_absolute_symlinks_resolve_inside_the_layer(tmp_path: Path, store: Store
     assert (base / ("diff" if store.driver == "overlay" else "") / "usr/lib/x").read_bytes() == b"inside"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="device nodes are created by root")
+@pytest.mark.requires("root")
 def test_device_nodes_as_root(tmp_path: Path, store: Store, run_skopeo) -> None:  # type: ignore[no-untyped-def]
     proc = _copy_layers(tmp_path, run_skopeo, store, [build_tar([directory("dev"), chardev("dev/null", 1, 3)])])
     assert proc.returncode == 0, proc.stderr

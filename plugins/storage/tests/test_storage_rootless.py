@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 from storage_layers import build_tar, chardev, directory, file, rich_layer, symlink, whiteout_layer, write_image
 
-from skopeo.testing.fixtures import ORACLE, REPO_ROOT, fatal_message
+from skopeo.testing.fixtures import REPO_ROOT, fatal_message
+from skopeo.testing.require import find_reference_skopeo, require_root, require_tool, skip_or_fail
 
 UID = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -44,10 +45,10 @@ def _system_python_matches() -> bool:
 @pytest.fixture
 def user_home() -> Iterator[Path]:
     """A home directory the unprivileged user owns (outside pytest's 0700 tree)."""
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root to switch to an unprivileged user")
+    require_root("needs root to switch to an unprivileged user")
+    require_tool("setpriv")
     if not _system_python_matches():
-        pytest.skip(f"{SYSTEM_PYTHON} is not Python {sys.version_info[0]}.{sys.version_info[1]}")
+        skip_or_fail("system-python", f"{SYSTEM_PYTHON} is not Python {sys.version_info[0]}.{sys.version_info[1]}")
     home = Path(tempfile.mkdtemp(prefix="rootless-", dir="/tmp"))
     (home / ".config" / "containers").mkdir(parents=True)
     (home / "run").mkdir(mode=0o700)
@@ -101,8 +102,9 @@ def test_vfs_per_user_store(user_home: Path, ours) -> None:  # type: ignore[no-u
     assert images[0]["names"] == ["localhost/rootless:v1"]
     proc = ours("copy", "containers-storage:localhost/rootless:v1", f"dir:{user_home}/out")
     assert proc.returncode == 0, proc.stderr
-    if os.path.exists(ORACLE):
-        theirs = _as_user(user_home, [ORACLE, "--insecure-policy", "copy", "containers-storage:localhost/rootless:v1",
+    oracle = find_reference_skopeo()
+    if oracle is not None:
+        theirs = _as_user(user_home, [oracle, "--insecure-policy", "copy", "containers-storage:localhost/rootless:v1",
                                       f"dir:{user_home}/theirs"])
         assert theirs.returncode == 0, theirs.stderr
         blobs = {p.name: p.read_bytes() for p in (user_home / "out").iterdir() if p.name != "manifest.json"}
@@ -126,7 +128,7 @@ def test_foreign_owners_need_ignore_chown_errors(user_home: Path, ours) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/fuse-overlayfs"), reason="fuse-overlayfs is not installed")
+@pytest.mark.requires("fuse-overlayfs")
 def test_overlay_with_mount_program(user_home: Path, ours) -> None:  # type: ignore[no-untyped-def]
     _configure(user_home, '[storage]\ndriver = "overlay"\n[storage.options.overlay]\n'
                           'mount_program = "/usr/bin/fuse-overlayfs"\nignore_chown_errors = "true"\n')

@@ -22,12 +22,13 @@ from skopeo.errors import SkopeoError
 from skopeo.golang import gojson
 from skopeo.testing import images
 from skopeo.testing.fixtures import fatal_message, skopeo_command
+from skopeo.testing.require import find_upstream_main
 from skopeo.transport import BlobInfo
 from skopeo_tarball.source import build_config, check_tar, layer_media_type
 from skopeo_tarball.transport import TarballTransport
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-UPSTREAM_MAIN = "/tmp/skopeo-main"
+UPSTREAM_MAIN = find_upstream_main()
 
 
 def _tar(path: Path, seed: int) -> Path:
@@ -87,7 +88,7 @@ def test_copy_matches_reference(which: list[int], layers: list[Path], tmp_path: 
         assert (config, manifest["layers"]) == (normalized["config"], normalized["layers"])
     assert [h["comment"] for h in config["history"]] == ["imported from tarball"] * len(which)
     images.validate(f"dir:{tmp_path}/ours")
-    if os.path.exists(UPSTREAM_MAIN):  # byte for byte with upstream main, where it is built
+    if UPSTREAM_MAIN is not None:  # byte for byte with upstream main, where it is built
         subprocess.run([UPSTREAM_MAIN, "--policy", str(tmp_path / "policy.json"), "copy", "-q", name, f"dir:{tmp_path}/main"],
                        check=True, capture_output=True)
         assert _dir_files(tmp_path / "main") == ours
@@ -212,7 +213,7 @@ def test_api_inspect(layers: list[Path]) -> None:
 
 
 @pytest.mark.parametrize(("compress", "where", "reason"), [
-    (images.gzip_bytes, 30, "flate: corrupt input ("),
+    (images.gzip_bytes, 30, "flate: corrupt input"),
     (lambda d: __import__("bz2").compress(d), 0.5, "bzip2: corrupt input ("),
     (lambda d: __import__("lzma").compress(d), 0.5, "xz: corrupt input ("),
 ], ids=["gzip", "bzip2", "xz"])

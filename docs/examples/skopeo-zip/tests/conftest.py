@@ -4,7 +4,6 @@ loaded automatically once skopeo is installed) provides ``sample_layout``,
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,8 +12,8 @@ import pluggy
 import pytest
 
 from skopeo import plugins
+from skopeo.testing.require import reference_skopeo
 
-ORACLE = "/usr/bin/skopeo"
 RunSkopeo = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -38,12 +37,11 @@ def zip_image(tmp_path: Path, sample_layout: Path, run_skopeo: RunSkopeo) -> Pat
 
 @pytest.fixture
 def raw_oracle() -> Callable[..., bytes]:
-    """``/usr/bin/skopeo inspect --raw`` as bytes (skips when the reference tool is absent)."""
-    if not os.path.exists(ORACLE):
-        pytest.skip("the reference skopeo is not installed")
+    """The reference skopeo's ``inspect --raw`` as bytes."""
+    exe = reference_skopeo()
 
     def run(name: str) -> bytes:
-        return subprocess.run([ORACLE, "inspect", "--raw", name], capture_output=True, check=True, timeout=600).stdout
+        return subprocess.run([exe, "inspect", "--raw", name], capture_output=True, check=True, timeout=600).stdout
 
     return run
 
