@@ -75,6 +75,24 @@ def layer_compression(media_type: str) -> str | None:
     return None
 
 
+_COMPRESSION_CHANGEABLE = {
+    "docker": frozenset((DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_FOREIGN_LAYER, DOCKER_FOREIGN_LAYER_GZIP)),
+    "oci": frozenset((OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_ND_LAYER, OCI_ND_LAYER_GZIP, OCI_ND_LAYER_ZSTD)),
+}
+
+
+def can_change_layer_compression(manifest_mime: str, config_media_type: str, layer_media_type: str) -> bool:
+    """Whether a layer of *layer_media_type* in a manifest of *manifest_mime*
+    (with a config of *config_media_type*) may be stored with another
+    compression (upstream's ``CanChangeLayerCompression``): only known layer
+    types, and in OCI only for container images (not artifacts); schema1 always."""
+    if manifest_mime in SCHEMA1:
+        return True
+    if manifest_mime == OCI_MANIFEST:
+        return config_media_type == OCI_CONFIG and layer_media_type in _COMPRESSION_CHANGEABLE["oci"]
+    return layer_media_type in _COMPRESSION_CHANGEABLE["docker"]
+
+
 def is_foreign_layer(media_type: str) -> bool:
     return media_type.startswith((OCI_ND_LAYER, DOCKER_FOREIGN_LAYER))
 

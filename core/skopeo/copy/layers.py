@@ -10,6 +10,7 @@ from the content) → optional decompressor → optional compressor →
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
@@ -24,6 +25,7 @@ from ..retry import Backoff, retrying
 from ..streams import PrefetchReader, ReadErrorAnnotator
 from ..transport import BlobInfo, BlobStream
 from .decisions import LayerOperation, layer_operation
+from .reuse import record_transfer, reuse_options, reused_layer
 from .session import CopySession
 
 if TYPE_CHECKING:
@@ -59,6 +61,11 @@ class _Batch(NamedTuple):
     two_worker_size: int
     # Reads of the source run in a thread of their own.
     prefetch: bool
+    # The manifest types the image may be written as (None: any); a reused
+    # blob's compression must fit one of them.
+    manifest_types: tuple[str, ...] | None = None
+    # Whether a layer of this media type may be stored with another compression.
+    changeable: Callable[[str], bool] = lambda media_type: True
 
 
 def _restart_policy() -> Backoff:
@@ -70,7 +77,13 @@ class LayerPipeline:
     def __init__(self, session: CopySession) -> None:
         self.session = session
 
-    def copy_layers(self, layers: list[mf.Descriptor], may_change: bool, need_diff_ids: bool = False) -> list[LayerResult]:
+    def copy_layers(
+        self, layers: list[mf.Descriptor], may_change: bool, need_diff_ids: bool = False,
+        manifest_types: tuple[str, ...] | None = None, changeable: Callable[[str], bool] | None = None,
+    ) -> list[LayerResult]:
+        """Copy *layers*; *manifest_types* are the manifest types the image may
+        be written as, *changeable* says which layer media types may change
+        compression (both limit what may be reused in place of a layer)."""
         s = self.session
         batch = _Batch(
             may_change,
@@ -86,6 +99,8 @@ class LayerPipeline:
             # Blobs copied one after the other (a destination that writes them in
             # sequence, or a single layer) get a second thread for the source side.
             not s.parallel or len(layers) == 1,
+            manifest_types,
+            changeable or (lambda media_type: True),
         )
 
         def one(desc: mf.Descriptor) -> LayerResult:
@@ -120,16 +135,9 @@ class LayerPipeline:
             # A foreign layer stays where its URLs point; only the manifest refers to it.
             log.debug(f'Skipping foreign layer "{desc.digest}" copy to {s.dest.reference}')
             return LayerResult(desc.digest, desc.size, mf.layer_compression(desc.media_type), desc, changed=False)
-        hinted = mf.layer_compression(desc.media_type)
-        op_hint, _ = self._operation(hinted, batch.may_change)
-        if op_hint == LayerOperation.PRESERVE and not batch.need_diff_ids:
-            try:
-                reused = s.dest.try_reusing_blob(info)
-            except SkopeoError as e:
-                raise e.wrap(f"trying to reuse blob {desc.digest} at destination") from None
-            if reused is not None and reused.digest is not None:
-                s.progress.skipped(f"Copying blob {desc.digest}")
-                return LayerResult(reused.digest, reused.size, hinted, desc, changed=False)
+        reused = self._reused(desc, info, batch)
+        if reused is not None:
+            return reused
         # A destination that cannot rewind a stream it consumed part of raises
         # UploadInterruptedError on a transient failure (e.g. a registry upload
         # whose connection was reset): the blob is then read again from the
@@ -141,6 +149,31 @@ class LayerPipeline:
 
         return retrying(lambda: self._transfer(desc, info, batch, bars), _restart_policy(), UploadInterruptedError,
                         announce, may_retry=lambda e: not s.cancel.is_set())
+
+    def _reused(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch) -> LayerResult | None:
+        """The layer as the destination already has it, in this or (through the
+        blob-info cache) another compression, without reading the source; as
+        upstream, tried whenever the layer's diffID is not needed or is known."""
+        s = self.session
+        diff_id = ""
+        if batch.need_diff_ids:
+            diff_id = s.cache.uncompressed_digest(desc.digest) or ""
+            if not diff_id:
+                return None
+        o = s.options
+        hinted, _ = self._operation(mf.layer_compression(desc.media_type), batch.may_change)
+        options = reuse_options(desc, batch.may_change and not o.signers, batch.changeable(desc.media_type),
+                                batch.manifest_types, o.compression_format, o.force_compression_format,
+                                hinted == LayerOperation.PRESERVE)
+        try:
+            reused = s.dest.try_reusing_blob_with_options(info, options)
+        except SkopeoError as e:
+            raise e.wrap(f"trying to reuse blob {desc.digest} at destination") from None
+        if reused is None:
+            return None
+        s.progress.skipped(f"Copying blob {desc.digest}")
+        digest, size, compression, changed, annotations = reused_layer(desc, reused)
+        return LayerResult(digest, size, compression, desc, changed, diff_id=diff_id, annotations=annotations)
 
     def _transfer(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch, bars: list[BlobProgress]) -> LayerResult:
         """One attempt at reading a layer from the source and writing it."""
@@ -198,6 +231,8 @@ class LayerPipeline:
         assert stored.digest is not None
         changed = stored.digest != desc.digest
         compression = target if op != LayerOperation.PRESERVE else detected
+        record_transfer(s.cache, op, detected, target, batch.changeable(desc.media_type), desc.digest, stored.digest,
+                        chunked.annotations if chunked is not None else None)
         result = LayerResult(stored.digest, stored.size, compression, desc, changed,
                              drop_urls=bool(desc.urls) and batch.may_change)
         if chunked is not None:
@@ -206,6 +241,7 @@ class LayerPipeline:
             if not tee.done:
                 raise SkopeoError(f"layer {desc.digest} was not read to its end")
             result.diff_id = tee.diff_id
+            s.cache.record_digest_uncompressed_pair(desc.digest, tee.diff_id)
         return result
 
     def _transformed(

@@ -53,7 +53,10 @@ class ImageCopier:
         else:
             if s.parallel:
                 self.manifests.start_config_upload(parsed, candidates[0], config_raw)
-            layer_results = self.layers.copy_layers(parsed.layers, may_modify)
+            config_type = parsed.config.media_type if parsed.config is not None else ""
+            layer_results = self.layers.copy_layers(
+                parsed.layers, may_modify, manifest_types=tuple(candidates),
+                changeable=lambda media_type: mf.can_change_layer_compression(parsed.mime, config_type, media_type))
             for r, orig in zip(layer_results, original_layers, strict=True):
                 r.changed = r.changed or r.digest != orig.digest
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
@@ -78,6 +81,10 @@ class ImageCopier:
         """Each candidate format in turn, as upstream: one that cannot describe
         the layers, or that the destination rejects, leaves the next one a chance."""
         s = self.session
+        if toplevel:
+            # The blobs are in place: what they taught the cache is written
+            # while the manifest is uploaded (an fsync or three otherwise after it).
+            s.cache.write_ahead()
         errors: list[str] = []
         for cand in candidates:
             try:

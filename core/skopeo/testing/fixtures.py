@@ -34,6 +34,40 @@ def skopeo_command() -> list[str]:
     return [sys.executable, "-m", "skopeo"]
 
 
+# --- the blob-info cache ---------------------------------------------------------------------
+# Tests never use the machine's blob-info cache (/var/lib/containers/cache for
+# root): our CLI and API use one file per test session, forgotten whenever a
+# registry stops (a later one may reuse its port).  Tests of the cache itself
+# point $SKOPEO_BLOB_INFO_CACHE_DIR (or the context) elsewhere.
+_session_cache_dir: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _session_cache_dir
+    import tempfile
+
+    from ..blobinfocache import ENV_DIR
+
+    if ENV_DIR not in os.environ:
+        _session_cache_dir = tempfile.mkdtemp(prefix="skopeo-test-blob-info-cache-")
+        os.environ[ENV_DIR] = _session_cache_dir
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _session_cache_dir is not None:
+        shutil.rmtree(_session_cache_dir, ignore_errors=True)
+
+
+def forget_blob_info_cache() -> None:
+    """Forget the test session's blob-info cache: in this process and its file."""
+    from .. import blobinfocache
+
+    blobinfocache.forget()
+    if _session_cache_dir is not None:
+        for name in os.listdir(_session_cache_dir):
+            os.unlink(os.path.join(_session_cache_dir, name))
+
+
 @pytest.fixture
 def sample_layout(tmp_path: Path) -> Path:
     """A private copy of the bundled sample OCI layout (tag ``hello``)."""
