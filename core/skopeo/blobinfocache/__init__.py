@@ -28,34 +28,47 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import log
-from .cache import BlobInfoCache
-from .prioritize import (
-    UNCOMPRESSED,
-    UNKNOWN_COMPRESSION,
-    Candidate,
-    CandidateOptions,
-    CompressorData,
-    compression_matches,
-)
 
 if TYPE_CHECKING:
     from ..context import SystemContext
+    from .cache import BlobInfoCache as BlobInfoCache
+    from .prioritize import Candidate as Candidate
+    from .prioritize import CandidateOptions as CandidateOptions
+    from .prioritize import CompressorData as CompressorData
+    from .prioritize import compression_matches as compression_matches
 
 __all__ = [
-    "FILENAME", "SYSTEM_DIR", "UNCOMPRESSED", "UNKNOWN_COMPRESSION", "BlobInfoCache", "Candidate",
-    "CandidateOptions", "CompressorData", "cache_dir", "cache_for", "compression_matches", "forget",
+    "ENV_DIR", "FILENAME", "SYSTEM_DIR", "UNCOMPRESSED", "UNKNOWN_COMPRESSION", "BlobInfoCache", "Candidate",
+    "CandidateOptions", "CompressorData", "cache_dir", "cache_for", "cache_in_use", "compression_matches", "forget",
 ]
 
 FILENAME = "blob-info-cache-v1.sqlite"
 SYSTEM_DIR = "/var/lib/containers/cache"
 ENV_DIR = "SKOPEO_BLOB_INFO_CACHE_DIR"
+# Compression names beside the algorithms' own.
+UNCOMPRESSED = "uncompressed"
+UNKNOWN_COMPRESSION = "unknown"
+
+# The classes load with the first cache: commands that never copy (inspect)
+# import only this module.
+_LAZY = {"BlobInfoCache": ".cache", "Candidate": ".prioritize", "CandidateOptions": ".prioritize",
+         "CompressorData": ".prioritize", "compression_matches": ".prioritize"}
 
 _lock = threading.Lock()
 _caches: dict[str, BlobInfoCache] = {}
 _memory_only: BlobInfoCache | None = None
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module, __name__), name)
 
 
 def cache_dir(override: str | None, euid: int, env: Mapping[str, str]) -> str | None:
@@ -89,24 +102,40 @@ def rootless_euid() -> int:
     return os.geteuid()
 
 
+def _path(ctx: SystemContext | None) -> str | None:
+    directory = cache_dir(ctx.blob_info_cache_dir if ctx is not None else None, rootless_euid(), os.environ)
+    return None if directory is None else os.path.join(directory, FILENAME)
+
+
 def cache_for(ctx: SystemContext | None) -> BlobInfoCache:
     """The process-wide cache *ctx* names (created on first use; the file is
     opened only when a copy uses it)."""
     global _memory_only
-    directory = cache_dir(ctx.blob_info_cache_dir if ctx is not None else None, rootless_euid(), os.environ)
+    path = _path(ctx)
     with _lock:
-        if directory is None:
+        if path is None:
             if _memory_only is None:
+                from .cache import BlobInfoCache
+
                 log.debug(f"Error determining a location for {FILENAME}, using a memory-only cache")
                 _memory_only = BlobInfoCache()
             return _memory_only
-        path = os.path.join(directory, FILENAME)
         found = _caches.get(path)
         if found is None:
             from .sqlite import SqliteCache
 
             found = _caches[path] = SqliteCache(path)
         return found
+
+
+def cache_in_use(ctx: SystemContext | None) -> BlobInfoCache | None:
+    """The cache *ctx* names if a copy is using it now, else None: what a
+    source sees outside a copy (``inspect`` reading a config) is not worth
+    recording, as upstream's callers then pass no cache."""
+    path = _path(ctx)
+    with _lock:
+        found = _memory_only if path is None else _caches.get(path)
+    return found if found is not None and found.in_use else None
 
 
 def forget() -> None:

@@ -7,11 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from . import prioritize
 from .memory import MemoryFacts
-from .prioritize import Candidate, CandidateOptions, CompressorData, Facts
+from .prioritize import Candidate, CandidateOptions, CompressorData
+
+if TYPE_CHECKING:
+    from .prioritize import Facts
 
 T = TypeVar("T")
 
@@ -29,12 +32,22 @@ class BlobInfoCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._memory = MemoryFacts()
+        self._uses = 0  # open() calls not yet closed
 
     def open(self) -> None:
         """Start a batch of uses (pair it with :meth:`close`)."""
+        with self._lock:
+            self._uses += 1
 
     def close(self) -> None:
         """End a batch of uses."""
+        with self._lock:
+            self._uses = max(0, self._uses - 1)
+
+    @property
+    def in_use(self) -> bool:
+        """Whether a batch (a copy) is under way."""
+        return self._uses > 0
 
     def write_ahead(self) -> None:
         """A hint within a batch: what was recorded so far may be written now,

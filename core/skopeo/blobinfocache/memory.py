@@ -5,7 +5,8 @@ SQLite cache's view of what this process recorded and has not written yet."""
 from __future__ import annotations
 
 from .. import log
-from .prioritize import UNKNOWN_COMPRESSION, CompressorData
+from . import UNKNOWN_COMPRESSION
+from .prioritize import CompressorData
 
 
 class MemoryFacts:

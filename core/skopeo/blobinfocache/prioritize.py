@@ -9,10 +9,9 @@ Compression names are the blob-info cache's: ``uncompressed``, an algorithm
 from __future__ import annotations
 
 from functools import cmp_to_key
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-UNCOMPRESSED = "uncompressed"
-UNKNOWN_COMPRESSION = "unknown"
+from . import UNCOMPRESSED, UNKNOWN_COMPRESSION
 
 # At most this many candidates are returned, of which at most
 # UNKNOWN_LOCATION_ATTEMPTS have no known location (upstream's heuristics).
@@ -58,22 +57,24 @@ class Candidate(NamedTuple):
     location: str | None
 
 
-class Facts(Protocol):
-    """What a cache knows; every digest is a string ``algorithm:hex``."""
+if TYPE_CHECKING:  # a Protocol class costs start-up time; only the type checker needs it
 
-    def uncompressed(self, digest: str) -> str | None:
-        """The recorded uncompressed digest of *digest*."""
+    class Facts(Protocol):
+        """What a cache knows; every digest is a string ``algorithm:hex``."""
 
-    def is_uncompressed(self, digest: str) -> bool:
-        """Whether *digest* was recorded as some blob's uncompressed digest."""
+        def uncompressed(self, digest: str) -> str | None:
+            """The recorded uncompressed digest of *digest*."""
 
-    def variants(self, uncompressed: str) -> list[str]:
-        """Every digest recorded with *uncompressed* as its uncompressed digest."""
+        def is_uncompressed(self, digest: str) -> bool:
+            """Whether *digest* was recorded as some blob's uncompressed digest."""
 
-    def compressor(self, digest: str) -> CompressorData: ...
+        def variants(self, uncompressed: str) -> list[str]:
+            """Every digest recorded with *uncompressed* as its uncompressed digest."""
 
-    def locations(self, transport: str, scope: str, digest: str) -> list[tuple[str, int]]:
-        """(location, last seen in ns since the epoch) of *digest*."""
+        def compressor(self, digest: str) -> CompressorData: ...
+
+        def locations(self, transport: str, scope: str, digest: str) -> list[tuple[str, int]]:
+            """(location, last seen in ns since the epoch) of *digest*."""
 
 
 def base_variant(algorithm: str) -> str:

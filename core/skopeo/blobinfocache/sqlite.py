@@ -37,12 +37,15 @@ from .. import log
 from ..golang import gojson
 from ..golang.gotime import parse_sqlite_time, sqlite_time_text
 from ..golang.oserror import path_error_text
+from . import UNKNOWN_COMPRESSION
 from .cache import BlobInfoCache
 from .memory import MemoryFacts
-from .prioritize import UNKNOWN_COMPRESSION, CompressorData, Facts
+from .prioritize import CompressorData
 
 if TYPE_CHECKING:
     import sqlite3
+
+    from .prioritize import Facts
 
 T = TypeVar("T")
 
@@ -263,7 +266,6 @@ class SqliteCache(BlobInfoCache):
         super().__init__()
         self._memory.warn = False  # conflicts are reported against the file, when written
         self.path = path
-        self._uses = 0
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[Any, ...]] = []
         self._pending_since = 0
@@ -271,23 +273,20 @@ class SqliteCache(BlobInfoCache):
         # Set once the file failed: memory only from then on.
         self.failed = False
 
-    def open(self) -> None:
-        with self._lock:
-            self._uses += 1
-
     def write_ahead(self) -> None:
         with self._lock:
-            if not self._pending or self._uses == 0 or self.failed or self._writer is not None:
+            # Within a longer batch (sync), records wait for its end.
+            if not self._pending or self._uses != 1 or self.failed or self._writer is not None:
                 return
             # The writer holds the lock while it writes: lookups wait for it.
             self._writer = threading.Thread(target=self.flush, name="blob-info-cache-write", daemon=True)
             self._writer.start()
 
     def close(self) -> None:
-        writer = self._writer
+        with self._lock:
+            writer, self._writer = self._writer, None
         if writer is not None:
             writer.join()
-            self._writer = None
         with self._lock:
             if self._uses == 0:
                 return

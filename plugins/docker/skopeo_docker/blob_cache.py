@@ -23,8 +23,11 @@ TRANSPORT = "docker"
 
 
 def record_location(ctx: SystemContext, digest: str, ref: DockerReference) -> None:
-    """A registry confirmed that *ref*'s repository holds *digest*."""
-    blobinfocache.cache_for(ctx).record_known_location(TRANSPORT, ref.domain, digest, ref.name)
+    """A registry confirmed that *ref*'s repository holds *digest* (recorded
+    during copies only)."""
+    cache = blobinfocache.cache_in_use(ctx)
+    if cache is not None:
+        cache.record_known_location(TRANSPORT, ref.domain, digest, ref.name)
 
 
 class _ManifestLocations:
