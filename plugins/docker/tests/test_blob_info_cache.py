@@ -237,3 +237,64 @@ def test_unwritable_new_cache_directory(cache: Path, source: Registry, dest: Fau
     warnings = [line for line in proc.stderr.splitlines() if "level=warning" in line]
     assert len(warnings) == 1 and "unable to open database file" in warnings[0], proc.stderr
     assert os.listdir(cache) == []
+
+
+# --- the same file as upstream's SQLite cache, live ----------------------------------------------
+# Upstream skopeo built with cgo and SQLite (the usual /tmp/skopeo-main is cgo-free and keeps its
+# cache in memory), e.g. from the build-upstream-skopeo tool's source tree:
+#   CGO_ENABLED=1 GOFLAGS=-mod=vendor go build -tags "libsqlite3 exclude_graphdriver_btrfs \
+#     exclude_graphdriver_devicemapper containers_image_openpgp" -o /tmp/skopeo-main-sqlite ./cmd/skopeo
+# (libsqlite3-dev).  CI has none: tests/test_blobinfocache.py checks the schema and statements.
+UPSTREAM_SQLITE = os.environ.get("SKOPEO_UPSTREAM_SQLITE", "/tmp/skopeo-main-sqlite")
+
+
+@pytest.fixture
+def shared_env(tmp_path: Path, isolated_home: Path) -> dict[str, str]:
+    """Both programs find the cache by the rootless rule ($XDG_DATA_HOME), not by our variable."""
+    if not os.access(UPSTREAM_SQLITE, os.X_OK):
+        pytest.skip(f"no upstream skopeo with a SQLite blob-info cache at {UPSTREAM_SQLITE}")
+    env = {k: v for k, v in os.environ.items() if k != "SKOPEO_BLOB_INFO_CACHE_DIR"}
+    env.update(_CONTAINERS_ROOTLESS_UID="1000", XDG_DATA_HOME=str(tmp_path / "data"))
+    return env
+
+
+def _run_in(env: dict[str, str], argv: list[str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "level=warning" not in proc.stderr and "level=error" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_upstream_and_we_share_the_cache_file(shared_env: dict[str, str], dest: FaultyProxy, oci_image: str,
+                                              tmp_path: Path) -> None:
+    ours = [*skopeo_command(), "--insecure-policy", "copy", "--dest-tls-verify=false"]
+    theirs = [UPSTREAM_SQLITE, "--insecure-policy", "copy", "--dest-tls-verify=false"]
+    _run_in(shared_env, [*theirs, oci_image, f"docker://{dest.host}/first/app:v1"])
+    assert os.listdir(tmp_path / "data" / "containers" / "cache") == [FILENAME]
+    seen = len(dest.requests)
+    _run_in(shared_env, [*ours, oci_image, f"docker://{dest.host}/second/app:v1"])
+    assert len([m for m in _mounts(_since(dest, seen), "second/app") if m.endswith("<-first/app")]) == 3
+    assert _uploads(_since(dest, seen)) == []
+    seen = len(dest.requests)
+    _run_in(shared_env, [*theirs, oci_image, f"docker://{dest.host}/third/app:v1"])
+    # Upstream mounts the layers from where we recorded them (it uploads configs).
+    assert len([m for m in _mounts(_since(dest, seen), "third/app") if m.endswith("<-second/app")]) == 2
+
+
+def test_we_reuse_what_upstream_compressed(shared_env: dict[str, str], dest: FaultyProxy, oci_image: str,
+                                           tmp_path: Path) -> None:
+    """Upstream pushes a docker-archive (compressing its layers and recording
+    the pairs); we push the same archive without compressing or uploading."""
+    archive = f"docker-archive:{tmp_path}/app.tar"
+    env = dict(shared_env, SKOPEO_PLUGINS="docker,oci,dir,archive")
+    _run_in(env, [*skopeo_command(), "--insecure-policy", "copy", oci_image, f"{archive}:team/app:v1"])
+    _run_in(env, [UPSTREAM_SQLITE, "--insecure-policy", "copy", "--dest-tls-verify=false", archive,
+                  f"docker://{dest.host}/arch/app:v1"])
+    seen = len(dest.requests)
+    _run_in(env, [*skopeo_command(), "--insecure-policy", "copy", "--dest-tls-verify=false", archive,
+                  f"docker://{dest.host}/arch/app:v2"])
+    assert _uploads(_since(dest, seen)) == []
+    first = _run_in(env, [UPSTREAM_SQLITE, "inspect", "--raw", "--tls-verify=false", f"docker://{dest.host}/arch/app:v1"])
+    second = _run_in(env, [UPSTREAM_SQLITE, "inspect", "--raw", "--tls-verify=false",
+                           f"docker://{dest.host}/arch/app:v2"])
+    assert json.loads(first.stdout)["layers"] == json.loads(second.stdout)["layers"]
