@@ -365,6 +365,27 @@ def test_what_upstream_writes_is_read_by_us(cache_dir: Path) -> None:
     cache.close()
 
 
+@pytest.mark.parametrize(("stored", "expected"), [
+    (b'{"a":"b"}', CompressorData("zstd", "zstd:chunked", {"a": "b"})),
+    ('{"a":"b"}', CompressorData("zstd", "zstd:chunked", {"a": "b"})),  # TEXT, as another writer might
+    (b"null", CompressorData("zstd", "zstd:chunked", None)),
+    (b"{not json", CompressorData("zstd")),
+    (b'{"a":1}', CompressorData("zstd")),  # not a map[string]string
+])
+def test_odd_annotations_in_the_file(cache_dir: Path, stored: bytes | str, expected: CompressorData) -> None:
+    cache = sqlite_cache(cache_dir)
+    cache.open()
+    cache.record_known_location("docker", "r", X, "r/x")
+    cache.close()
+    conn = sqlite3.connect(cache_dir / bic.FILENAME, isolation_level=None)
+    conn.execute(UPSTREAM_WRITES["compressor"], (Z, "zstd"))
+    conn.execute(UPSTREAM_WRITES["specific"], (Z, "zstd:chunked", stored))
+    conn.close()
+    conn = sqlite3.connect(cache_dir / bic.FILENAME)
+    assert bic_sqlite.DbFacts(conn).compressor(Z) == expected
+    conn.close()
+
+
 def _upstream_source() -> str:
     if not os.path.isdir(UPSTREAM_MIRROR):
         pytest.skip(f"no upstream skopeo mirror at {UPSTREAM_MIRROR}; the recorded statements are checked above")

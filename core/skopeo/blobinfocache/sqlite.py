@@ -26,6 +26,7 @@ when the file is first opened."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -156,11 +157,11 @@ class DbFacts:
         if specific is None or annotations is None:
             return CompressorData(str(base))
         try:
-            decoded = gojson.loads(bytes(annotations))
-        except ValueError:
-            decoded = None
-        if decoded is not None and not (isinstance(decoded, dict) and all(isinstance(v, str) for v in decoded.values())):
+            decoded = json.loads(annotations)  # a BLOB as upstream writes it, or TEXT
+        except (ValueError, TypeError):
             return CompressorData(str(base))
+        if decoded is not None and not (isinstance(decoded, dict) and all(isinstance(v, str) for v in decoded.values())):
+            return CompressorData(str(base))  # not a map[string]string: upstream's lookup would fail
         return CompressorData(str(base), str(specific), decoded)
 
     def locations(self, transport: str, scope: str, digest: str) -> list[tuple[str, int]]:
