@@ -119,7 +119,9 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def ensure_schema(conn: sqlite3.Connection) -> None:
     with transaction(conn):
         last = SCHEMA[-1][0]
-        if conn.execute("SELECT 1 FROM sqlite_schema WHERE name=?", (last,)).fetchone() is None:
+        # sqlite_master: upstream's sqlite_schema is its newer name (SQLite 3.33),
+        # and the SQLite Python links may be older than the one go-sqlite3 embeds.
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (last,)).fetchone() is None:
             for _, command in SCHEMA:
                 conn.execute(command)
 
