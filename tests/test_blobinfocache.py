@@ -22,7 +22,6 @@ from skopeo import layertypes, plugins
 from skopeo import manifest as mf
 from skopeo.blobinfocache import sqlite as bic_sqlite
 from skopeo.blobinfocache.prioritize import (
-from skopeo.testing.require import skip_or_fail
     Candidate,
     CandidateOptions,
     CompressorData,
@@ -35,6 +34,7 @@ from skopeo.copy.decisions import LayerOperation
 from skopeo.copy.reuse import record_transfer, reused_layer
 from skopeo.digest import of_bytes
 from skopeo.golang.gotime import parse_sqlite_time, sqlite_time_text
+from skopeo.testing.require import skip_or_fail
 from skopeo.transport import BlobInfo, ReusedBlob, ReuseOptions
 
 UPSTREAM_MIRROR = os.environ.get("SKOPEO_UPSTREAM_MIRROR", "/work/.mirror/containers+skopeo/repo")
