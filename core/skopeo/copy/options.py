@@ -11,6 +11,7 @@ from .. import manifest as mf
 from ..context import SystemContext
 
 if TYPE_CHECKING:
+    from ..events import Consumer
     from ..ocicrypt.config import DecryptConfig, EncryptConfig
     from ..transport import ImageReference
 
@@ -26,6 +27,9 @@ class CopyOptions:
     dest_ctx: SystemContext = field(default_factory=SystemContext)
     # Where progress lines go (stdout in the CLI); None is quiet.
     report: TextIO | None = None
+    # Called with each event of the copy (skopeo.events), from any thread
+    # but one call at a time.
+    events: Consumer | None = None
     remove_signatures: bool = False
     # Force the destination manifest MIME type (``--format``).
     manifest_type: str | None = None
