@@ -469,21 +469,23 @@ Consumer = Callable[[Event], None]
 class _Serialized:
     """A consumer called by one thread at a time."""
 
-    __match_args__ = ("consumer", "lock")
-    __slots__ = __match_args__
+    __slots__ = ("consumer", "lock")
 
-    def __init__(self, consumer: Consumer) -> None:
+    def __init__(self, consumer: Consumer, lock: threading.Lock | None = None) -> None:
         self.consumer = consumer
-        self.lock = threading.Lock()
+        self.lock = lock if lock is not None else threading.Lock()
 
     def __call__(self, event: Event) -> None:
         with self.lock:
             self.consumer(event)
 
 
-def serialized(consumer: Consumer) -> Consumer:
-    """*consumer*, called by one thread at a time (itself if it already is)."""
-    return consumer if isinstance(consumer, _Serialized) else _Serialized(consumer)
+def serialized(consumer: Consumer, lock: threading.Lock | None = None) -> Consumer:
+    """*consumer*, called by one thread at a time (itself if it already is);
+    with *lock*, by one thread at a time of all those that share it."""
+    if isinstance(consumer, _Serialized) and (lock is None or consumer.lock is lock):
+        return consumer
+    return _Serialized(consumer, lock)
 
 
 def fan_out(*consumers: Consumer | None) -> Consumer | None:
@@ -516,8 +518,7 @@ class Emitter:
     ``copy_id`` and ``instance`` filled in.  ``active`` is False when nobody
     listens (then nothing is built)."""
 
-    __match_args__ = ("_consumer", "active", "copy_id", "instance")
-    __slots__ = __match_args__
+    __slots__ = ("_consumer", "active", "copy_id", "instance")
 
     def __init__(self, consumer: Consumer | None, copy_id: int = 0, instance: int | None = None) -> None:
         self._consumer = serialized(consumer) if consumer is not None else None
@@ -544,8 +545,7 @@ class BlobCounter:
     (``progress.CountingReader``), sent as :class:`BlobProgress` events at
     most every ``PROGRESS_BYTES`` or ``PROGRESS_SECONDS``."""
 
-    __match_args__ = ("_emit", "_next_bytes", "_next_time", "blob_id", "copied", "digest", "size")
-    __slots__ = __match_args__
+    __slots__ = ("_emit", "_next_bytes", "_next_time", "blob_id", "copied", "digest", "size")
 
     def __init__(self, emit: Emitter, digest: str, size: int) -> None:
         self._emit = emit
