@@ -57,17 +57,17 @@ def test_every_call_on_local_transports(sample_layout: Path, tmp_path: Path, run
 def test_errors_of_each_call(sample_layout: Path, tmp_path: Path) -> None:
     """The exception types docs/api.md promises."""
     with Session(insecure_policy=True) as s:
-        with pytest.raises(InvalidReferenceError, match='Invalid source name bogus:x: .*unknown transport "bogus"'):
+        with pytest.raises(InvalidReferenceError, match=r'Invalid source name bogus:x: .*unknown transport "bogus"'):
             s.copy("bogus:x", f"dir:{tmp_path}/d")
         with pytest.raises(ImageNotFoundError, match=r"^initializing source oci:.*: no descriptor found"):
             s.copy(f"oci:{sample_layout}:nope", f"dir:{tmp_path}/d")
-        with pytest.raises(InvalidReferenceError, match='^Error parsing image name "bogus:x"'):
+        with pytest.raises(InvalidReferenceError, match=r'^Error parsing image name "bogus:x"'):
             s.inspect("bogus:x")
-        with pytest.raises(SkopeoError, match="^Error retrieving manifest for image: open .*: no such file"):
+        with pytest.raises(SkopeoError, match=r"^Error retrieving manifest for image: open .*: no such file"):
             s.inspect(f"dir:{tmp_path}/none")
-        with pytest.raises(UnsupportedError, match="^Unsupported transport 'oci' for tag listing"):
+        with pytest.raises(UnsupportedError, match=r"^Unsupported transport 'oci' for tag listing"):
             s.list_tags(f"oci:{sample_layout}")
-        with pytest.raises(SkopeoError, match="does not specify a transport"):
+        with pytest.raises(SkopeoError, match=r"does not specify a transport"):
             s.list_tags("nothing")
         with pytest.raises(ImageNotFoundError):
             s.delete(f"oci:{sample_layout}:nope")
@@ -77,7 +77,7 @@ def test_policy(sample_layout: Path, tmp_path: Path) -> None:
     reject = tmp_path / "reject.json"
     reject.write_text('{"default":[{"type":"reject"}]}')
     with Session(policy=str(reject)) as s:
-        with pytest.raises(PolicyError, match="^Source image rejected: Running image .* is rejected by policy."):
+        with pytest.raises(PolicyError, match=r"^Source image rejected: Running image .* is rejected by policy."):
             s.copy(f"oci:{sample_layout}:hello", f"dir:{tmp_path}/d")
         assert s.inspect(f"oci:{sample_layout}:hello").digest  # reading needs no policy
     with Session(policy=Policy.accept_anything()) as s:
