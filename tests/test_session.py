@@ -192,3 +192,25 @@ def test_created_time_as_the_command_prints_it(tmp_path: Path, created: str, run
     assert info.to_json() == run_skopeo("inspect", f"oci:{tmp_path}/l:t", check=True).stdout.encode()
     assert run_skopeo("inspect", "--format", "{{.Created}}", f"oci:{tmp_path}/l:t", check=True).stdout == (
         f"{info.to_dict()['Created']}\n")
+
+
+def test_sync_of_a_directory_tree(sample_layout: Path, tmp_path: Path) -> None:
+    from skopeo.sync import COPIED, PLANNED
+
+    tree = tmp_path / "tree"
+    with Session(insecure_policy=True) as s:
+        for name in ("one", "two/three"):
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            s.copy(f"oci:{sample_layout}:hello", f"dir:{tree / name}")
+        seen: list[ev.Event] = []
+        dry = s.sync(str(tree), str(tmp_path / "layout"), source_kind="dir", dest_kind="oci", dry_run=True)
+        assert [(r.source, r.status) for r in dry.results] == [(f"dir:{tree}/one", PLANNED),
+                                                              (f"dir:{tree}/two/three", PLANNED)]
+        result = s.sync(str(tree), str(tmp_path / "layout"), source_kind="dir", dest_kind="oci", events=seen.append)
+        assert [(r.destination, r.status) for r in result.results] == [
+            (f"oci:{tmp_path}/layout:one", COPIED), (f"oci:{tmp_path}/layout:three", COPIED)]
+        assert {r.digest for r in result.results} == {s.inspect(f"oci:{tmp_path}/layout:one").digest}
+        for index in (0, 1):  # the images are copied at once: their events interleave
+            assert [type(e) for e in seen if isinstance(e, (ev.SyncImageStarted, ev.SyncImageDone))
+                    and e.index == index] == [ev.SyncImageStarted, ev.SyncImageDone]
+        assert json.loads(result.to_json())["Copied"] == 2

@@ -518,26 +518,24 @@ class Emitter:
     ``copy_id`` and ``instance`` filled in.  ``active`` is False when nobody
     listens (then nothing is built)."""
 
-    __slots__ = ("_consumer", "active", "copy_id", "instance")
+    __slots__ = ("active", "consumer", "copy_id", "instance")
 
     def __init__(self, consumer: Consumer | None, copy_id: int = 0, instance: int | None = None) -> None:
-        self._consumer = serialized(consumer) if consumer is not None else None
+        # The consumer, serialized: pass it on to share the one-at-a-time rule.
+        self.consumer = serialized(consumer) if consumer is not None else None
         self.active = consumer is not None
         self.copy_id = copy_id
         self.instance = instance
 
     def __call__(self, event: Event) -> None:
-        if self._consumer is not None:
+        if self.consumer is not None:
             event.copy_id = self.copy_id
             event.instance = self.instance
-            self._consumer(event)
+            self.consumer(event)
 
     def for_instance(self, index: int) -> Emitter:
         """The same consumer, for the events of list instance *index*."""
-        child = Emitter(None, self.copy_id, index)
-        child._consumer = self._consumer
-        child.active = self.active
-        return child
+        return Emitter(self.consumer, self.copy_id, index)
 
 
 class BlobCounter:

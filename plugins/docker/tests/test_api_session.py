@@ -126,3 +126,48 @@ def test_a_copy_loop_through_one_session(registry: Registry, tmp_path: Path) -> 
     again = seen[first:]
     assert not [e for e in again if isinstance(e, ev.BlobStarted)]  # mounted from the first repository
     assert len([e for e in again if isinstance(e, ev.BlobSkipped)]) == 12
+
+
+def test_sync_results_per_image(registry: Registry, registry_factory, faulty_proxy, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What became of each image: copied, skipped on a second run, failed
+    (with keep_going the sync goes on; SyncError carries the result), not
+    started (without keep_going, after the first failure)."""
+    from skopeo.errors import SyncError
+    from skopeo.sync import COPIED, FAILED, NOT_STARTED, SKIPPED
+    from skopeo.testing.registry import Fault
+
+    layout = tmp_path / "images"
+    with Session(insecure(), insecure_policy=True) as s:
+        for i, tag in enumerate(("a", "b", "c")):
+            make_image(str(layout), tag, seed=60 + i, layers=1)
+            s.copy(f"oci:{layout}:{tag}", f"docker://{registry.host}/sy/app:{tag}")
+        tags = s.list_tags(f"docker://{registry.host}/sy/app").tags  # the registry's order, the sync's
+        dst = registry_factory()
+        seen: list[ev.Event] = []
+        first = s.sync(f"{registry.host}/sy/app", f"{dst.host}/mirror", events=seen.append)
+        assert [(r.source, r.destination, r.status) for r in first.results] == [
+            (f"docker://{registry.host}/sy/app:{t}", f"docker://{dst.host}/mirror/app:{t}", COPIED) for t in tags]
+        assert (first.copied, first.skipped, first.failed) == (3, 0, 0)
+        for r in first.results:
+            assert r.digest == s.inspect(r.destination, no_tags=True).digest and r.bytes_copied > 0
+        assert sorted(e.index for e in seen if isinstance(e, ev.SyncImageStarted)) == [0, 1, 2]
+        assert sorted((e.index, e.status) for e in seen if isinstance(e, ev.SyncImageDone)) == [
+            (0, COPIED), (1, COPIED), (2, COPIED)]
+        assert len({e.copy_id for e in seen if isinstance(e, ev.CopyDone)}) == 3
+        again = s.sync(f"{registry.host}/sy/app", f"{dst.host}/mirror")
+        assert [r.status for r in again.results] == [SKIPPED] * 3 and again.with_status(SKIPPED) == again.results
+        assert json.loads(again.to_json())["Results"][0]["Status"] == SKIPPED
+
+        bad = s.inspect(f"docker://{registry.host}/sy/app:{tags[1]}", no_tags=True).layers[0]
+        proxy = faulty_proxy(registry.port, "none", [Fault(rf"^GET .*/blobs/{bad}", status=404, times=None)])
+        with pytest.raises(SyncError) as failed:  # fresh destinations: nothing to mount from
+            s.sync(f"{proxy.host}/sy/app", f"{registry_factory().host}/kept", keep_going=True)
+        result = failed.value.result
+        assert [r.status for r in result.results] == [COPIED, FAILED, COPIED]
+        assert result.results[1].error.startswith("reading blob sha256:")
+        assert failed.value.message == "Sync failed due to previous reported error(s) for one or more images"
+        with pytest.raises(SyncError) as stopped:
+            s.sync(f"{proxy.host}/sy/app", f"{registry_factory().host}/stopped", parallel_images=1)
+        assert stopped.value.message.startswith(f'Error copying ref "docker://{proxy.host}/sy/app:{tags[1]}": reading blob')
+        assert isinstance(stopped.value.__cause__, SkopeoError) and stopped.value.exit_code == 1
+        assert [r.status for r in stopped.value.result.results] == [COPIED, FAILED, NOT_STARTED]
