@@ -60,6 +60,10 @@ class CopyOptions:
 
 @dataclass
 class CopyResult:
+    """The manifest written (with a list, of the instance copied for this
+    platform, unless the whole list was: ``multi_arch``), its MIME type and
+    digest; *skipped* when the destination had it already (``skip_existing``)."""
+
     manifest: bytes
     mime: str
     skipped: bool = False
@@ -69,3 +73,11 @@ class CopyResult:
     @property
     def digest(self) -> str:
         return mf.manifest_digest(self.manifest)
+
+    def to_json(self) -> bytes:
+        """The result as JSON (``skopeo copy`` prints none: skopeo-py's own
+        keys; ``--digestfile`` holds the digest alone)."""
+        import json
+
+        return json.dumps({"Digest": self.digest, "MIMEType": self.mime, "Skipped": self.skipped,
+                           "BytesCopied": self.bytes_copied}, indent=4).encode() + b"\n"
