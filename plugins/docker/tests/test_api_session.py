@@ -64,6 +64,29 @@ def test_a_session_keeps_bearer_tokens(token_registry: Registry, oci_image: str)
     assert len(ts.requests) == 6  # outside a session each client fetches its own, as upstream
 
 
+def test_session_tokens_are_per_registry_and_credentials(token_registry: Registry, registry_factory,  # type: ignore[no-untyped-def]
+                                                         oci_image: str) -> None:
+    """A token kept by the session serves only the registry, credentials and
+    scope it was fetched for: another user (here anonymous) gets its own."""
+    other = registry_factory(auth="token")
+    user = insecure(username="testuser", password="testpassword")
+    names = [f"docker://{reg.host}/tok/iso:v1" for reg in (token_registry, other)]
+    with Session(user, insecure_policy=True) as s:
+        for name in names:
+            s.copy(oci_image, name)
+        for reg in (token_registry, other):
+            assert reg.token_server is not None
+            reg.token_server.requests.clear()
+        for name in names:
+            s.inspect(name)
+        assert [len(reg.token_server.requests) for reg in (token_registry, other)] == [1, 1]  # type: ignore[union-attr]
+        s.inspect(names[0], context=insecure())  # anonymous: a token of its own
+        anonymous = token_registry.token_server.requests[-1]  # type: ignore[union-attr]
+        assert len(token_registry.token_server.requests) == 2 and anonymous["user"] is None  # type: ignore[union-attr]
+        s.inspect(names[0], context=insecure())
+        assert len(token_registry.token_server.requests) == 2  # type: ignore[union-attr]
+
+
 def test_a_session_remembers_credentials(basic_auth_registry: Registry, oci_image: str, tmp_path: Path) -> None:
     assert basic_auth_registry.ca is not None
     certs = tmp_path / "certs"
