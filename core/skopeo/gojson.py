@@ -23,9 +23,14 @@ def _go_escape(text: str) -> str:
     return text.translate(_GO_ESCAPES)
 
 
-def marshal(value: Any) -> bytes:
-    """Compact form (Go ``json.Marshal``); dict insertion order is the field order."""
-    return _go_escape(json.dumps(value, ensure_ascii=False, separators=(",", ":"))).encode()
+def marshal(value: Any, escape_html: bool = True) -> bytes:
+    """Compact form (Go ``json.Marshal``); dict insertion order is the field order.
+    ``escape_html=False`` is an Encoder with SetEscapeHTML(false) (U+2028 and
+    U+2029 are still escaped)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if not escape_html:
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+    return _go_escape(text).encode()
 
 
 def marshal_indent(value: Any) -> str:

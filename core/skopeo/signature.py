@@ -256,6 +256,15 @@ class SignatureHandler(ABC):
         (:func:`encode`)."""
         raise NotImplementedError(f"{self.kind} signatures can be verified but not created")
 
+    def prepare_signing(self, options: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Called when a signing command starts, where upstream creates its
+        signers: read and check parameter files (raise with upstream's words)."""
+
+    def check_signing(self, options: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Called once the signed identity is known, before anything is copied:
+        raise now what :meth:`sign` would fail on for any image (a key that does
+        not exist), so that a copy does not transfer an image it cannot sign."""
+
     def validate_requirement(self, requirement: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Strictly check a policy requirement of one of our ``requirement_types``
         that the core does not know (raise ValueError with the reason).  The

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy as copy_mod
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -132,7 +131,7 @@ def _docker_ref(text: str) -> ImageReference:
 
 
 def _tags_of(name: DockerReference, ctx: SystemContext) -> list[str]:
-    """The tags of repository *name*; a failure names the repository."""
+    """The tags of repository *name* (upstream's getImageTags)."""
     log.info("Getting tags", image=name.name)
     try:
         _, tags = _docker_ref(name.name).list_tags(ctx)
@@ -141,29 +140,57 @@ def _tags_of(name: DockerReference, ctx: SystemContext) -> list[str]:
     return tags
 
 
+def _tagged_jobs(name: DockerReference, ctx: SystemContext) -> list[_Job]:
+    """A job for each tag of repository *name* (upstream's imagesToCopyFromRepo)."""
+    jobs = []
+    for tag in _tags_of(name, ctx):
+        try:
+            ref = name.with_tag(tag)
+        except SkopeoError as e:
+            log.error(f"Error creating a tagged reference from registry tag list: {e.message}", repo=name.name, tag=tag)
+            continue
+        jobs.append(_Job(_docker_ref(str(ref)), ctx, str(ref)))
+    return jobs
+
+
 def _image_suffix(ref: DockerReference) -> str:
     return str(ref)
+
+
+def _cannot_obtain(transport: str, reference: str, e: SkopeoError) -> SkopeoError:
+    return e.wrap(f"Cannot obtain a valid image reference for transport {_q(transport)} and reference {_q(reference)}")
+
+
+def _q(text: str) -> str:
+    from .gojson import quote
+
+    return quote(text.encode("utf-8", "surrogateescape"))
 
 
 def _docker_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
     try:
         named = parse_normalized(source)
     except SkopeoError as e:
-        raise e.wrap(f"Cannot obtain a valid image reference for transport \"docker\" and reference \"{source}\"") from None
+        raise _cannot_obtain("docker", source, e) from None
     log.info("Tag presence check", imagename=source, tagged=str(not named.is_name_only).lower())
     if not named.is_name_only:
-        yield _Source([_Job(_docker_ref(str(named)), ctx, _image_suffix(named))])
+        try:
+            ref = _docker_ref(str(named))
+        except SkopeoError as e:
+            raise _cannot_obtain("docker", str(named), e) from None
+        yield _Source([_Job(ref, ctx, _image_suffix(named))])
         return
-    tags = _tags_of(named, ctx)
-    if not tags:
-        raise SkopeoError(f'No images to sync found in "{source}"')
-    jobs = [_Job(_docker_ref(f"{named.name}:{t}"), ctx, f"{named.name}:{t}") for t in tags]
+    jobs = _tagged_jobs(named, ctx)
+    if not jobs:
+        raise SkopeoError(f"No images to sync found in {_q(source)}")
     yield _Source(jobs)
 
 
 def _dir_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
-    if not os.path.isdir(source):
-        raise SkopeoError(f"Error processing source {source}: not a directory")
+    try:
+        os.stat(source)
+    except OSError as e:
+        raise SkopeoError(f"Invalid source directory specified: {path_error_text('stat', source, e)}") from None
     jobs = []
     root = os.path.abspath(source)
     if os.path.exists(os.path.join(root, "manifest.json")):
@@ -175,6 +202,8 @@ def _dir_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
                 dirnames.clear()  # an image directory is not descended into
                 rel = os.path.relpath(dirpath, root)
                 jobs.append(_Job(plugins.parse_image_name(f"dir:{dirpath}"), ctx, rel))
+    if not jobs:
+        raise SkopeoError(f"No images to sync found in {_q(source)}")
     yield _Source(jobs)
 
 
@@ -194,7 +223,18 @@ def _go_yaml_error(e: Exception) -> str:
     return f"yaml: line {line}: {problem}" if line else f"yaml: {problem}"
 
 
-def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
+def _yaml_type_error(node: Any, go_type: str) -> str:  # node: a yaml.Node
+    """go-yaml's text for a value that does not fit *go_type*."""
+    tag = node.tag.rsplit(":", 1)[-1]
+    value = ""
+    if node.id == "scalar":
+        text = str(node.value)
+        value = f" `{text[:7]}...`" if len(text) > 10 else f" `{text}`"
+    return f"yaml: unmarshal errors:\n  line {node.start_mark.line + 1}: cannot unmarshal !!{tag}{value} into {go_type}"
+
+
+def _yaml_config(path: str) -> dict[Any, Any]:
+    """The YAML file as upstream's sourceConfig: a map of registries to maps."""
     import yaml
 
     from . import gojson
@@ -204,65 +244,127 @@ def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
             raw = f.read()
     except OSError as e:
         raise SkopeoError(path_error_text("open", path, e)) from None
+
+    def fail(reason: str) -> SkopeoError:
+        return SkopeoError(f"Failed to unmarshal {gojson.quote(path.encode())}: {reason}")
+
     # libyaml, as go-yaml, when PyYAML has it: the same problem texts.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        node: Any = yaml.compose(raw, Loader=loader)
         config = yaml.load(raw, Loader=loader) or {}
     except yaml.YAMLError as e:
-        raise SkopeoError(f"Failed to unmarshal {gojson.quote(path.encode())}: {_go_yaml_error(e)}") from None
-    if not isinstance(config, dict):
-        raise SkopeoError(f"Error processing source {path}: not a YAML mapping")
-    for registry, spec in config.items():
-        spec = spec or {}
-        if not isinstance(spec, dict):
-            raise SkopeoError(f"Error processing source {path}: registry {registry!r} is not a mapping")
+        raise fail(_go_yaml_error(e)) from None
+    if node is not None and node.id != "mapping" and not (node.id == "scalar" and node.tag.endswith(":null")):
+        raise fail(_yaml_type_error(node, "main.sourceConfig"))
+    if node is not None and node.id == "mapping":
+        for _key, value in node.value:
+            if value.id != "mapping" and not (value.id == "scalar" and value.tag.endswith(":null")):
+                raise fail(_yaml_type_error(value, "main.registrySyncConfig"))
+    return config
+
+
+def _repository(registry: str, repo: str) -> DockerReference | None:
+    """upstream's parseRepositoryReference, logging and skipping a bad name."""
+    try:
+        name = parse_normalized(f"{registry}/{repo}")
+        if not name.is_name_only:
+            raise SkopeoError("input names a reference, not a repository")
+    except SkopeoError as e:
+        log.error("Error parsing repository name, skipping", registry=registry, repo=repo)
+        log.error(e.message)
+        return None
+    log.info("Processing repo", registry=registry, repo=repo)
+    return name
+
+
+def _listed_jobs(registry: str, repo: str, name: DockerReference, ctx: SystemContext) -> list[_Job] | None:
+    log.info("Querying registry for image tags", registry=registry, repo=repo)
+    try:
+        return _tagged_jobs(name, ctx)
+    except SkopeoError as e:
+        log.error("Error processing repo, skipping", registry=registry, repo=repo)
+        log.error(e.message)
+        return None
+
+
+def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
+    """Upstream's imagesToCopyFromRegistry for each registry of the file, with its
+    log lines; repositories in the file's order (upstream's order is random)."""
+    for registry, spec in _yaml_config(path).items():
+        registry, spec = str(registry), spec or {}
         ctx = _registry_ctx(base_ctx, spec)
         images = spec.get("images") or {}
         by_regex = spec.get("images-by-tag-regex") or {}
         by_semver = spec.get("images-by-semver") or {}
         if not images and not by_regex and not by_semver:
-            log.warning("No images specified for registry", registry=str(registry))
+            log.warning("No images specified for registry", registry=registry)
             continue
         for repo, refs in images.items():
-            name = parse_normalized(f"{registry}/{repo}")
-            jobs = []
-            if not refs:
-                refs = _tags_of(name, ctx)
-            for entry in refs:
-                entry = str(entry)
-                if is_digest(entry):
-                    ref = name.with_digest(entry)
-                else:
+            repo = str(repo)
+            name = _repository(registry, repo)
+            if name is None:
+                continue
+            jobs: list[_Job] | None = []
+            if refs:
+                for entry in map(str, refs):
                     try:
-                        ref = name.with_tag(entry)
+                        ref = name.with_digest(entry) if is_digest(entry) else name.with_tag(entry)
                     except SkopeoError as e:
-                        log.error(f"Error parsing {entry!r} for {name.name}: {e.message}; skipping")
+                        log.error("Error parsing ref, skipping", ref=entry)
+                        log.error(e.message)
                         continue
-                jobs.append(_Job(_docker_ref(str(ref)), ctx, str(ref)))
+                    jobs.append(_Job(_docker_ref(str(ref)), ctx, str(ref)))  # type: ignore[union-attr]
+            else:
+                jobs = _listed_jobs(registry, repo, name, ctx)
+                if jobs is None:
+                    continue
+            if not jobs:
+                log.warning("No refs to sync found", registry=registry, repo=repo)
+                continue
             yield _Source(jobs)
-        for repo, pattern in by_regex.items():
-            name = parse_normalized(f"{registry}/{repo}")
-            try:
-                rx = re.compile(str(pattern))
-            except re.error as e:
-                raise SkopeoError(f"Error processing source {path}: invalid regex {pattern!r}: {e}") from None
-            tags = [t for t in _tags_of(name, ctx) if rx.search(t)]
-            if not tags:
-                log.warning("No refs to sync found", repo=name.name)
-            yield _Source([_Job(_docker_ref(f"{name.name}:{t}"), ctx, f"{name.name}:{t}") for t in tags])
-        for repo, constraint in by_semver.items():
-            from .semver import Constraint, parse_version
+        yield from _filtered_sources(registry, ctx, by_regex, _regex_filter)
+        yield from _filtered_sources(registry, ctx, by_semver, _semver_filter)
 
-            name = parse_normalized(f"{registry}/{repo}")
-            con = Constraint(str(constraint))
-            tags = []
-            for t in _tags_of(name, ctx):
-                version = parse_version(t)
-                if version is not None and con.matches(version):
-                    tags.append(t)
-            if not tags:
-                log.warning("No refs to sync found", repo=name.name)
-            yield _Source([_Job(_docker_ref(f"{name.name}:{t}"), ctx, f"{name.name}:{t}") for t in tags])
+
+def _regex_filter(pattern: str) -> Any:
+    from .goregexp import compile_go
+
+    return compile_go(pattern).search
+
+
+def _semver_filter(constraint: str) -> Any:
+    from .semver import Constraint, parse_version
+
+    con = Constraint(constraint)
+
+    def matches(tag: str) -> bool:
+        version = parse_version(tag)
+        return version is not None and con.matches(version)
+
+    return matches
+
+
+def _filtered_sources(registry: str, ctx: SystemContext, collection: dict[Any, Any], make: Any) -> Iterator[_Source]:
+    """Repositories whose listed tags are filtered (by regex or semver); as
+    upstream, one bad filter skips the whole collection with an error line."""
+    try:
+        filters = {str(repo): make(str(value)) for repo, value in collection.items()}
+    except SkopeoError as e:
+        log.error(e.message)
+        return
+    for repo, keep in filters.items():
+        name = _repository(registry, repo)
+        if name is None:
+            continue
+        jobs = _listed_jobs(registry, repo, name, ctx)
+        if jobs is None:
+            continue
+        kept = [job for job in jobs if keep(job.suffix.rsplit(":", 1)[1])]
+        if not kept:
+            log.warning("No refs to sync found", registry=registry, repo=repo)
+            continue
+        yield _Source(kept)
 
 
 def _registry_ctx(base: SystemContext, spec: dict[str, Any]) -> SystemContext:
@@ -327,17 +429,33 @@ def _enumerate(source: str, options: SyncOptions) -> list[_Source]:
     return list(_yaml_source(source, ctx))
 
 
-def sync(source: str, destination: str, options: SyncOptions, policy: PolicyContext) -> SyncResult:
-    """Copy every image *source* names to *destination*; see ``skopeo sync``."""
+def check_kinds(options: SyncOptions) -> None:
+    """The source and destination kinds, checked as upstream does before anything else."""
     if options.source_kind not in SOURCE_KINDS:
         raise UsageError(f'"{options.source_kind}" is not a valid source transport')
     if options.dest_kind not in DEST_KINDS:
         raise UsageError(f'"{options.dest_kind}" is not a valid destination transport')
     if options.source_kind == "dir" and options.dest_kind == "dir":
         raise UsageError("sync from 'dir' to 'dir' not implemented, consider using rsync instead")
+
+
+def enumerate_sources(source: str, options: SyncOptions) -> list[_Source]:
+    """The images *source* names (registry tag lists, ``dir:`` trees or a YAML
+    file), listed with ``options.copy.source_ctx``; retried like each copy."""
+    return retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
+
+
+def sync(source: str, destination: str, options: SyncOptions, policy: PolicyContext) -> SyncResult:
+    """Copy every image *source* names to *destination*; see ``skopeo sync``."""
+    check_kinds(options)
     started = time.monotonic()
-    # Listing the sources (tag lists) is retried like each copy (--retry-times).
-    sources = retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
+    return sync_sources(enumerate_sources(source, options), destination, options, policy, started)
+
+
+def sync_sources(sources: list[_Source], destination: str, options: SyncOptions, policy: PolicyContext,
+                 started: float | None = None) -> SyncResult:
+    """Copy the enumerated *sources* to *destination*."""
+    started = time.monotonic() if started is None else started
     result = SyncResult(sources=len(sources))
     jobs = [job for s in sources for job in s.jobs]
     total = len(jobs)

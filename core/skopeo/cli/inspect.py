@@ -18,6 +18,8 @@ FLAGS = [
     Flag("config", BOOL, "output configuration"),
     Flag("format", STR, "Format the output to a Go template", short="f"),
     Flag("no-tags", BOOL, "Do not list the available tags from the repository in the output", short="n"),
+    Flag("manifest-digest", STR, "Algorithm to use for computing manifest digest (sha256, sha512); defaults to algorithm used in config digest",
+         metavar="algorithm"),
 ]
 
 
@@ -28,8 +30,8 @@ def run(opts: Options) -> int:
     name = opts.args[0]
     if opts.raw and opts.format:
         raise UsageError("raw output does not support format option")
-    if opts.format and _JSON_FORMAT.match(opts.format):
-        opts["format"] = ""  # containers/common's IsJSON: "json" or "{{json .}}" is the plain JSON output
+    if opts.format and _IS_JSON.fullmatch(opts.format):
+        opts["format"] = ""  # containers/common's IsJSON: "json" or "{{json}}" is the plain JSON output
     ctx = system_context(opts)
     times, delay = retry_settings(opts)
     if opts.raw:
@@ -39,6 +41,8 @@ def run(opts: Options) -> int:
         return 0
     if opts.config:
         cfg = retry.if_necessary(lambda: api.inspect_config(name, ctx), times, delay)
+        if opts.format and _print_json_template(opts.format, cfg):
+            return 0
         if opts.format:
             from ..inspect import config_template_data
 
@@ -47,7 +51,13 @@ def run(opts: Options) -> int:
         else:
             print_stdout(gojson.marshal_indent(cfg))
         return 0
-    out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags)), times, delay)
+    algorithm = opts.manifest_digest
+    if algorithm == "":
+        algorithm = "sha256"  # upstream's algorithmValue: an empty value is the canonical algorithm
+    out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags), digest_algorithm=algorithm),
+                             times, delay)
+    if opts.format and _print_json_template(opts.format, to_json_object(out)):
+        return 0
     if opts.format:
         from ..inspect import template_data
 
@@ -57,7 +67,25 @@ def run(opts: Options) -> int:
     return 0
 
 
-_JSON_FORMAT = re.compile(r"^\s*(json|\{\{\s*json\s*\.?\s*\}\})\s*$")
+# containers/common's report.IsJSON (Go's \s is ASCII whitespace without \v).
+_IS_JSON = re.compile(r"[\t\n\f\r ]*(json|\{\{[\t\n\f\r ]*json\.?[\t\n\f\r ]*\}\})[\t\n\f\r ]*")
+# A template that is only report's json function applied to the data.
+_JSON_OF_DOT = re.compile(r"([\t\n\f\r ]*)\{\{[\t\n\f\r ]*json[\t\n\f\r ]+\.[\t\n\f\r ]*\}\}([\t\n\f\r ]*)")
+
+
+def _print_json_template(fmt: str, value: object) -> bool:
+    """``{{json .}}``: what main's template prints through report's ``json``
+    function (compact, HTML characters unescaped), the surrounding space kept
+    and the newline NormalizeFormat adds.  Other templates are not handled here
+    (False): the template engine does not have report's functions."""
+    m = _JSON_OF_DOT.fullmatch(fmt)
+    if m is None:
+        return False
+    from .. import gojson
+
+    text = m.group(1) + gojson.marshal(value, escape_html=False).decode() + m.group(2)
+    print_stdout(text if text.endswith("\n") else text + "\n")
+    return True
 
 
 def _print_template(fmt: str, data: object, context: str) -> None:
@@ -84,12 +112,13 @@ COMMAND = Command(
     ),
     usage="inspect [command options] IMAGE-NAME",
     examples=(
-        "  skopeo inspect docker://registry.fedoraproject.org/fedora\n"
-        "  skopeo inspect --config docker://docker.io/alpine\n"
-        '  skopeo inspect  --format "Name: {{.Name}} Digest: {{.Digest}}" docker://registry.access.redhat.com/ubi8'
+        "skopeo inspect docker://registry.fedoraproject.org/fedora\n"
+        "skopeo inspect --config docker://docker.io/alpine\n"
+        'skopeo inspect --format "Name: {{.Name}} Digest: {{.Digest}}" docker://registry.access.redhat.com/ubi8'
     ),
     flags=FLAGS,
     run=run,
     arg_counts=(1,),
     arg_error="Exactly one argument expected",
+    complete_image_names=True,
 )

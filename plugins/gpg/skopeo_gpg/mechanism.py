@@ -106,8 +106,17 @@ class Mechanism:
                 human.append(line.strip())
         return _Result(proc.returncode, proc.stdout, status, "; ".join(human))
 
+    def check_secret_key(self, key_identity: str) -> None:
+        """gpgme's GetKey(…, secret): a secret key *key_identity* names must exist."""
+        res = self._run(["--with-colons", "--list-secret-keys", "--", key_identity], b"")
+        if not any(line.startswith(b"sec:") for line in res.stdout.splitlines()):
+            from skopeo.gojson import quote
+
+            raise GPGError(f"key {quote(key_identity.encode())} not found")
+
     def sign(self, payload: bytes, key_identity: str, passphrase: str | None = None) -> bytes:
         """An OpenPGP signed message of *payload* made with *key_identity*."""
+        self.check_secret_key(key_identity)
         args = ["--local-user", key_identity, "--sign", "--output", "-"]
         fds: tuple[int, ...] = ()
         read_fd = write_fd = -1

@@ -12,7 +12,7 @@ from typing import Any
 
 from skopeo import manifest as mf
 from skopeo import policy
-from skopeo.errors import PolicyError, SkopeoError, os_error_text
+from skopeo.errors import PolicyError, SkopeoError, os_error_text, path_error_text
 from skopeo.reference import parse_normalized
 from skopeo.signature import (
     CONTAINERS_IMAGE_VERSION,
@@ -67,10 +67,16 @@ def _param_file_key(path: str) -> tuple[str, str | None]:
     """(private key file, passphrase) from a ``--sign-by-sigstore`` YAML file."""
     import yaml
 
+    from skopeo.gojson import quote
+
     try:
         with open(path, "rb") as f:
-            params = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as e:
+            data = f.read()
+    except OSError as e:
+        raise SkopeoError(f"reading {quote(path.encode())}: {path_error_text('open', path, e)}") from None
+    try:
+        params = yaml.safe_load(data) or {}
+    except yaml.YAMLError as e:
         raise SkopeoError(f"reading {path}: {e}") from None
     if not isinstance(params, dict):
         raise SkopeoError(f"reading {path}: not a mapping")
@@ -101,6 +107,18 @@ class SigstoreHandler(SignatureHandler):
 
     def progress_message(self) -> str:
         return "Signing image using a sigstore signature"
+
+    def prepare_signing(self, options: dict[str, Any]) -> None:
+        """A parameter file is read when the command starts, as upstream does."""
+        if options.get("param_file"):
+            from skopeo.gojson import quote
+
+            path = options["param_file"]
+            try:
+                _param_file_key(path)
+            except SkopeoError as e:
+                raise SkopeoError(f"Error using --sign-by-sigstore: setting up signing using parameter file "
+                                  f"{quote(path.encode())}: {e.message}") from None
 
     def sign(self, manifest: bytes, identity: str, options: dict[str, Any]) -> bytes:
         if options.get("param_file"):

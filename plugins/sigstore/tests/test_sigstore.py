@@ -32,7 +32,7 @@ def keypair(run_skopeo, tmp_path: Path) -> tuple[Path, Path, Path]:
     pp.write_text("s3cret\nignored second line\n")
     p = run_skopeo("generate-sigstore-key", "--output-prefix", str(tmp_path / "key"), "--passphrase-file", str(pp),
                    check=True)
-    assert p.stdout == f'Key written to "{tmp_path}/key.private" and "{tmp_path}/key.pub"'
+    assert p.stdout == f'Key written to "{tmp_path}/key.private" and "{tmp_path}/key.pub"\n'  # main ends the line
     return tmp_path / "key.private", tmp_path / "key.pub", pp
 
 
@@ -72,7 +72,7 @@ def test_generate_refuses_overwrite_and_needs_tty(keypair: tuple[Path, Path, Pat
     missing = tmp_path / "no-dir" / "k.private"
     p = run_skopeo("generate-sigstore-key", "--output-prefix", str(tmp_path / "no-dir" / "k"), "--passphrase-file",
                    str(keypair[2]))
-    assert _msg(p) == f'Error writing key to "{missing}": open {missing}: no such file or directory'
+    assert _msg(p) == f'Error writing private key to "{missing}": open {missing}: no such file or directory'
 
 
 def _policy(tmp_path: Path, name: str, **req: Any) -> Path:
