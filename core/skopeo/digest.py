@@ -9,28 +9,32 @@ from typing import BinaryIO
 
 from .errors import DigestMismatchError, InvalidReferenceError
 
-# Algorithms we can compute, with the length of their hex encoding.
-ALGORITHMS = {"sha256": 64, "sha512": 128}
+# Algorithms we can compute, with the length of their hex encoding (go-digest's).
+ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
 CANONICAL = "sha256"
 
-_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]{32,})$")
-_HEX_RE = re.compile(r"^[a-f0-9]+$")
+_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+_HEX_RE = re.compile(r"[a-f0-9]+")
 
 
 def validate(digest: str) -> str:
-    """Return *digest* if it is a well-formed digest of a known algorithm.
+    """Return *digest* if it is a well-formed digest of a known algorithm, else
+    fail with go-digest's words (Digest.Validate).
 
     Digests end up in file names and URLs, so they are checked before any use.
     """
-    m = _DIGEST_RE.match(digest)
-    if not m:
-        raise InvalidReferenceError(f"invalid checksum digest format: {digest!r}")
-    algo, hexpart = m.group(1), m.group(2)
+    algo, sep, encoded = digest.partition(":")
+    if not algo or not sep or not encoded:
+        raise InvalidReferenceError("invalid checksum digest format")
     length = ALGORITHMS.get(algo)
     if length is None:
-        raise InvalidReferenceError(f"unsupported digest algorithm: {digest!r}")
-    if len(hexpart) != length or not _HEX_RE.match(hexpart):
-        raise InvalidReferenceError(f"invalid checksum digest length or characters: {digest!r}")
+        if not _DIGEST_RE.fullmatch(digest):
+            raise InvalidReferenceError("invalid checksum digest format")
+        raise InvalidReferenceError("unsupported digest algorithm")
+    if len(encoded) != length:
+        raise InvalidReferenceError("invalid checksum digest length")
+    if not _HEX_RE.fullmatch(encoded):
+        raise InvalidReferenceError("invalid checksum digest format")
     return digest
 
 
