@@ -27,7 +27,20 @@ from skopeo.transport import (
 
 VERSION_1_1 = "Directory Transport Version: 1.1\n"
 VERSION_1_2 = "Directory Transport Version: 1.2\n"
-_VERSION_RE = re.compile(r"^Directory Transport Version: 1\.(\d+)\n$")
+MAX_SUPPORTED_VERSION = (1, 2)
+# What upstream's parseVersion accepts: Sscanf's numbers, written back identically.
+_VERSION_RE = re.compile(r"Directory Transport Version: (-?[1-9][0-9]*|0)\.(-?[1-9][0-9]*|0)\n")
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    m = _VERSION_RE.fullmatch(text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def unsupported_version(text: str, resolved: str) -> SkopeoError:
+    from skopeo.gojson import quote
+
+    return SkopeoError(f"unsupported directory transport version {quote(text.encode())} at {resolved}")
 
 
 def blob_name(digest: str) -> str:
@@ -77,6 +90,22 @@ class DirReference(ImageReference):
         return os.path.join(self.path, name)
 
     def new_image_source(self, ctx: SystemContext) -> DirSource:
+        """As upstream, a version file, if there is one, must be one we read."""
+        from skopeo.gojson import quote
+
+        path = os.path.join(self.path, "version")
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return DirSource(self)
+        except OSError as e:
+            raise SkopeoError(f"reading version file {quote(path.encode())}: {path_error_text('open', path, e)}") from None
+        version = parse_version(text)
+        if version is None:
+            raise SkopeoError(f"invalid version file content: {quote(text.encode('utf-8', 'surrogateescape'))}")
+        if version > MAX_SUPPORTED_VERSION:
+            raise unsupported_version(text, self.resolved)
         return DirSource(self)
 
     def new_image_destination(self, ctx: SystemContext) -> DirDestination:
@@ -133,19 +162,19 @@ class DirDestination(ImageDestination):
         if os.path.lexists(resolved):
             try:
                 entries = os.listdir(resolved)
-            except OSError as e:
-                raise SkopeoError(path_error_text("readdirent", resolved, e)) from None
+            except OSError as e:  # Go's os.ReadDir opens the directory first
+                raise SkopeoError(path_error_text("open", resolved, e)) from None
             if entries:
                 try:
-                    with open(os.path.join(path, "version")) as f:
-                        version = f.read()
+                    with open(os.path.join(path, "version"), encoding="utf-8", errors="surrogateescape") as f:
+                        text: str | None = f.read()
                 except OSError:
-                    version = None
-                m = _VERSION_RE.match(version or "")
-                if version is None or not m:
+                    text = None
+                version = parse_version(text or "")
+                if text is None or version is None:
                     raise SkopeoError("not a containers image directory, don't want to overwrite important data")
-                if int(m.group(1)) > 2:
-                    raise SkopeoError(f'unsupported directory transport version "{version.strip()}" at {path}')
+                if version > MAX_SUPPORTED_VERSION:
+                    raise unsupported_version(text, resolved)
                 for entry in entries:
                     full = os.path.join(resolved, entry)
                     if os.path.isdir(full) and not os.path.islink(full):
