@@ -583,5 +583,7 @@ class PolicyContext:
             if rtype in SIGNATURE_REQUIREMENTS or rtype not in KNOWN_REQUIREMENTS:
                 signed_ok = True
         if self.require_signed and not signed_ok:
-            raise PolicyError(f"Running image {ref} is rejected by policy: a verified signature is required")
+            # The image's policy identity, as upstream's policyIdentityLogName names it.
+            raise PolicyError("No signature verification policy found for image "
+                              f"{ref.transport.name}:{ref.policy_configuration_identity()}")
         log.debug("Overall: allowed")
