@@ -559,10 +559,11 @@ def sync_sources(sources: list[_Source], destination: str, options: SyncOptions,
         raise first_error[0]
     result.seconds = time.monotonic() - started
     log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
+    if result.failed:
+        raise SkopeoError("Sync failed due to previous reported error(s) for one or more images")
+    # Our own line, after upstream's last one (never between upstream's lines).
     log.info(
         f"Summary: {result.copied} copied, {result.skipped} skipped, {result.failed} failed, "
         f"{result.bytes} bytes in {result.seconds:.1f}s"
     )
-    if result.failed:
-        raise SkopeoError("Sync failed due to previous reported error(s) for one or more images")
     return result
