@@ -80,7 +80,8 @@ def grammar_cases() -> list[Case]:
         ["-"], [""],
         # unknown flags, before and after the command
         ["--nosuch", "inspect", "X"], ["-z", "inspect", "X"], ["inspect", "--nosuch", "X"], ["inspect", "-z", "X"],
-        ["copy", "-qx", "a", "b"], ["copy", "-x", "a", "b"], ["---x", "inspect"], ["--=x", "inspect"],
+        ["copy", "-qx", "a", "b"], ["copy", "-x", "a", "b"], ["copy", "-é", "a", "b"], ["copy", "--é\x01"],
+        ["co\x01py"], ["cop\u00e9"], ["---x", "inspect"], ["--=x", "inspect"],
         ["inspect", "---x"], ["inspect", "--=x"], ["--nosuch=1", "inspect"], ["--nosuch"], ["-z"],
         ["login", "-vu"], ["login", "-u"], ["inspect", "-n", "--raw", "-f"], ["copy", "--multi-arch"],
         ["copy", "--retry-times"], ["--policy"], ["--tmpdir"], ["inspect", "-"],
@@ -148,6 +149,7 @@ DOCKER_BAD = [
     "docker://foo@SHA256:" + "0" * 64, "docker://foo@sha512:" + "0" * 64, "docker://foo@" + SHA256 + "0",
     "docker://a:tag:tag", "docker://a/b:T@@", "docker://:tag", "docker://a//b", "docker://a/b/", "docker://-a",
     "docker://a:" + "t" * 129, "docker://" + "0" * 64, "docker://a b", "docker://a\tb", "docker://é",
+    "docker://a\x01b", "docker://a\rb", "docker://a\u00a0b", "docker://a\u2028b", "docker://\u00e9t\u00e9/x",
     "docker:busybox", "docker:/busybox", "docker://@" + SHA256, "docker://a@", "docker://a:",
 ]
 DAEMON_BAD = [
