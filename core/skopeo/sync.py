@@ -187,24 +187,68 @@ def _docker_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
 
 
 def _dir_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
+    """Every directory under *source* holding a manifest.json, found as
+    upstream's filepath.WalkDir finds them (lexical order, not into an image's
+    directory, nor past a manifest.json in a directory's remaining files)."""
     try:
         os.stat(source)
     except OSError as e:
         raise SkopeoError(f"Invalid source directory specified: {path_error_text('stat', source, e)}") from None
-    jobs = []
-    root = os.path.abspath(source)
-    if os.path.exists(os.path.join(root, "manifest.json")):
-        jobs.append(_Job(plugins.parse_image_name(f"dir:{source}"), ctx, os.path.basename(root.rstrip("/"))))
-    else:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            if "manifest.json" in filenames:
-                dirnames.clear()  # an image directory is not descended into
-                rel = os.path.relpath(dirpath, root)
-                jobs.append(_Job(plugins.parse_image_name(f"dir:{dirpath}"), ctx, rel))
-    if not jobs:
+    found: list[str] = []
+    try:
+        _walk(source, os.path.isdir(source), found)
+    except OSError as e:
+        raise SkopeoError(f"Error walking the path {_q(source)}: {path_error_text('open', e.filename, e)}") from None
+    if not found:
         raise SkopeoError(f"No images to sync found in {_q(source)}")
+    jobs = []
+    for dirname in found:
+        suffix = dirname[len(source):] if dirname.startswith(source) else dirname
+        jobs.append(_Job(plugins.parse_image_name(f"dir:{dirname}"), ctx, suffix or go_path_base(source)))
     yield _Source(jobs)
+
+
+class _SkipDir(Exception):
+    pass
+
+
+def _walk(path: str, is_dir: bool, found: list[str]) -> None:
+    """filepath.WalkDir's order with upstream's visit function."""
+    if not is_dir:
+        if os.path.basename(path) == "manifest.json":
+            found.append(os.path.dirname(path) or ".")
+            raise _SkipDir()  # the rest of this directory is skipped
+        return
+    with os.scandir(path) as it:
+        entries = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it)
+    for name, entry_is_dir in entries:
+        try:
+            _walk(go_path_join(path, name), entry_is_dir, found)
+        except _SkipDir:
+            if not entry_is_dir:
+                return
+
+
+def go_path_clean(path: str) -> str:
+    """Go's path.Clean."""
+    if not path:
+        return "."
+    cleaned = os.path.normpath(path)
+    return cleaned[1:] if cleaned.startswith("//") else cleaned
+
+
+def go_path_join(*parts: str) -> str:
+    """Go's path.Join: the non-empty parts joined by "/", then cleaned."""
+    joined = "/".join(p for p in parts if p)
+    return go_path_clean(joined) if joined else ""
+
+
+def go_path_base(path: str) -> str:
+    """Go's path.Base."""
+    if not path:
+        return "."
+    stripped = path.rstrip("/")
+    return stripped.rsplit("/", 1)[-1] if stripped else "/"
 
 
 def _go_yaml_error(e: Exception) -> str:
@@ -381,23 +425,16 @@ def _registry_ctx(base: SystemContext, spec: dict[str, Any]) -> SystemContext:
 
 
 # --- destination naming ------------------------------------------------------------
-def destination_name(kind: str, destination: str, suffix: str, scoped: bool, append: str, from_dir: bool) -> str:
+def destination_name(kind: str, destination: str, suffix: str, scoped: bool, append: str) -> str:
+    """Where an image goes: upstream's path.Join(destination, suffix) + append,
+    the suffix cut to its last element unless scoped."""
     if not scoped:
-        suffix = suffix.rsplit("/", 1)[-1]
-    path = os.path.join(destination, suffix) if suffix else destination
-    path = os.path.normpath(path) if kind == "dir" else path
-    path += append
-    if kind == "docker":
-        if from_dir:
-            last = path.rsplit("/", 1)[-1]
-            if ":" not in last and "@" not in last:
-                path += ":latest"
-        return f"docker://{path}"
-    if kind == "dir":
-        return f"dir:{path}"
-    # oci: one layout holds every image, each named by its (scoped) reference.
-    ref_name = f"{suffix}{append}"
-    return f"oci:{destination}:{ref_name}"
+        suffix = go_path_base(suffix)
+    if kind == "oci":
+        # oci: one layout holds every image, each named by its (scoped) reference.
+        return f"oci:{destination}:{suffix.lstrip('/')}{append}"
+    path = go_path_join(destination, suffix) + append
+    return f"docker://{path}" if kind == "docker" else f"dir:{path}"
 
 
 def _destination_reference(dest: str) -> ImageReference:
@@ -471,14 +508,15 @@ def sync_sources(sources: list[_Source], destination: str, options: SyncOptions,
     # Every destination name is checked before anything is copied.
     planned = []
     for i, job in enumerate(jobs):
-        dest = destination_name(options.dest_kind, destination, job.suffix, options.scoped, options.append_suffix,
-                                options.source_kind == "dir")
+        dest = destination_name(options.dest_kind, destination, job.suffix, options.scoped, options.append_suffix)
         if options.dest_kind == "dir" and not options.dry_run:
             path = dest[len("dir:"):]
             if os.path.exists(path):
                 raise SkopeoError(f'Refusing to overwrite destination directory "{path}"')
         # A dir: destination is parsed once its directory exists, when its copy starts.
         dest_ref = None if options.dest_kind == "dir" else _destination_reference(dest)
+        if options.dest_kind == "docker":
+            dest = str(dest_ref)  # as upstream names it (with the implied :latest)
         planned.append((i, job, dest, dest_ref))
         result.planned.append((str(job.source), dest))
 

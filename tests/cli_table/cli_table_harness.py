@@ -68,6 +68,13 @@ def make_workspace(root: Path) -> Path:
     index = json.loads((layout / "index.json").read_text())
     manifest_digest = index["manifests"][0]["digest"]
     (ws / "manifest.json").write_bytes((layout / "blobs" / "sha256" / manifest_digest.split(":")[1]).read_bytes())
+    dirimg = ws / "dirimg"  # the sample image in the dir: layout
+    dirimg.mkdir()
+    (dirimg / "manifest.json").write_bytes((ws / "manifest.json").read_bytes())
+    (dirimg / "version").write_text("Directory Transport Version: 1.1\n")
+    for blob in (layout / "blobs" / "sha256").iterdir():
+        if blob.name != manifest_digest.split(":")[1]:
+            shutil.copyfile(blob, dirimg / blob.name)
     (ws / "policy.json").write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
     (ws / "reject.json").write_text('{"default":[{"type":"reject"}]}')
     (ws / "badpolicy.json").write_text('{"default":[{"type":"nosuch"}]}')
@@ -133,7 +140,8 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 def run_case(case: Case, command: Sequence[str], template: Path, scratch: Path, extra_env: dict[str, str],
              cache: str) -> Result:
-    ws = scratch / hashlib.sha1(f"{case.id}{command}".encode()).hexdigest()[:12]
+    # The same name in every run ("ws"): commands may print the directory's name.
+    ws = scratch / hashlib.sha1(f"{case.id}{command}".encode()).hexdigest()[:12] / "ws"
     shutil.copytree(template, ws, copy_function=_link_or_copy, symlinks=True)
     env = base_env(ws, cache)
     env.update(extra_env)
