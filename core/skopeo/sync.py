@@ -22,18 +22,16 @@ import copy as copy_mod
 import os
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from . import log, plugins, retry
 from .context import DEST_REPOSITORY_IS_NEW, SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
-from .digest import is_digest
 from .errors import SkopeoError, UsageError, path_error_text
 from .policy import PolicyContext
-from .reference import DockerReference, parse_normalized
+from .reference import parse_normalized
+from .sync_sources import Job, Source, dir_source, docker_ref, docker_source, go_path_base, go_path_join, yaml_source
 from .transport import ImageReference
 
 SOURCE_KINDS = ("docker", "dir", "yaml")
@@ -65,20 +63,6 @@ class SyncResult:
     bytes: int = 0
     seconds: float = 0.0
     planned: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class _Job:
-    source: ImageReference
-    source_ctx: SystemContext
-    suffix: str
-
-
-@dataclass
-class _Source:
-    """One repository or directory tree that yields images."""
-
-    jobs: list[_Job]
 
 
 # What a registry destination holds for an image, from its repository's tag list.
@@ -117,311 +101,12 @@ class _DestinationTags:
 
     def _list(self, name: str) -> set[str] | None:
         try:
-            return set(_docker_ref(name).list_tags(self._ctx)[1])
+            return set(docker_ref(name).list_tags(self._ctx)[1])
         except SkopeoError as e:
             if getattr(e, "status", 0) == 404:  # the repository does not exist (yet)
                 return set()
             log.debug(f"Listing the tags of {name} failed, checking each image instead: {e}")
             return None
-
-
-# --- enumeration -------------------------------------------------------------------
-def _docker_ref(text: str) -> ImageReference:
-    return plugins.parse_image_name(f"docker://{text}")
-
-
-def _tags_of(name: DockerReference, ctx: SystemContext) -> list[str]:
-    """The tags of repository *name* (upstream's getImageTags)."""
-    log.info("Getting tags", image=name.name)
-    try:
-        _, tags = _docker_ref(name.name).list_tags(ctx)
-    except SkopeoError as e:
-        raise e.wrap(f"Error determining repository tags for repo {name.name}") from None
-    return tags
-
-
-def _tagged_jobs(name: DockerReference, ctx: SystemContext) -> list[_Job]:
-    """A job for each tag of repository *name* (upstream's imagesToCopyFromRepo)."""
-    jobs = []
-    for tag in _tags_of(name, ctx):
-        try:
-            ref = name.with_tag(tag)
-        except SkopeoError as e:
-            log.error(f"Error creating a tagged reference from registry tag list: {e.message}", repo=name.name, tag=tag)
-            continue
-        jobs.append(_Job(_docker_ref(str(ref)), ctx, str(ref)))
-    return jobs
-
-
-def _image_suffix(ref: DockerReference) -> str:
-    return str(ref)
-
-
-def _cannot_obtain(transport: str, reference: str, e: SkopeoError) -> SkopeoError:
-    return e.wrap(f"Cannot obtain a valid image reference for transport {_q(transport)} and reference {_q(reference)}")
-
-
-def _q(text: str) -> str:
-    from .gojson import quote
-
-    return quote(text.encode("utf-8", "surrogateescape"))
-
-
-def _docker_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
-    try:
-        named = parse_normalized(source)
-    except SkopeoError as e:
-        raise _cannot_obtain("docker", source, e) from None
-    log.info("Tag presence check", imagename=source, tagged=str(not named.is_name_only).lower())
-    if not named.is_name_only:
-        try:
-            ref = _docker_ref(str(named))
-        except SkopeoError as e:
-            raise _cannot_obtain("docker", str(named), e) from None
-        yield _Source([_Job(ref, ctx, _image_suffix(named))])
-        return
-    jobs = _tagged_jobs(named, ctx)
-    if not jobs:
-        raise SkopeoError(f"No images to sync found in {_q(source)}")
-    yield _Source(jobs)
-
-
-def _dir_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
-    """Every directory under *source* holding a manifest.json, found as
-    upstream's filepath.WalkDir finds them (lexical order, not into an image's
-    directory, nor past a manifest.json in a directory's remaining files)."""
-    try:
-        os.stat(source)
-    except OSError as e:
-        raise SkopeoError(f"Invalid source directory specified: {path_error_text('stat', source, e)}") from None
-    found: list[str] = []
-    try:
-        _walk(source, os.path.isdir(source), found)
-    except OSError as e:
-        raise SkopeoError(f"Error walking the path {_q(source)}: {path_error_text('open', e.filename, e)}") from None
-    if not found:
-        raise SkopeoError(f"No images to sync found in {_q(source)}")
-    jobs = []
-    for dirname in found:
-        suffix = dirname[len(source):] if dirname.startswith(source) else dirname
-        jobs.append(_Job(plugins.parse_image_name(f"dir:{dirname}"), ctx, suffix or go_path_base(source)))
-    yield _Source(jobs)
-
-
-class _SkipDir(Exception):
-    pass
-
-
-def _walk(path: str, is_dir: bool, found: list[str]) -> None:
-    """filepath.WalkDir's order with upstream's visit function."""
-    if not is_dir:
-        if os.path.basename(path) == "manifest.json":
-            found.append(os.path.dirname(path) or ".")
-            raise _SkipDir()  # the rest of this directory is skipped
-        return
-    with os.scandir(path) as it:
-        entries = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it)
-    for name, entry_is_dir in entries:
-        try:
-            _walk(go_path_join(path, name), entry_is_dir, found)
-        except _SkipDir:
-            if not entry_is_dir:
-                return
-
-
-def go_path_clean(path: str) -> str:
-    """Go's path.Clean."""
-    if not path:
-        return "."
-    cleaned = os.path.normpath(path)
-    return cleaned[1:] if cleaned.startswith("//") else cleaned
-
-
-def go_path_join(*parts: str) -> str:
-    """Go's path.Join: the non-empty parts joined by "/", then cleaned."""
-    joined = "/".join(p for p in parts if p)
-    return go_path_clean(joined) if joined else ""
-
-
-def go_path_base(path: str) -> str:
-    """Go's path.Base."""
-    if not path:
-        return "."
-    stripped = path.rstrip("/")
-    return stripped.rsplit("/", 1)[-1] if stripped else "/"
-
-
-def _go_yaml_error(e: Exception) -> str:
-    """go-yaml's text for a libyaml error: ``yaml: line N: <problem>``, where N is
-    the problem's 0-based line for a parser error, 1-based for a scanner error,
-    else the context's line, and no line at all when that is 0."""
-    import yaml
-
-    problem = getattr(e, "problem", None) or str(e)
-    mark, context = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
-    line = 0
-    if mark is not None and mark.line != 0:
-        line = mark.line + (1 if isinstance(e, yaml.scanner.ScannerError) else 0)
-    elif context is not None:
-        line = context.line
-    return f"yaml: line {line}: {problem}" if line else f"yaml: {problem}"
-
-
-def _yaml_type_error(node: Any, go_type: str) -> str:  # node: a yaml.Node
-    """go-yaml's text for a value that does not fit *go_type*."""
-    tag = node.tag.rsplit(":", 1)[-1]
-    value = ""
-    if node.id == "scalar":
-        text = str(node.value)
-        value = f" `{text[:7]}...`" if len(text) > 10 else f" `{text}`"
-    return f"yaml: unmarshal errors:\n  line {node.start_mark.line + 1}: cannot unmarshal !!{tag}{value} into {go_type}"
-
-
-def _yaml_config(path: str) -> dict[Any, Any]:
-    """The YAML file as upstream's sourceConfig: a map of registries to maps."""
-    import yaml
-
-    from . import gojson
-
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise SkopeoError(path_error_text("open", path, e)) from None
-
-    def fail(reason: str) -> SkopeoError:
-        return SkopeoError(f"Failed to unmarshal {gojson.quote(path.encode())}: {reason}")
-
-    # libyaml, as go-yaml, when PyYAML has it: the same problem texts.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        node: Any = yaml.compose(raw, Loader=loader)
-        config = yaml.load(raw, Loader=loader) or {}
-    except yaml.YAMLError as e:
-        raise fail(_go_yaml_error(e)) from None
-    if node is not None and node.id != "mapping" and not (node.id == "scalar" and node.tag.endswith(":null")):
-        raise fail(_yaml_type_error(node, "main.sourceConfig"))
-    if node is not None and node.id == "mapping":
-        for _key, value in node.value:
-            if value.id != "mapping" and not (value.id == "scalar" and value.tag.endswith(":null")):
-                raise fail(_yaml_type_error(value, "main.registrySyncConfig"))
-    return config
-
-
-def _repository(registry: str, repo: str) -> DockerReference | None:
-    """upstream's parseRepositoryReference, logging and skipping a bad name."""
-    try:
-        name = parse_normalized(f"{registry}/{repo}")
-        if not name.is_name_only:
-            raise SkopeoError("input names a reference, not a repository")
-    except SkopeoError as e:
-        log.error("Error parsing repository name, skipping", registry=registry, repo=repo)
-        log.error(e.message)
-        return None
-    log.info("Processing repo", registry=registry, repo=repo)
-    return name
-
-
-def _listed_jobs(registry: str, repo: str, name: DockerReference, ctx: SystemContext) -> list[_Job] | None:
-    log.info("Querying registry for image tags", registry=registry, repo=repo)
-    try:
-        return _tagged_jobs(name, ctx)
-    except SkopeoError as e:
-        log.error("Error processing repo, skipping", registry=registry, repo=repo)
-        log.error(e.message)
-        return None
-
-
-def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
-    """Upstream's imagesToCopyFromRegistry for each registry of the file, with its
-    log lines; repositories in the file's order (upstream's order is random)."""
-    for registry, spec in _yaml_config(path).items():
-        registry, spec = str(registry), spec or {}
-        ctx = _registry_ctx(base_ctx, spec)
-        images = spec.get("images") or {}
-        by_regex = spec.get("images-by-tag-regex") or {}
-        by_semver = spec.get("images-by-semver") or {}
-        if not images and not by_regex and not by_semver:
-            log.warning("No images specified for registry", registry=registry)
-            continue
-        for repo, refs in images.items():
-            repo = str(repo)
-            name = _repository(registry, repo)
-            if name is None:
-                continue
-            jobs: list[_Job] | None = []
-            if refs:
-                for entry in map(str, refs):
-                    try:
-                        ref = name.with_digest(entry) if is_digest(entry) else name.with_tag(entry)
-                    except SkopeoError as e:
-                        log.error("Error parsing ref, skipping", ref=entry)
-                        log.error(e.message)
-                        continue
-                    jobs.append(_Job(_docker_ref(str(ref)), ctx, str(ref)))  # type: ignore[union-attr]
-            else:
-                jobs = _listed_jobs(registry, repo, name, ctx)
-                if jobs is None:
-                    continue
-            if not jobs:
-                log.warning("No refs to sync found", registry=registry, repo=repo)
-                continue
-            yield _Source(jobs)
-        yield from _filtered_sources(registry, ctx, by_regex, _regex_filter)
-        yield from _filtered_sources(registry, ctx, by_semver, _semver_filter)
-
-
-def _regex_filter(pattern: str) -> Any:
-    from .goregexp import compile_go
-
-    return compile_go(pattern).search
-
-
-def _semver_filter(constraint: str) -> Any:
-    from .semver import Constraint, parse_version
-
-    con = Constraint(constraint)
-
-    def matches(tag: str) -> bool:
-        version = parse_version(tag)
-        return version is not None and con.matches(version)
-
-    return matches
-
-
-def _filtered_sources(registry: str, ctx: SystemContext, collection: dict[Any, Any], make: Any) -> Iterator[_Source]:
-    """Repositories whose listed tags are filtered (by regex or semver); as
-    upstream, one bad filter skips the whole collection with an error line."""
-    try:
-        filters = {str(repo): make(str(value)) for repo, value in collection.items()}
-    except SkopeoError as e:
-        log.error(e.message)
-        return
-    for repo, keep in filters.items():
-        name = _repository(registry, repo)
-        if name is None:
-            continue
-        jobs = _listed_jobs(registry, repo, name, ctx)
-        if jobs is None:
-            continue
-        kept = [job for job in jobs if keep(job.suffix.rsplit(":", 1)[1])]
-        if not kept:
-            log.warning("No refs to sync found", registry=registry, repo=repo)
-            continue
-        yield _Source(kept)
-
-
-def _registry_ctx(base: SystemContext, spec: dict[str, Any]) -> SystemContext:
-    ctx = copy_mod.copy(base)
-    creds = spec.get("credentials")
-    if isinstance(creds, dict):
-        ctx.username = str(creds.get("username", ""))
-        ctx.password = str(creds.get("password", ""))
-    if "tls-verify" in spec:
-        ctx.tls_verify = bool(spec["tls-verify"])
-    if spec.get("cert-dir"):
-        ctx.cert_dir = str(spec["cert-dir"])
-    return ctx
 
 
 # --- destination naming ------------------------------------------------------------
@@ -457,13 +142,13 @@ def _dir_destination(path: str) -> ImageReference:
     return _destination_reference(f"dir:{path}")
 
 
-def _enumerate(source: str, options: SyncOptions) -> list[_Source]:
+def _enumerate(source: str, options: SyncOptions) -> list[Source]:
     ctx = options.copy.source_ctx
     if options.source_kind == "docker":
-        return list(_docker_source(source, ctx))
+        return list(docker_source(source, ctx))
     if options.source_kind == "dir":
-        return list(_dir_source(source, ctx))
-    return list(_yaml_source(source, ctx))
+        return list(dir_source(source, ctx))
+    return list(yaml_source(source, ctx))
 
 
 def check_kinds(options: SyncOptions) -> None:
@@ -476,7 +161,7 @@ def check_kinds(options: SyncOptions) -> None:
         raise UsageError("sync from 'dir' to 'dir' not implemented, consider using rsync instead")
 
 
-def enumerate_sources(source: str, options: SyncOptions) -> list[_Source]:
+def enumerate_sources(source: str, options: SyncOptions) -> list[Source]:
     """The images *source* names (registry tag lists, ``dir:`` trees or a YAML
     file), listed with ``options.copy.source_ctx``; retried like each copy."""
     return retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
@@ -489,7 +174,7 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     return sync_sources(enumerate_sources(source, options), destination, options, policy, started)
 
 
-def sync_sources(sources: list[_Source], destination: str, options: SyncOptions, policy: PolicyContext,
+def sync_sources(sources: list[Source], destination: str, options: SyncOptions, policy: PolicyContext,
                  started: float | None = None) -> SyncResult:
     """Copy the enumerated *sources* to *destination*."""
     started = time.monotonic() if started is None else started
@@ -536,7 +221,7 @@ def sync_sources(sources: list[_Source], destination: str, options: SyncOptions,
     stop = threading.Event()
     first_error: list[SkopeoError] = []
 
-    def run_one(item: tuple[int, _Job, str, ImageReference | None]) -> None:
+    def run_one(item: tuple[int, Job, str, ImageReference | None]) -> None:
         try:
             copy_one(*item)
         except BaseException:
@@ -549,7 +234,7 @@ def sync_sources(sources: list[_Source], destination: str, options: SyncOptions,
                 stop.set()
                 first_error.append(err)
 
-    def copy_one(i: int, job: _Job, dest: str, dest_ref: ImageReference | None) -> None:
+    def copy_one(i: int, job: Job, dest: str, dest_ref: ImageReference | None) -> None:
         if stop.is_set():
             return
         if dest_ref is None:  # dir: the image's directory is created here, as upstream does

@@ -12,12 +12,11 @@ compared function by function; only what skopeo's command tree uses is here
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Sequence
 
 from ..errors import UsageError
-from .pflag import BOOL, Flag, FlagSet, FlagValues, HelpRequested, flag_usages, parse_bool
+from .pflag import BOOL, Flag, FlagSet, FlagValues, HelpRequested
 
 # Positional-argument checks (cobra's Args): None means cobra's legacyArgs in
 # Find and arbitrary arguments when run.
@@ -73,7 +72,6 @@ class Command:
         self._children: list[Command | tuple[str, Callable[[], Command]]] = []
         self.help_command: Command | None = None
         self.called_as = ""
-        self.args_seen: list[str] = []
 
     # --- tree ------------------------------------------------------------------------
     @property
@@ -275,7 +273,6 @@ class Command:
         the exit status of the command."""
         self.init_default_help_flag()
         fs = self.parse_flags(a)
-        self.args_seen = a
         if self.values.get("help"):
             raise HelpRequested()
         if self.version and self.values.get("version"):
@@ -295,61 +292,18 @@ class Command:
         assert self.run is not None
         return self.run(self, args) or 0
 
-    # --- help ---------------------------------------------------------------------------
+    # --- help (cli.cobra_help) ----------------------------------------------------------
     def help_text(self) -> str:
         """What cobra's default help function prints."""
-        text = (self.long or self.short).rstrip()
-        out = f"{text}\n\n" if text else ""
-        if self.runnable() or self._children:
-            out += self.usage_text()
-        return out
+        from .cobra_help import help_text
 
-    def use_line(self) -> str:
-        line = f"{self.parent.command_path()} {self.use}" if self.parent else self.use
-        if self.disable_flags_in_use_line:
-            return line
-        if any(not f.hidden for f, _ in self.flags().formal.values()) and "[flags]" not in line:
-            line += " [flags]"
-        return line
-
-    def _uses_skopeo_template(self) -> bool:
-        cmd: Command | None = self
-        while cmd is not None:
-            if cmd.skopeo_usage:
-                return True
-            cmd = cmd.parent
-        return False
+        return help_text(self)
 
     def usage_text(self) -> str:
-        local = [f for f in self.local_flag_list() if not f.hidden]
-        inherited = [f for f in self.inherited_flag_list() if not f.hidden]
-        listed = [c for c in self.commands() if c.is_available() or c.name == "help"]
-        has_subs = self.has_available_sub_commands()
-        skopeo = self._uses_skopeo_template()
-        indent = "" if skopeo else "  "  # skopeo's template drops cobra's indentation
-        out = "Usage:"
-        if self.runnable():
-            out += f"\n{indent}{self.use_line()}"
-        if has_subs:
-            out += ("\n\n" if skopeo else "\n  ") + f"{self.command_path()} [command]"
-        if self.example:
-            out += f"\n\nExamples:\n{self.example}"
-        if has_subs:
-            out += "\n\nAvailable Commands:" + "".join(
-                f"\n{indent}{c.name.ljust(c.name_padding())} {c.short}" for c in listed)
-        if local:
-            out += "\n\nFlags:\n" + flag_usages(local).rstrip()
-        if skopeo:
-            return out + ("\n" if inherited else "") + "\n"
-        if inherited:
-            out += "\n\nGlobal Flags:\n" + flag_usages(inherited).rstrip()
-        if any(c.is_additional_help_topic() for c in self.children):
-            pad = max(11, *(len(c.command_path()) for c in self.children))
-            out += "\n\nAdditional help topics:" + "".join(
-                f"\n  {c.command_path().ljust(pad)} {c.short}" for c in self.commands() if c.is_additional_help_topic())
-        if has_subs:
-            out += f'\n\nUse "{self.command_path()} [command] --help" for more information about a command.'
-        return out + "\n"
+        """What cobra's usage function prints (skopeo's template or cobra's)."""
+        from .cobra_help import usage_text
+
+        return usage_text(self)
 
 
 SUGGESTIONS_MINIMUM_DISTANCE = 2
@@ -494,14 +448,6 @@ def _completion_command() -> Command:
     from .complete import completion_command
 
     return completion_command()
-
-
-def env_flag(name: str) -> bool | None:
-    """A boolean environment setting (strconv.ParseBool), None when unset or bad."""
-    try:
-        return parse_bool(os.environ.get(name, ""))
-    except ValueError:
-        return None
 
 
 NO_SPACE, NO_FILE_COMP = 2, 4  # cobra's ShellCompDirective bits used here

@@ -15,8 +15,8 @@ import os
 import sys
 
 from ..errors import SkopeoError, UsageError
-from .cobra import NO_FILE_COMP, NO_SPACE, Command, env_flag, minimum_args, no_args
-from .pflag import BOOL, STRSLICE, Flag
+from .cobra import NO_FILE_COMP, NO_SPACE, Command, minimum_args, no_args
+from .pflag import BOOL, STRSLICE, Flag, parse_bool
 
 _DIRECTIVE_NAMES = ("ShellCompDirectiveError", "ShellCompDirectiveNoSpace", "ShellCompDirectiveNoFileComp",
                     "ShellCompDirectiveFilterFileExt", "ShellCompDirectiveFilterDirs", "ShellCompDirectiveKeepOrder")
@@ -88,6 +88,14 @@ To load completions for every new session, add the output of the above command
 to your powershell profile.
 """,
 }
+
+
+def env_flag(name: str) -> bool | None:
+    """A boolean environment setting (strconv.ParseBool), None when unset or bad."""
+    try:
+        return parse_bool(os.environ.get(name, ""))
+    except ValueError:
+        return None
 
 
 def directive_text(directive: int) -> str:
