@@ -11,23 +11,27 @@ from __future__ import annotations
 from cli_table_harness import Case
 
 COMMANDS = ("copy", "delete", "generate-sigstore-key", "inspect", "list-tags", "login", "logout", "manifest-digest",
-            "standalone-sign", "standalone-verify", "sync", "untrusted-signature-dump-without-verification")
+            "standalone-sign", "standalone-verify", "sync", "untrusted-signature-dump-without-verification",
+            "layers", "experimental-image-proxy")  # the last two are hidden
 LONG_NAME = "a" * 256
 SHA256 = "sha256:" + "0" * 64
 POLICY = ("--policy", "$WS/policy.json")
 HELLO = "oci:$WS/hello-oci:hello"
 
 # Deliberate differences, each with its reason (see also the README).
-NOT_IMPLEMENTED_LAYERS = "skopeo-py does not implement the hidden, deprecated `layers` command"
-NOT_IMPLEMENTED_PROXY = "skopeo-py does not implement the hidden `experimental-image-proxy` command"
+RELEASE_VERSION = ("skopeo-py reports the upstream release whose behaviour it follows (1.22.2); a build of main says "
+                   "1.22.0-dev, which scripts and upstream's release tests reject")
+SHARD = "sync --shard/--shard-count are skopeo-py's own (hidden from help); upstream does not know the flag"
+OSTREE = ("skopeo-py keeps the ostree: transport (1.9.3 had it, unlisted in help as upstream main no longer has it); "
+          "main says the transport is unknown")
+TARBALL_NOT_TAR = ("a tarball: file that is not a tar archive (once decompressed) is refused; upstream makes a layer of "
+                   "any file (see plugins/tarball/README.md)")
 NO_ATOMIC = "skopeo-py does not implement the deprecated atomic: transport (upstream registers it but hides it)"
 NO_ENCRYPTION = "skopeo-py does not implement image encryption (ocicrypt): a clear error instead"
 DAEMON_EARLY = ("an unreachable docker-daemon: destination fails when it is opened, with the connection error "
                 "(upstream starts copying, then reports \"writing blob: io: read/write on closed pipe\")")
 SYNC_TO_OCI = "skopeo-py's sync also writes to an OCI layout (--dest oci), which upstream refuses"
 # Pending: other work in progress brings these to upstream main's texts.
-PENDING_TEMPLATE = ("pending (inspect template work): the template engine wraps the format as 1.9.3 did "
-                    "({{range . }}…{{end}}), main's report package as {{range .}}…{{end -}}, so error positions differ")
 PENDING_FETCHING = ("pending (docker transport work): main adds \"fetching manifest TAG in REPO:\" before a registry's "
                     "connection error")
 PENDING_CONFIG_FIRST = ("pending (copy engine work): our copy reads the config before the layers, upstream after them, "
@@ -137,9 +141,7 @@ def grammar_cases() -> list[Case]:
                    env={"SKOPEO_COMPLETION_DESCRIPTIONS": "0", "COBRA_COMPLETION_DESCRIPTIONS": "1"}),
               Case("complete: __complete '' (SKOPEO_COMPLETION_DESCRIPTIONS=bad)", ("__complete", ""),
                    env={"SKOPEO_COMPLETION_DESCRIPTIONS": "bad", "COBRA_COMPLETION_DESCRIPTIONS": "false"})]
-    return [c._replace(differs=NOT_IMPLEMENTED_LAYERS) if c.argv[:1] == ("layers",)
-            else c._replace(differs=NOT_IMPLEMENTED_PROXY) if c.argv[:1] == ("experimental-image-proxy",) else c
-            for c in cases]
+    return cases
 
 
 # --- references ------------------------------------------------------------------------------
@@ -341,10 +343,14 @@ def command_cases() -> list[Case]:
     return [_mark_signing(c) for c in cases]
 
 
-_PENDING = {
-    "cmd: --policy $WS/policy.json inspect --format {{.Nosuch}} oci:$WS/hello-oci:hello": PENDING_TEMPLATE,
-    "cmd: --policy $WS/policy.json inspect --format {{ oci:$WS/hello-oci:hello": PENDING_TEMPLATE,
+_DIFFERENCES = {
+    "help: --version": RELEASE_VERSION,
+    "help: -v": RELEASE_VERSION,
+    "help: -v nosuch": RELEASE_VERSION,
     "cmd: sync --src dir --dest oci a b": SYNC_TO_OCI,
+    "main: --policy $WS/policy.json inspect tarball:$WS/garbage": TARBALL_NOT_TAR,
+    "main: --policy $WS/policy.json copy tarball:$WS/layer.tar:$WS/garbage dir:$OUT": TARBALL_NOT_TAR,
+    "main: --policy $WS/policy.json --tls-details $WS/tls.yaml inspect docker://127.0.0.1:9/x": PENDING_FETCHING,
     "cmd: sync -s yaml -d dir $WS/sync-unreachable.yaml $OUT": PENDING_FETCHING,
     "cmd: sync -s yaml -d dir --keep-going $WS/sync-unreachable.yaml $OUT": PENDING_FETCHING,
     "cmd: sync -s docker -d dir 127.0.0.1:9/busybox:latest $OUT": PENDING_FETCHING,
@@ -369,14 +375,87 @@ def _mark_signing(case: Case) -> Case:
     return case
 
 
+def main_feature_cases() -> list[Case]:
+    """Upstream main's --tls-details, containers-storage:, sif:, tarball:, the
+    hidden layers and experimental-image-proxy, inspect --format's report
+    functions; and skopeo-py's own additions (deliberate differences)."""
+    p = POLICY
+    argvs: list[list[str]] = [
+        # --tls-details (read when a command builds its first context)
+        [*p, "--tls-details", "$WS/nonexistent", "inspect", HELLO], [*p, "--tls-details", "$WS/garbage", "inspect", HELLO],
+        [*p, "--tls-details", "$WS/tls.yaml", "inspect", HELLO], [*p, "--tls-details", "$WS/tls-bad.yaml", "inspect", HELLO],
+        [*p, "--tls-details", "$WS/tls-unknown.yaml", "inspect", HELLO], [*p, "--tls-details", "$WS/empty", "inspect", HELLO],
+        [*p, "--tls-details", "$WS/tls.yaml", "copy", HELLO, "dir:$OUT"],
+        ["--tls-details", "$WS/nonexistent", "copy", HELLO, "dir:$OUT"],
+        [*p, "--tls-details", "$WS/nonexistent", "copy", "oci:$WS/nonexistent:x", "dir:$WS/nonexistent/y"],
+        ["--tls-details", "$WS/nonexistent", "list-tags", "docker://127.0.0.1:9/x"],
+        [*p, "--tls-details", "$WS/tls.yaml", "inspect", "docker://127.0.0.1:9/x"],
+        [*p, "--tls-details=", "inspect", HELLO], ["inspect", "--tls-details", "$WS/tls.yaml", "--help"],
+        # containers-storage: (a store of this run's own, see the harness)
+        [*p, "inspect", "containers-storage:busybox"], [*p, "inspect", "--raw", "containers-storage:busybox"],
+        [*p, "copy", HELLO, "containers-storage:localhost/hello:t"],
+        [*p, "copy", "containers-storage:localhost/nosuch:t", "dir:$OUT"],
+        [*p, "delete", "containers-storage:localhost/nosuch:t"],
+        [*p, "inspect", "containers-storage:busybox@sha256:abc"],
+        [*p, "inspect", "containers-storage:@" + "0" * 64], [*p, "inspect", "containers-storage:abc"],
+        [*p, "inspect", "containers-storage:[nosuch@$WS/other+$WS/other-run]busybox"],
+        [*p, "inspect", "containers-storage:[vfs@relative+$WS/run]busybox"],
+        [*p, "inspect", "containers-storage:"],
+        # sif: and tarball: (read-only)
+        [*p, "inspect", "sif:$WS/garbage"], [*p, "inspect", "sif:$WS/empty"], [*p, "inspect", "sif:"],
+        [*p, "copy", HELLO, "sif:$OUT"], [*p, "inspect", "tarball:$WS/garbage"], [*p, "inspect", "tarball:"],
+        [*p, "inspect", "tarball:$WS/empty"], [*p, "copy", "tarball:$WS/layer.tar", "dir:$OUT"],
+        [*p, "copy", "tarball:$WS/layer.tar.gz", "oci:$OUT:t"], [*p, "inspect", "tarball:$WS/layer.tar"],
+        [*p, "inspect", "--raw", "tarball:$WS/layer.tar.gz"], [*p, "copy", HELLO, "tarball:$OUT"],
+        [*p, "copy", "tarball:$WS/layer.tar:$WS/garbage", "dir:$OUT"],
+        # layers (hidden, deprecated)
+        ["layers", HELLO], ["layers", HELLO, "xyz"], ["layers", HELLO, "md5:abc"], ["layers", HELLO, "sha256:" + "0" * 64],
+        ["layers", "oci:$WS/nonexistent:x"], ["layers", "nosuch:x"], ["layers", "--retry-times", "x", HELLO],
+        # experimental-image-proxy (hidden): standard input is a pipe, not a socket
+        ["experimental-image-proxy"], ["experimental-image-proxy", "--sockfd", "99"],
+        ["experimental-image-proxy", "--sockfd", "x"], ["--insecure-policy", "--require-signed", "experimental-image-proxy", "x"],
+        # inspect --format: containers/common's report functions and rules
+        [*p, "inspect", "--format", "{{.Name | upper}}{{.Os | lower}}", HELLO], [*p, "inspect", "--format", "{{json .Labels}}", HELLO],
+        [*p, "inspect", "--format", "table {{.Os}}\t{{.Architecture}}", HELLO],
+        [*p, "inspect", "--format", "{{range .Layers}}{{.}} {{end}}", HELLO],
+        [*p, "inspect", "--format", "{{truncate .Digest 12}}", HELLO], [*p, "inspect", "--format", '{{join .Layers ","}}', HELLO],
+        [*p, "inspect", "--format", "{{.Created}}", HELLO], [*p, "inspect", "--format", "{{.Nosuch | upper}}", HELLO],
+        [*p, "inspect", "--format", "{{json}}", HELLO], [*p, "inspect", "--format", "{{ json . }}x", HELLO],
+        [*p, "inspect", "--format", "{{range .}}x{{end}}", HELLO], [*p, "inspect", "--format", "{{end}}", HELLO],
+        [*p, "inspect", "--format", "{{title .Os}} {{split .Architecture \"d\"}}", HELLO],
+        [*p, "inspect", "--format", "{{pad .Os 3 10}}|", HELLO],
+        [*p, "inspect", "--config", "--format", "{{.Architecture}} {{.Config.Env}}", HELLO],
+        [*p, "inspect", "--config", "--format", "{{json .RootFS}}", HELLO],
+        [*p, "inspect", "--config", "--format", "{{.Platform}}", HELLO],
+    ]
+    cases = [_case("main", *a) for a in argvs]
+    cases += [
+        Case("main: containers-storage: with another driver's state", (*p, "inspect", "containers-storage:busybox"),
+             env={"CONTAINERS_STORAGE_CONF": "$WS/storage-prior.conf"}),
+        # skopeo-py's own (see the README)
+        _case("ours", "sync", "--shard", "0/2", "-s", "dir", "-d", "docker", "--dry-run", "$WS/dirimg", "127.0.0.1:9/x",
+              differs=SHARD),
+        _case("ours", *p, "inspect", "ostree:busybox@/nonexistent", differs=OSTREE),
+    ]
+    return cases
+
+
+def _storage_case(case: Case) -> Case:
+    """A case that opens a containers-storage store needs root (as it was recorded)."""
+    opens_store = any(a.startswith("containers-storage:") for a in case.argv) and \
+        case.argv[0] not in ("__complete", "__completeNoDesc", "list-tags")
+    return case._replace(needs_root=True) if opens_store else case
+
+
 def all_cases() -> list[Case]:
-    cases = help_cases() + usage_cases() + grammar_cases() + reference_cases() + transport_cases() + command_cases()
+    cases = (help_cases() + usage_cases() + grammar_cases() + reference_cases() + transport_cases() + command_cases()
+             + main_feature_cases())
     seen: set[str] = set()
     unique = []
     for case in cases:
         if case.id not in seen:
             seen.add(case.id)
-            if case.id in _PENDING:
-                case = case._replace(differs=_PENDING[case.id])
-            unique.append(_mark_signing(case) if case.id.startswith("ref:") else case)
+            if case.id in _DIFFERENCES:
+                case = case._replace(differs=_DIFFERENCES[case.id])
+            unique.append(_storage_case(_mark_signing(case) if case.id.startswith("ref:") else case))
     return unique

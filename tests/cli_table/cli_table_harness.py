@@ -6,6 +6,7 @@ records upstream's outputs with exactly the same code."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -23,11 +24,13 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 RECORDED = HERE / "recorded.json"
 ORACLE_193 = "/usr/bin/skopeo"
-DEFAULT_UPSTREAM = "/tmp/skopeo-main"
+# A build of upstream main, as skopeo.testing.require finds it.
 UPSTREAM_ENV = "SKOPEO_UPSTREAM"
-# Transports upstream main registers; ours may not have all of them yet.
+# Transports upstream main registers.
 UPSTREAM_TRANSPORTS = ("containers-storage", "dir", "docker", "docker-archive", "docker-daemon", "oci", "oci-archive",
                        "sif", "tarball")
+# An older file time for the workspace's inputs (a tarball: image's config records it).
+INPUT_MTIME = 1577836800  # 2020-01-01T00:00:00Z
 
 
 class Case(NamedTuple):
@@ -44,7 +47,8 @@ class Case(NamedTuple):
     reference: str = "main"
     # A deliberate difference from the reference, and why (the run must differ).
     differs: str = ""
-
+    # Both programs need root for it (a containers-storage store; recorded as root).
+    needs_root: bool = False
 
     @property
     def transports(self) -> set[str]:
@@ -99,7 +103,29 @@ def make_workspace(root: Path) -> Path:
     (ws / "sync-semver.yaml").write_text(
         "127.0.0.1:9:\n  tls-verify: false\n  images-by-semver:\n    library/busybox: 'not a constraint'\n")
     (ws / "sync-upper.yaml").write_text("127.0.0.1:9:\n  images:\n    Upper/Repo: [latest]\n")
+    # A layer file for tarball: (the sample's layer, as gzip and plain tar).
+    layer = json.loads((ws / "manifest.json").read_text())["layers"][0]["digest"].split(":")[1]
+    shutil.copyfile(layout / "blobs" / "sha256" / layer, ws / "layer.tar.gz")
+    (ws / "layer.tar").write_bytes(gzip.decompress((ws / "layer.tar.gz").read_bytes()))
+    # --tls-details files.
+    (ws / "tls.yaml").write_text('minVersion: "1.3"\n')
+    (ws / "tls-bad.yaml").write_text('minVersion: "9.9"\n')
+    (ws / "tls-unknown.yaml").write_text("nosuch: 1\n")
+    # A containers-storage graph root holding an overlay driver's directory
+    # (another program's state): upstream says it uses that driver.
+    (ws / "storage-prior" / "root" / "overlay").mkdir(parents=True)
+    for path in ws.rglob("*"):
+        os.utime(path, (INPUT_MTIME, INPUT_MTIME), follow_symlinks=False)
     return ws
+
+
+def storage_conf(ws: Path) -> None:
+    """This run's containers-storage configuration (absolute paths into its own
+    workspace): vfs in $WS/storage, or no driver in $WS/storage-prior."""
+    (ws / "storage.conf").write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{ws}/storage/root"\n'
+                                     f'runroot = "{ws}/storage/run"\n')
+    (ws / "storage-prior.conf").write_text(f'[storage]\ngraphroot = "{ws}/storage-prior/root"\n'
+                                           f'runroot = "{ws}/storage-prior/run"\n')
 
 
 def base_env(ws: Path, cache: str) -> dict[str, str]:
@@ -113,6 +139,8 @@ def base_env(ws: Path, cache: str) -> dict[str, str]:
         "GNUPGHOME": str(ws / "gnupg"),
         "LANG": "C.UTF-8",
         "TZ": "UTC",
+        # Never the machine's store: this run's own (see storage_conf).
+        "CONTAINERS_STORAGE_CONF": str(ws / "storage.conf"),
     }
     return env
 
@@ -143,6 +171,7 @@ def run_case(case: Case, command: Sequence[str], template: Path, scratch: Path, 
     # The same name in every run ("ws"): commands may print the directory's name.
     ws = scratch / hashlib.sha1(f"{case.id}{command}".encode()).hexdigest()[:12] / "ws"
     shutil.copytree(template, ws, copy_function=_link_or_copy, symlinks=True)
+    storage_conf(ws)
     env = base_env(ws, cache)
     env.update(extra_env)
     for key, value in case.env.items():
@@ -196,10 +225,12 @@ def run_all(cases: Iterable[Case], command_for: Callable[[Case], Sequence[str] |
 
 def reference_command(case: Case) -> list[str] | None:
     """The binary whose output *case* expects, when it is installed here."""
+    from skopeo.testing.require import find_upstream_main
+
     if case.reference == "1.9.3":
         return [ORACLE_193] if os.path.exists(ORACLE_193) else None
-    upstream = os.environ.get(UPSTREAM_ENV) or DEFAULT_UPSTREAM
-    return [upstream] if os.path.exists(upstream) else None
+    upstream = find_upstream_main()
+    return [upstream] if upstream else None
 
 
 # --- recordings ---------------------------------------------------------------------------------
@@ -226,33 +257,6 @@ def save_recorded(results: dict[str, Result], cases: Sequence[Case], versions: d
     RECORDED.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
-# --- what ours does not have yet ------------------------------------------------------------------
-def pending_adjustments() -> tuple[list[str], bool]:
-    """Upstream features other work adds to ours (other plugins, --tls-details):
-    until they exist here, the expected output is read without them.  Returns
-    (missing transports, whether --tls-details is missing)."""
-    from skopeo.cli.app import GLOBAL_FLAGS
-
-    probe = "from skopeo import plugins; print(' '.join(plugins.transports()))"
-    env = dict(os.environ, **our_env())
-    ours = set(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
-                              check=True).stdout.split())
-    missing = [t for t in UPSTREAM_TRANSPORTS if t not in ours]
-    return missing, not any(f.name == "tls-details" for f in GLOBAL_FLAGS)
-
-
-def adjust_expected(expected: Result, missing_transports: Sequence[str], no_tls_details: bool) -> Result:
-    def fix(text: str) -> str:
-        if no_tls_details:
-            text = re.sub(r"(?m)^(      --tls-details string .*\n|--tls-details\t.*\n|--tls-details\n)", "", text)
-        for name in missing_transports:
-            text = re.sub(rf"(?m)^{re.escape(name)}:\n", "", text)  # completion candidates
-            text = re.sub(rf"(?m)^(.*, )?{re.escape(name)}(, .*)?$", _drop(name), text)
-        return text
-
-    return Result(expected.rc, fix(expected.stdout), fix(expected.stderr))
-
-
 # skopeo-py's own lines, allowed only after upstream's last one (see the README).
 _OUR_ADDITIONS = re.compile(r'(?m)^time="TIME" level=info msg="Summary: [0-9]+ copied, [0-9]+ skipped, [0-9]+ failed, '
                             r'[0-9]+ bytes in [0-9.]+s"\n\Z')
@@ -262,12 +266,3 @@ def without_our_additions(ours: Result) -> Result:
     """Our output without what we add after upstream's last line (sync's summary);
     anywhere else it is a difference."""
     return Result(ours.rc, ours.stdout, _OUR_ADDITIONS.sub("", ours.stderr))
-
-
-def _drop(name: str) -> Callable[[re.Match[str]], str]:
-    """Remove *name* from a ", "-separated transports line."""
-    def replace(m: re.Match[str]) -> str:
-        parts = m.group(0).split(", ")
-        return ", ".join(p for p in parts if p != name) if name in parts else m.group(0)
-
-    return replace
