@@ -1,16 +1,25 @@
 """``zstd:chunked`` layers: a zstd stream any decoder reads as the plain layer
 tar, laid out so that each file's content can also be fetched on its own.
 
-Layout (the containers/storage format, version 1, as skopeo 1.9.3 writes it)::
+Layout (containers/storage's current format, as upstream main writes it)::
 
     [frame: tar headers…][frame: file 1 content][frame: headers…][frame: file 2]…
-    [skippable frame: zstd-compressed TOC][skippable frame: 40-byte footer]
+    [skippable frame: zstd-compressed TOC][skippable frame: zstd-compressed tar-split]
+    [skippable frame: 64-byte footer]
 
 The TOC (JSON) lists every tar entry with its metadata and, for regular files
 with content, the sha256 of the content and the compressed byte range of its
-frame.  The footer and the layer annotations give the TOC's position.  Partial
-pulls (podman with ``enable_partial_images``) then fetch only files they do not
-already have; everyone else just decompresses the stream.
+frame; its ``tarSplitDigest`` is the sha256 of the compressed tar-split (the
+layer's tar minus file contents, :mod:`skopeo.tarsplit`), from which a partial
+pull rebuilds the exact tar.  The layer annotations
+``io.github.containers.zstd-chunked.manifest-checksum``, ``…manifest-position``
+and ``…tarsplit-position`` locate both (the footer repeats the positions).
+Partial pulls (podman with ``enable_partial_images``) then fetch only files
+they do not already have; everyone else just decompresses the stream.
+
+The previous format (skopeo 1.9.3, podman 4.3: ``io.containers.zstd-chunked.*``
+annotations, a 40-byte footer, no tar-split) is still read by :func:`read_toc`;
+podman 4.3 reads only that one, so it pulls current-format layers whole.
 
 Each file is one chunk: upstream additionally splits large files at
 content-defined (rolling checksum) boundaries, which would need a per-byte
@@ -30,17 +39,26 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from .errors import SkopeoError
 from .golang import gojson
 from .golang.gotime import unix_time_json
+from .tarsplit import TarSplitPacker, crc64, crc_payload
 
 if TYPE_CHECKING:
     from .transport import BlobStream
 
-CHECKSUM_ANNOTATION = "io.containers.zstd-chunked.manifest-checksum"
-POSITION_ANNOTATION = "io.containers.zstd-chunked.manifest-position"
-ANNOTATIONS = (CHECKSUM_ANNOTATION, POSITION_ANNOTATION)
+CHECKSUM_ANNOTATION = "io.github.containers.zstd-chunked.manifest-checksum"
+POSITION_ANNOTATION = "io.github.containers.zstd-chunked.manifest-position"
+TARSPLIT_POSITION_ANNOTATION = "io.github.containers.zstd-chunked.tarsplit-position"
+# The previous format's names (containers/storage before the tar-split).
+OLD_CHECKSUM_ANNOTATION = "io.containers.zstd-chunked.manifest-checksum"
+OLD_POSITION_ANNOTATION = "io.containers.zstd-chunked.manifest-position"
+# Annotations describing a zstd:chunked representation (dropped when a layer changes).
+ANNOTATIONS = (CHECKSUM_ANNOTATION, POSITION_ANNOTATION, TARSPLIT_POSITION_ANNOTATION,
+               "io.github.containers.zstd-chunked.tarsplit-checksum", OLD_CHECKSUM_ANNOTATION, OLD_POSITION_ANNOTATION)
 MANIFEST_TYPE_CRFS = 1
-FOOTER_SIZE = 40
+FOOTER_SIZE = 64
+OLD_FOOTER_SIZE = 40
 SKIPPABLE_MAGIC = b"\x50\x2a\x4d\x18"
-FOOTER_MAGIC = b"GnUlInUx"
+FOOTER_MAGIC = b"GNUlInUx"
+OLD_FOOTER_MAGIC = b"GnUlInUx"  # the previous format's
 _CHUNK = 1 << 20
 _TYPES = {
     tarfile.REGTYPE: "reg", tarfile.AREGTYPE: "reg", tarfile.CONTTYPE: "reg", tarfile.LNKTYPE: "hardlink",
@@ -72,6 +90,11 @@ class _Recorder:
         del self.pending[:cut]
         self.start = end
         return data
+
+    def fill(self, end: int) -> None:
+        """Read until the recorded bytes reach absolute offset *end* (or the stream ends)."""
+        while self.start + len(self.pending) < end and self.read(end - self.start - len(self.pending)):
+            pass
 
     def drop(self, count: int) -> None:
         del self.pending[:count]
@@ -107,11 +130,20 @@ class _Frames:
         return out
 
 
-def _pax_time(member: tarfile.TarInfo, key: str) -> float | None:
-    try:
-        return float(member.pax_headers[key])
-    except (KeyError, ValueError):
+def _pax_time(member: tarfile.TarInfo, key: str) -> tuple[int, int] | None:
+    """A PAX time as Go's parsePAXTime reads it: (seconds, nanoseconds),
+    digits past nanoseconds dropped (a float would round them)."""
+    text = member.pax_headers.get(key)
+    if text is None:
         return None
+    whole, _, frac = text.partition(".")
+    if not whole.lstrip("-").isdigit() or (frac and not frac.isdigit()):
+        return None
+    seconds = int(whole)
+    nanos = int((frac + "000000000")[:9])
+    if whole.startswith("-") and nanos:
+        seconds, nanos = seconds - 1, 1_000_000_000 - nanos
+    return seconds, nanos
 
 
 def _raw_name(member: tarfile.TarInfo, block: bytes) -> str:
@@ -128,8 +160,34 @@ def _raw_name(member: tarfile.TarInfo, block: bytes) -> str:
     return member.name + ("/" if member.isdir() else "")  # a GNU long name
 
 
+def _gnu_time(block: bytes, start: int) -> float | None:
+    """A GNU header's atime/ctime field (Go's reader reads them; tarfile does not)."""
+    field = block[start:start + 12]
+    if block[257:265] != b"ustar  \0" or not field or field[0] == 0:
+        return None
+    if field[0] & 0x80:  # base-256
+        return float(int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big"))
+    try:
+        return float(int(field.split(b"\0", 1)[0].strip() or b"0", 8))
+    except ValueError:
+        return None
+
+
+def _time(moment: tuple[int, int] | float | None) -> str | None:
+    """minimal.timeIfNotZero: an absent time is left out."""
+    if moment is None:
+        return None
+    if isinstance(moment, float):
+        return unix_time_json(moment)
+    seconds, nanos = moment
+    text = unix_time_json(float(seconds))
+    frac = f"{nanos:09d}".rstrip("0")
+    return f"{text[:-1]}.{frac}Z" if frac else text
+
+
 def _entry(member: tarfile.TarInfo, block: bytes) -> dict[str, Any]:
-    """The TOC entry, with containers/storage's field order and omissions."""
+    """The TOC entry (minimal.NewFileMetadata), with containers/storage's field
+    order and omissions."""
     entry: dict[str, Any] = {"type": _TYPES.get(member.type, "reg"), "name": _raw_name(member, block)}
     if member.linkname:
         entry["linkName"] = member.linkname
@@ -141,9 +199,14 @@ def _entry(member: tarfile.TarInfo, block: bytes) -> dict[str, Any]:
         entry["uid"] = member.uid
     if member.gid:
         entry["gid"] = member.gid
-    entry["modtime"] = unix_time_json(_pax_time(member, "mtime") or float(member.mtime))
-    entry["accesstime"] = unix_time_json(_pax_time(member, "atime"))
-    entry["changetime"] = unix_time_json(_pax_time(member, "ctime"))
+    times: dict[str, tuple[int, int] | float | None] = {
+        "modtime": _pax_time(member, "mtime") or float(member.mtime),
+        "accesstime": _pax_time(member, "atime") or _gnu_time(block, 345),
+        "changetime": _pax_time(member, "ctime") or _gnu_time(block, 357),
+    }
+    for key, seconds in times.items():
+        if (text := _time(seconds)) is not None:
+            entry[key] = text
     if member.type in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         if member.devmajor:
             entry["devMajor"] = member.devmajor
@@ -196,19 +259,36 @@ class ZstdChunkedReader:
         try:
             yield from self._chunked(source)
         except (tarfile.TarError, EOFError, ValueError) as e:
-            # Go's writer fails the same way on a layer that is not a tar.
+            # Go's writer fails the same way on a layer that is not a tar (or
+            # whose paths repeat: tar-split cannot describe it).
             raise SkopeoError(f"compressing layer as zstd:chunked: {e or 'not a tar archive'}") from None
 
     def _chunked(self, source: BlobStream) -> Generator[bytes, None, None]:
+        import zstandard
+
         rec = _Recorder(source)
         frames = _Frames(self._level)
         entries: list[dict[str, Any]] = []
+        split_out = zstandard.ZstdCompressor(level=self._level).compressobj()
+        split_parts: list[bytes] = []
+        split_size = 0
+
+        def record(line: bytes) -> None:
+            nonlocal split_size
+            split_size += len(line)
+            split_parts.append(split_out.compress(line))
+
+        split = TarSplitPacker(record)
+        end_of_entries = 0
         # tarfile's stubs ask for a file; a stream ("r|") is only ever read.
         with tarfile.open(fileobj=cast("IO[bytes]", rec), mode="r|") as tar:
             for member in tar:
                 header = rec.take(member.offset_data)
                 yield frames.write(header)
+                split.segment(header)  # the previous entry's padding and this entry's headers
                 entry = _entry(member, header[-512:])
+                split.check_name(entry["name"])
+                crc = 0
                 if member.isreg() and member.size > 0 and not member.issparse():
                     yield frames.end()
                     start = frames.offset
@@ -218,48 +298,70 @@ class ZstdChunkedReader:
                     while chunk := content.read(_CHUNK):
                         rec.drop(len(chunk))
                         digest.update(chunk)
+                        crc = crc64(chunk, crc)
                         yield frames.write(chunk)
                     yield frames.end()
                     entry["digest"] = f"sha256:{digest.hexdigest()}"
                     entry["offset"] = start
                     entry["endOffset"] = frames.offset
+                    split.file(entry["name"], member.size, crc_payload(crc))
+                else:
+                    # Anything else keeps its (rare) data in the next segment.
+                    split.file(entry["name"], 0, None)
+                end_of_entries = member.offset_data + (-(-member.size // 512) * 512 if member.size else 0)
                 entries.append(entry)
-            # The end-of-archive blocks and anything after them, as they were.
-            yield frames.write(rec.take(rec.start + len(rec.pending)))
+            # The end-of-archive blocks (with the last padding) as Go's reader
+            # consumes them, then anything after them, as they were.
+            rec.fill(end_of_entries + 1024)
+            end_blocks = rec.take(min(end_of_entries + 1024, rec.start + len(rec.pending)))
+            yield frames.write(end_blocks)
+            split.segment(end_blocks)
+            remainder = [rec.take(rec.start + len(rec.pending))]
             while chunk := source.read(_CHUNK):
-                yield frames.write(chunk)
+                remainder.append(chunk)  # bounded: only what follows the archive's end
+            rest = b"".join(remainder)
+            yield frames.write(rest)
+            split.segment(rest)
             yield frames.end()
-        toc = gojson.marshal({"version": 1, "entries": entries})
-        import zstandard
-
+        split_parts.append(split_out.flush())
+        tar_split = b"".join(split_parts)
+        toc = gojson.marshal({"version": 1, "entries": entries,
+                              "tarSplitDigest": f"sha256:{hashlib.sha256(tar_split).hexdigest()}"})
         compressed = zstandard.ZstdCompressor(level=self._level).compress(toc)
         toc_offset = frames.offset + 8  # after the skippable frame's header
-        footer = struct.pack("<QQQQ", toc_offset, len(compressed), len(toc), MANIFEST_TYPE_CRFS) + FOOTER_MAGIC
+        split_offset = toc_offset + len(compressed) + 8
+        footer = struct.pack("<QQQQQQQ", toc_offset, len(compressed), len(toc), MANIFEST_TYPE_CRFS,
+                             split_offset, len(tar_split), split_size) + FOOTER_MAGIC
         self.annotations = {
             CHECKSUM_ANNOTATION: f"sha256:{hashlib.sha256(compressed).hexdigest()}",
             POSITION_ANNOTATION: f"{toc_offset}:{len(compressed)}:{len(toc)}:{MANIFEST_TYPE_CRFS}",
+            TARSPLIT_POSITION_ANNOTATION: f"{split_offset}:{len(tar_split)}:{split_size}",
         }
-        yield _skippable(compressed) + _skippable(footer)
+        yield _skippable(compressed) + _skippable(tar_split) + _skippable(footer)
 
 
 def read_toc(blob: bytes, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    """The TOC of a zstd:chunked blob, located through its footer (and checked
-    against *annotations* when given)."""
+    """The TOC of a zstd:chunked blob of either format, located through its
+    footer (and checked against *annotations* when given)."""
     import json
 
     import zstandard
 
-    footer = blob[-FOOTER_SIZE:]
-    if len(blob) < FOOTER_SIZE + 8 or footer[32:] != FOOTER_MAGIC:
+    if len(blob) >= FOOTER_SIZE + 8 and blob[-8:] == FOOTER_MAGIC:
+        offset, length, plain_length, kind = struct.unpack("<QQQQ", blob[-FOOTER_SIZE:-FOOTER_SIZE + 32])
+        names = (CHECKSUM_ANNOTATION, POSITION_ANNOTATION)
+    elif len(blob) >= OLD_FOOTER_SIZE + 8 and blob[-8:] == OLD_FOOTER_MAGIC:
+        offset, length, plain_length, kind = struct.unpack("<QQQQ", blob[-OLD_FOOTER_SIZE:-8])
+        names = (OLD_CHECKSUM_ANNOTATION, OLD_POSITION_ANNOTATION)
+    else:
         raise ValueError("not a zstd:chunked blob: no footer")
-    offset, length, plain_length, kind = struct.unpack("<QQQQ", footer[:32])
     if kind != MANIFEST_TYPE_CRFS:
         raise ValueError(f"unknown zstd:chunked manifest type {kind}")
     compressed = blob[offset:offset + length]
     if annotations is not None:
-        if annotations.get(CHECKSUM_ANNOTATION) != f"sha256:{hashlib.sha256(compressed).hexdigest()}":
+        if annotations.get(names[0]) != f"sha256:{hashlib.sha256(compressed).hexdigest()}":
             raise ValueError("zstd:chunked manifest checksum mismatch")
-        if annotations.get(POSITION_ANNOTATION) != f"{offset}:{length}:{plain_length}:{kind}":
+        if annotations.get(names[1]) != f"{offset}:{length}:{plain_length}:{kind}":
             raise ValueError("zstd:chunked manifest position mismatch")
     toc: dict[str, Any] = json.loads(zstandard.ZstdDecompressor().decompress(compressed, max_output_size=plain_length))
     return toc

@@ -27,7 +27,6 @@ OSTREE = ("skopeo-py keeps the ostree: transport (1.9.3 had it, unlisted in help
 TARBALL_NOT_TAR = ("a tarball: file that is not a tar archive (once decompressed) is refused; upstream makes a layer of "
                    "any file (see plugins/tarball/README.md)")
 NO_ATOMIC = "skopeo-py does not implement the deprecated atomic: transport (upstream registers it but hides it)"
-NO_ENCRYPTION = "skopeo-py does not implement image encryption (ocicrypt): a clear error instead"
 DAEMON_EARLY = ("an unreachable docker-daemon: destination fails when it is opened, with the connection error "
                 "(upstream starts copying, then reports \"writing blob: io: read/write on closed pipe\")")
 SYNC_TO_OCI = "skopeo-py's sync also writes to an OCI layout (--dest oci), which upstream refuses"
@@ -266,6 +265,12 @@ def command_cases() -> list[Case]:
         [*p, "copy", "--sign-by", "x", HELLO, "dir:$OUT"],
         [*p, "copy", "--encrypt-layer", "0", HELLO, "oci:$OUT"],
         [*p, "copy", "--encryption-key", "jwe:$WS/nonexistent", "--decryption-key", "x", HELLO, "oci:$OUT"],
+        [*p, "copy", "--encryption-key", "jwe:$WS/nonexistent", HELLO, "oci:$OUT"],
+        [*p, "copy", "--encryption-key", "jwe:$WS/garbage", HELLO, "oci:$OUT"],
+        [*p, "copy", "--encryption-key", "nosuch:x", HELLO, "oci:$OUT"], [*p, "copy", "--encryption-key", "", HELLO, "oci:$OUT"],
+        [*p, "copy", "--decryption-key", "$WS/nonexistent", HELLO, "oci:$OUT"],
+        [*p, "copy", "--decryption-key", "$WS/garbage", HELLO, "oci:$OUT"],
+        [*p, "copy", "--encrypt-layer", "0", "--format", "x", HELLO, "oci:$OUT"],
         [*p, "copy", "--tls-verify=false", HELLO, "dir:$OUT"], [*p, "copy", "--digestfile", "$WS/nonexistent/d", HELLO, "dir:$OUT"],
         ["--insecure-policy", "copy", HELLO, "dir:$OUT"], ["--policy", "$WS/reject.json", "copy", HELLO, "dir:$OUT"],
         ["--policy", "$WS/badpolicy.json", "copy", HELLO, "dir:$OUT"], ["--policy", "$WS/garbage", "copy", HELLO, "dir:$OUT"],
@@ -370,8 +375,6 @@ def _mark_signing(case: Case) -> Case:
         return case._replace(reference="1.9.3")
     if "--sign-by" in argv and "--sign-passphrase-file" not in argv:
         return case._replace(reference="1.9.3", differs=SIGN_EARLY)
-    if "--encryption-key" in argv and "--decryption-key" not in argv:
-        return case._replace(differs=NO_ENCRYPTION)
     return case
 
 

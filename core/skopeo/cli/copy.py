@@ -22,6 +22,7 @@ from .options import (
 if TYPE_CHECKING:
     from ..context import SystemContext
     from ..copy import CopyOptions
+    from ..ocicrypt.config import DecryptConfig, EncryptConfig
     from ..transport import ImageReference
 
 FORMATS = {"oci": mf.OCI_MANIFEST, "v2s1": mf.DOCKER_V2S1_SIGNED, "v2s2": mf.DOCKER_V2S2}
@@ -122,18 +123,6 @@ def _list_selection(opts: Options) -> str:
     return MULTI_ARCH_ALL if opts.all else opts.multi_arch or MULTI_ARCH_SYSTEM
 
 
-def _check_encryption(opts: Options) -> None:
-    if opts.encryption_key and opts.decryption_key:
-        raise UsageError("--encryption-key and --decryption-key cannot be specified together")
-    if opts.encrypt_layer and not opts.encryption_key:
-        raise UsageError("--encrypt-layer can only be used with --encryption-key")
-    if opts.encryption_key or opts.decryption_key:
-        from ..errors import UnsupportedError
-
-        flag = "--encryption-key" if opts.encryption_key else "--decryption-key"
-        raise UnsupportedError(f"{flag}: image encryption (ocicrypt) is not supported by skopeo-py")
-
-
 def build_options(opts: Options, dest_ref: ImageReference | None = None) -> tuple[CopyOptions, tuple[int, float]]:
     """(CopyOptions, (retry_times, retry_delay)) from parsed flags, checked in
     upstream's order: contexts, additional tags, list selection, encryption,
@@ -155,7 +144,7 @@ def build_options(opts: Options, dest_ref: ImageReference | None = None) -> tupl
     dest_ctx.dir_force_compress = bool(opts.dest_compress)
     dest_ctx.dir_force_decompress = bool(opts.dest_decompress)
     multi_arch = _list_selection(opts)
-    _check_encryption(opts)
+    encryption = encryption_settings(opts)
     check_sign_identity(opts)
     if dest_ref is not None:
         warn_ineffective_settings(dest_ctx, dest_ref)
@@ -173,6 +162,7 @@ def build_options(opts: Options, dest_ref: ImageReference | None = None) -> tupl
         force_compression_format=bool(opts.dest_force_compress_format),
         precompute_digests=bool(opts.dest_precompute_digests),
     )
+    options.encryption, options.encrypt_layers, options.decryption = encryption
     if opts.image_parallel_copies:
         options.parallel_copies = opts.image_parallel_copies
     return options, retry_settings(opts)
@@ -194,6 +184,21 @@ def warn_ineffective_settings(ctx: SystemContext, dest_ref: ImageReference) -> N
     for setting, flag, owner in _TRANSPORT_SETTING_FLAGS:
         if getattr(ctx, setting) and setting not in dest_ref.transport.settings:
             log.warning(f"--{flag} can only be used if the destination transport is '{owner}'")
+
+
+def encryption_settings(opts: Options) -> tuple[EncryptConfig | None, list[int] | None, DecryptConfig | None]:
+    """``--encryption-key``, ``--encrypt-layer``, ``--decryption-key``: checked
+    and their key files read before anything is copied, as upstream; the
+    encryption, the layers to encrypt and the decryption settings."""
+    if not (opts.encryption_key or opts.encrypt_layer or opts.decryption_key):
+        return None, None, None
+    from ..ocicrypt import config
+
+    config.check_flags(opts.encryption_key, opts.encrypt_layer, opts.decryption_key)
+    encryption = config.encrypt_config(opts.encryption_key) if opts.encryption_key else None
+    layers = list(opts.encrypt_layer) if opts.encryption_key else None
+    decryption = config.decrypt_config(opts.decryption_key) if opts.decryption_key else None
+    return encryption, layers, decryption
 
 
 def check_additional_tags(tags: list[str]) -> None:

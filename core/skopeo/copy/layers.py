@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import compression as comp
+from .. import layertypes as lt
 from .. import log
 from .. import manifest as mf
 from ..digest import VerifyingReader
@@ -23,7 +24,8 @@ from ..progress import BlobProgress, CancelledError, CountingReader
 from ..retry import Backoff, retrying
 from ..streams import PrefetchReader, ReadErrorAnnotator
 from ..transport import BlobInfo, BlobStream
-from .decisions import LayerOperation, layer_operation
+from .crypto import LayerCryptoStep
+from .decisions import LayerOperation, layer_crypto, layer_edit, layer_operation
 from .session import CopySession
 
 if TYPE_CHECKING:
@@ -48,12 +50,40 @@ class LayerResult:
     diff_id: str = ""
     # Annotations the new representation needs (zstd:chunked's TOC position).
     annotations: dict[str, str] | None = None
+    # What was done to the layer, from which its new media type follows
+    # (layertypes.LayerEdit): the compression operation and algorithm.
+    operation: str = lt.PRESERVE_ORIGINAL
+    algorithm: str | None = None
+    # lt.ENCRYPT, lt.DECRYPT or "".
+    crypto: str = ""
+
+    def edit(self) -> lt.LayerEdit:
+        return lt.LayerEdit(self.digest, self.operation, self.algorithm, self.crypto)
+
+
+class ImageFacts(NamedTuple):
+    """What the layer decisions need to know about the image they belong to."""
+
+    manifest_mime: str
+    config_media_type: str
+    # Why the image must stay byte for byte ("" when it may change).
+    cannot_modify: str = ""
+    # The indexes of the layers to encrypt.
+    encrypt: frozenset[int] = frozenset()
+
+    def compression_changeable(self, layer_type: str) -> bool:
+        return lt.can_change_compression(self.manifest_mime, self.config_media_type, layer_type)
+
+
+# A schema1 image: no media types, every layer is taken for a tar layer.
+SCHEMA1_IMAGE = ImageFacts(mf.DOCKER_V2S1, "")
 
 
 class _Batch(NamedTuple):
     """How the layers of one image are copied."""
 
     may_change: bool
+    image: ImageFacts
     need_diff_ids: bool
     # zstd compression: layers at least this large get two workers.
     two_worker_size: int
@@ -70,10 +100,12 @@ class LayerPipeline:
     def __init__(self, session: CopySession) -> None:
         self.session = session
 
-    def copy_layers(self, layers: list[mf.Descriptor], may_change: bool, need_diff_ids: bool = False) -> list[LayerResult]:
+    def copy_layers(self, layers: list[mf.Descriptor], may_change: bool, image: ImageFacts,
+                    need_diff_ids: bool = False) -> list[LayerResult]:
         s = self.session
         batch = _Batch(
             may_change,
+            image,
             need_diff_ids,
             # zstd workers: one per layer when layers are compressed side by side, so
             # compression overlaps the decompression and hashing of its own layer;
@@ -88,12 +120,12 @@ class LayerPipeline:
             not s.parallel or len(layers) == 1,
         )
 
-        def one(desc: mf.Descriptor) -> LayerResult:
-            return self._copy_layer(desc, batch)
+        def one(index: int, desc: mf.Descriptor) -> LayerResult:
+            return self._copy_layer(index, desc, batch)
 
         if s.parallel and len(layers) > 1:
             with ThreadPoolExecutor(max_workers=min(len(layers), s.options.parallel_copies)) as pool:
-                futures = [pool.submit(one, d) for d in layers]
+                futures = [pool.submit(one, i, d) for i, d in enumerate(layers)]
                 _, pending = wait(futures, return_when=FIRST_EXCEPTION)
                 if pending:
                     # One blob failed: stop the others instead of finishing them for nothing.
@@ -106,23 +138,28 @@ class LayerPipeline:
                 if real or errors:
                     raise (real or errors)[0]
                 return [f.result() for f in futures]
-        return [one(d) for d in layers]
+        return [one(i, d) for i, d in enumerate(layers)]
 
-    def _operation(self, detected: str | None, may_change: bool) -> tuple[LayerOperation, str | None]:
+    def _operation(self, detected: str | None, may_change: bool, changeable: bool) -> tuple[LayerOperation, str | None]:
         o = self.session.options
-        return layer_operation(detected, may_change, self.session.desired_compression(), o.compression_format,
-                               o.force_compression_format)
+        return layer_operation(detected, may_change, self.session.desired_compression(), self.session.compression_format(),
+                               o.force_compression_format, changeable)
 
-    def _copy_layer(self, desc: mf.Descriptor, batch: _Batch) -> LayerResult:
+    def _copy_layer(self, index: int, desc: mf.Descriptor, batch: _Batch) -> LayerResult:
         s = self.session
         info = BlobInfo(desc.digest, desc.size, desc.media_type, desc.urls, desc.annotations)
         if desc.urls and s.dest.capabilities.accepts_foreign_layer_urls:
             # A foreign layer stays where its URLs point; only the manifest refers to it.
             log.debug(f'Skipping foreign layer "{desc.digest}" copy to {s.dest.reference}')
             return LayerResult(desc.digest, desc.size, mf.layer_compression(desc.media_type), desc, changed=False)
+        o = s.options
+        decrypt, encrypt = layer_crypto(desc.media_type, desc.digest, index in batch.image.encrypt,
+                                        o.decryption is not None, batch.image.cannot_modify)
+        crypto = LayerCryptoStep(desc.digest, o.decryption if decrypt else None, o.encryption if encrypt else None)
         hinted = mf.layer_compression(desc.media_type)
-        op_hint, _ = self._operation(hinted, batch.may_change)
-        if op_hint == LayerOperation.PRESERVE and not batch.need_diff_ids:
+        op_hint, _ = self._operation(hinted, batch.may_change, batch.image.compression_changeable(desc.media_type))
+        # Encrypting or decrypting always reads the layer (upstream does not reuse there).
+        if op_hint == LayerOperation.PRESERVE and not batch.need_diff_ids and not crypto.operation:
             try:
                 reused = s.dest.try_reusing_blob(info)
             except SkopeoError as e:
@@ -139,10 +176,11 @@ class LayerPipeline:
         def announce(e: BaseException, delay: float, retry: int) -> None:
             log.info(f"{e}: copying blob {desc.digest} again in {delay:g}s ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
 
-        return retrying(lambda: self._transfer(desc, info, batch, bars), _restart_policy(), UploadInterruptedError,
-                        announce, may_retry=lambda e: not s.cancel.is_set())
+        return retrying(lambda: self._transfer(desc, info, batch, bars, crypto), _restart_policy(),
+                        UploadInterruptedError, announce, may_retry=lambda e: not s.cancel.is_set())
 
-    def _transfer(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch, bars: list[BlobProgress]) -> LayerResult:
+    def _transfer(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch, bars: list[BlobProgress],
+                  crypto: LayerCryptoStep) -> LayerResult:
         """One attempt at reading a layer from the source and writing it."""
         s = self.session
         prefetch: PrefetchReader | None = None
@@ -159,16 +197,19 @@ class LayerPipeline:
             bar.copied = 0  # from the start (again, when restarted)
             counted = CountingReader(stream, bar, s.cancel)
             verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")
-            peek = comp.PeekReader(verifier)
+            peek = comp.PeekReader(crypto.decrypted(verifier, desc.annotations))
             detected = comp.detect(peek.peek())
-            op, target = self._operation(detected, batch.may_change)
+            changeable = batch.image.compression_changeable(desc.media_type)
+            op, target = self._operation(detected, batch.may_change, changeable)
             tee = comp.DiffIDReader(peek, detected) if batch.need_diff_ids else None
             out: BlobStream = peek if tee is None else tee
             chunked: ZstdChunkedReader | None = None
-            if op == LayerOperation.PRESERVE:
+            if op == LayerOperation.PRESERVE and not crypto.operation:
                 out_info = info._replace(size=expected_size)
             else:
-                out, chunked = self._transformed(out, op, detected, target, desc, batch)
+                if op != LayerOperation.PRESERVE:
+                    out, chunked = self._transformed(out, op, detected, target, desc, batch)
+                out = crypto.encrypted(out)
                 out_info = BlobInfo(None, -1, desc.media_type, (), desc.annotations)
             if batch.prefetch:
                 prefetch = PrefetchReader(out)
@@ -185,7 +226,7 @@ class LayerPipeline:
                 raise e.wrap("writing blob") from None
             if prefetch is not None:
                 prefetch.stop()  # before anyone else reads the verifier
-            if not verifier.done:
+            if not verifier.done and not crypto.drain():
                 # The destination stopped early; finish reading so the digest is checked.
                 while verifier.read(comp.CHUNK):
                     pass
@@ -198,10 +239,12 @@ class LayerPipeline:
         assert stored.digest is not None
         changed = stored.digest != desc.digest
         compression = target if op != LayerOperation.PRESERVE else detected
+        operation, algorithm = layer_edit(op, detected, target, changeable)
         result = LayerResult(stored.digest, stored.size, compression, desc, changed,
-                             drop_urls=bool(desc.urls) and batch.may_change)
-        if chunked is not None:
-            result.annotations = chunked.annotations
+                             drop_urls=bool(desc.urls) and batch.may_change, operation=operation, algorithm=algorithm,
+                             crypto=crypto.operation)
+        if chunked is not None or crypto.operation:
+            result.annotations = {**((chunked.annotations or {}) if chunked is not None else {}), **crypto.annotations()}
         if tee is not None:
             if not tee.done:
                 raise SkopeoError(f"layer {desc.digest} was not read to its end")

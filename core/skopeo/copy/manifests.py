@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from .. import compression as comp
 from .. import imageconfig
+from .. import layertypes as lt
 from .. import manifest as mf
 from ..errors import ManifestError
 from ..golang import gojson
@@ -27,8 +27,6 @@ def target_config(parsed: mf.ImageManifest, target: str, config_raw: bytes) -> t
     if parsed.mime == target:
         return config, config_raw, config
     if target == mf.DOCKER_V2S2:
-        if config.media_type not in (mf.OCI_CONFIG, mf.DOCKER_CONFIG):
-            raise ManifestError(f"cannot convert an artifact with config type {config.media_type!r} to {target}")
         return config, config_raw, config._replace(media_type=mf.DOCKER_CONFIG, annotations=None)
     if target == mf.OCI_MANIFEST:
         from .. import digest as digest_mod
@@ -39,24 +37,33 @@ def target_config(parsed: mf.ImageManifest, target: str, config_raw: bytes) -> t
     raise ManifestError(f"conversion to {target} is not supported")
 
 
-def converted_layers(layers: list[LayerResult], family: str) -> list[mf.Descriptor]:
-    """The layer descriptors of a manifest of *family* for the copied *layers*."""
+def layer_types(parsed: mf.ImageManifest, target: str, layers: list[LayerResult]) -> list[str]:
+    """The layer media types of a *target* manifest for the copied *layers*
+    (containers/image's conversion, then UpdateLayerInfos when a layer changed)."""
+    changed = any(r.changed or r.drop_urls for r in layers)
+    config = parsed.config
+    return lt.target_layer_types(
+        parsed.mime, target, config.media_type if config is not None else "", str(parsed.obj.get("artifactType") or ""),
+        [r.source.media_type for r in layers], [r.edit() for r in layers] if changed else None)
+
+
+def converted_layers(layers: list[LayerResult], types: list[str]) -> list[mf.Descriptor]:
+    """The layer descriptors for the copied *layers*, with media types *types*."""
     from ..zstdchunked import ANNOTATIONS as ZSTD_CHUNKED_ANNOTATIONS
 
     out = []
-    for r in layers:
+    for r, media in zip(layers, types, strict=True):
         src_desc = r.source
         if r.changed:
-            compression = comp.ZSTD if r.compression == comp.ZSTD_CHUNKED else r.compression
-            media = mf.layer_media_type(family, compression, mf.is_foreign_layer(src_desc.media_type))
             # Annotations describing the old representation go; the new one's are added.
-            annotations = {k: v for k, v in (src_desc.annotations or {}).items() if k not in ZSTD_CHUNKED_ANNOTATIONS}
+            annotations = {k: v for k, v in (src_desc.annotations or {}).items() if k not in ZSTD_CHUNKED_ANNOTATIONS
+                           and not (r.crypto == lt.DECRYPT and k.startswith(lt.ENC_ANNOTATION_PREFIX))}
             annotations.update(r.annotations or {})
             out.append(src_desc._replace(digest=r.digest, size=r.size, media_type=media, urls=(),
                                          annotations=annotations or None))
         else:
             urls = () if r.drop_urls else src_desc.urls
-            out.append(src_desc._replace(media_type=mf.convert_layer_type(src_desc.media_type, family), urls=urls))
+            out.append(src_desc._replace(media_type=media, urls=urls))
     return out
 
 
@@ -85,9 +92,10 @@ class ManifestBuilder:
             raise ManifestError(f"Unsupported manifest type, need a {target} manifest")
         if parsed.config is None:
             raise ManifestError(f"conversion to {target} is not supported")
+        types = layer_types(parsed, target, layers)
         if target in mf.SCHEMA1:
             return schema1_manifest(self.session.dest, parsed, layers, config_raw), target
-        new_layers = converted_layers(layers, mf.family(target))
+        new_layers = converted_layers(layers, types)
         assert config_raw is not None
         stored, data, new_config = target_config(parsed, target, config_raw)
         self.put_config(stored, data)
@@ -100,6 +108,8 @@ class ManifestBuilder:
         point and waits for it."""
         if parsed.config is None or config_raw is None or target in mf.SCHEMA1:
             return
+        if parsed.mime == mf.OCI_MANIFEST and target != mf.OCI_MANIFEST and parsed.config.media_type != mf.OCI_CONFIG:
+            return  # an artifact: the conversion fails before any config is stored
         try:
             desc, data, _ = target_config(parsed, target, config_raw)
         except ManifestError:

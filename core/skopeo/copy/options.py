@@ -11,6 +11,7 @@ from .. import manifest as mf
 from ..context import SystemContext
 
 if TYPE_CHECKING:
+    from ..ocicrypt.config import DecryptConfig, EncryptConfig
     from ..transport import ImageReference
 
 MULTI_ARCH_SYSTEM = "system"
@@ -45,6 +46,12 @@ class CopyOptions:
     skip_existing: bool = False
     # Signatures to add to the copied image: callables given the manifest bytes.
     signers: list[Callable[[bytes, ImageReference], bytes]] = field(default_factory=list)
+    # Layer encryption (``--encryption-key``): the recipients, and which layers
+    # (``--encrypt-layer``; an empty list is every layer).  Both or neither.
+    encryption: EncryptConfig | None = None
+    encrypt_layers: list[int] | None = None
+    # ``--decryption-key``: encrypted layers are decrypted with these keys.
+    decryption: DecryptConfig | None = None
 
 
 @dataclass

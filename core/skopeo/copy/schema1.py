@@ -11,7 +11,7 @@ from .. import imageconfig
 from .. import manifest as mf
 from ..errors import ManifestError
 from ..transport import BlobInfo, ImageDestination
-from .layers import LayerPipeline, LayerResult
+from .layers import SCHEMA1_IMAGE, LayerPipeline, LayerResult
 
 
 def converted_from_schema1(
@@ -26,7 +26,7 @@ def converted_from_schema1(
         raise ManifestError(f"schema1 manifest has {len(parsed.layers)} layers but {len(compat)} history entries")
     # Every blob is copied, as upstream does; throwaway layers are then left
     # out of the schema2 manifest.  parsed.layers is base first, history newest first.
-    copied = layers.copy_layers(parsed.layers, True, need_diff_ids=True)
+    copied = layers.copy_layers(parsed.layers, True, SCHEMA1_IMAGE, need_diff_ids=True)
     results = [r for r, c in zip(copied, reversed(compat), strict=True) if not c.get("throwaway")]
     diff_ids = [r.diff_id for r in results]
     config_raw = imageconfig.schema1_to_schema2_config(compat_raw, diff_ids)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import threading
 
+from .. import log
 from .. import manifest as mf
 from ..errors import PolicyError, SkopeoError, UnsupportedError
 from ..policy import PolicyContext
 from ..progress import Progress
 from ..transport import ImageDestination, ImageSource
-from .decisions import cannot_modify_reason
+from .decisions import cannot_modify_reason, encryption_compression_format
 from .options import CopyOptions, CopyResult
 
 
@@ -29,6 +30,7 @@ class CopySession:
         self.cancel = threading.Event()
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
+        self._compression_format: tuple[str | None] | None = None
         self.parallel = (
             options.parallel_copies > 1
             and src.capabilities.thread_safe_get_blob
@@ -41,6 +43,21 @@ class CopySession:
 
     def desired_compression(self) -> str:
         return self.options.force_layer_compression or self.dest.capabilities.desired_layer_compression
+
+    def compression_format(self) -> str | None:
+        """``--dest-compress-format``, except that encrypted layers are not
+        zstd:chunked (decided, and warned about, once per copy)."""
+        with self.lock:
+            if self._compression_format is None:
+                o = self.options
+                fmt = o.compression_format
+                if o.encryption is not None:
+                    fmt = encryption_compression_format(fmt, o.force_compression_format)
+                    if fmt != o.compression_format:
+                        log.warning("Compression using zstd:chunked is not beneficial for encrypted layers, "
+                                    "using plain zstd instead")
+                self._compression_format = (fmt,)
+            return self._compression_format[0]
 
     # --- checks ---------------------------------------------------------------------------
     def check_policy(self, manifest: bytes, instance: str | None) -> None:
@@ -58,7 +75,8 @@ class CopySession:
         """With ``skip_existing``: the destination holds exactly the manifest we
         would write unchanged (no format or compression change was asked for)."""
         o = self.options
-        if not o.skip_existing or o.manifest_type is not None or o.compression_format or o.signers:
+        if (not o.skip_existing or o.manifest_type is not None or o.compression_format or o.signers
+                or o.encryption is not None or o.decryption is not None):
             return False
         if self.dest.existing_manifest_digest() != digest:
             return False

@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import imageconfig
+from .. import layertypes as lt
 from .. import manifest as mf
 from ..errors import ManifestError, ManifestTypeRejectedError, SkopeoError
+from ..layertypes import LayerCompressionIncompatibleError
 from ..transport import BlobInfo, read_config_blob
-from .decisions import manifest_candidates
-from .layers import LayerPipeline, LayerResult
+from .decisions import layers_to_encrypt, manifest_candidates
+from .layers import ImageFacts, LayerPipeline, LayerResult
 from .manifests import ManifestBuilder
 from .options import CopyResult
 from .schema1 import converted_from_schema1
@@ -42,8 +44,10 @@ class ImageCopier:
         original_layers = parsed.layers
         parsed = with_layers_for_copy(parsed, s.src.layer_infos_for_copy(instance))
         o = s.options
+        encrypted = any(lt.is_encrypted(d.media_type) for d in parsed.layers)
         candidates = manifest_candidates(mime, may_modify, s.dest.capabilities.supported_manifest_types,
-                                         o.manifest_type, o.compression_format)
+                                         o.manifest_type, s.compression_format(),
+                                         (encrypted and o.decryption is None) or o.encryption is not None)
         config_raw = self._read_config(parsed)
         self._check_os(config_raw)
         if mime in mf.SCHEMA1 and candidates[0] not in mf.SCHEMA1:
@@ -53,7 +57,11 @@ class ImageCopier:
         else:
             if s.parallel:
                 self.manifests.start_config_upload(parsed, candidates[0], config_raw)
-            layer_results = self.layers.copy_layers(parsed.layers, may_modify)
+            facts = ImageFacts(parsed.mime, parsed.config.media_type if parsed.config is not None else "",
+                               s.cannot_modify_reason(sigs),
+                               layers_to_encrypt(o.encrypt_layers if o.encryption is not None else None,
+                                                 len(parsed.layers)))
+            layer_results = self.layers.copy_layers(parsed.layers, may_modify, facts)
             for r, orig in zip(layer_results, original_layers, strict=True):
                 r.changed = r.changed or r.digest != orig.digest
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
@@ -75,8 +83,10 @@ class ImageCopier:
         may_modify: bool,
         toplevel: bool,
     ) -> tuple[bytes, str]:
-        """Each candidate format in turn, as upstream: one that cannot describe
-        the layers, or that the destination rejects, leaves the next one a chance."""
+        """Each candidate format in turn, as upstream: when the first cannot
+        describe the layers' compression, or the destination rejects it, the
+        others get a chance (any failure of theirs is listed); any other
+        failure of the first is reported as it is."""
         s = self.session
         errors: list[str] = []
         for cand in candidates:
@@ -93,6 +103,8 @@ class ImageCopier:
             except (ManifestError, ManifestTypeRejectedError) as e:
                 if len(candidates) == 1:
                     raise  # no other choice: the error as it is, without MIME types
+                if not errors and not isinstance(e, (LayerCompressionIncompatibleError, ManifestTypeRejectedError)):
+                    raise
                 errors.append(f"{cand}({e})")
                 continue
             return out, out_mime

@@ -266,10 +266,14 @@ def test_format_v2s1_push(registry_factory, oci_image: str, skopeo: Runner, refe
 
 
 @pytest.mark.slow
-def test_zstd_chunked_partial_pull_with_podman(registry: Registry, oci_image: str, skopeo: Runner, tmp_path: Path) -> None:
+def test_zstd_chunked_pull_with_podman(registry: Registry, oci_image: str, skopeo: Runner, tmp_path: Path) -> None:
     """A real zstd:chunked consumer: podman (containers/storage) with partial
-    pulls enabled fetches our layers file by file through their TOC."""
+    pulls enabled.  Current podman fetches our layers file by file through
+    their TOC and tar-split; podman 4.3 knows only the previous format's
+    annotations (io.containers.zstd-chunked.*), so it cannot pull the current
+    format partially and pulls the layers whole, which must work too."""
     import os
+    import re
     import subprocess
 
     from skopeo.testing.require import require_tool, skip_or_fail
@@ -291,7 +295,10 @@ def test_zstd_chunked_partial_pull_with_podman(registry: Registry, oci_image: st
         skip_or_fail("podman-overlay", f"podman cannot use overlay storage here: {pull.stderr[-500:]}")
     assert pull.returncode == 0, pull.stderr[-2000:]
     manifest = json.loads(api.inspect_raw(f"docker://{registry.host}/chunked/app:v1", insecure()))
-    assert pull.stderr.count("Retrieved partial blob") == len(manifest["layers"]), pull.stderr[-2000:]
+    version = subprocess.run([podman, "--version"], capture_output=True, text=True, check=True).stdout
+    major = int(m.group(1)) if (m := re.search(r"(\d+)\.\d+", version)) else 0
+    partial = pull.stderr.count("Retrieved partial blob")
+    assert partial == (len(manifest["layers"]) if major >= 5 else 0), pull.stderr[-2000:]
     layers = subprocess.run([podman, "image", "inspect", "--format", "{{json .RootFS.Layers}}", dest], env=env,
                             capture_output=True, text=True, check=True).stdout
     assert json.loads(layers) == json.loads(api.inspect_raw(oci_image, config=True))["rootfs"]["diff_ids"]
