@@ -49,6 +49,9 @@ class SystemContext:
     # repository does not exist (``sync`` lists tags first), so asking whether
     # each blob is already there would only get "no".
     repository_is_new: bool = False
+    # The directory of the blob-info cache (upstream's BlobInfoCacheDir);
+    # None: the default location (see skopeo.blobinfocache).
+    blob_info_cache_dir: str | None = None
     # Choosing an instance from a manifest list.
     override_os: str | None = None
     override_arch: str | None = None

@@ -274,12 +274,21 @@ class _Copies:
         self.digestfile = _digestfile(options)
 
     def run(self, planned: list[_Planned]) -> None:
+        from . import blobinfocache
+
         workers = max(1, min(self.options.parallel_images, self.total or 1))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(self._run_one, item) for item in planned]
-            wait(futures)
-            for fut in futures:
-                fut.result()  # anything but a SkopeoError is a bug: let it surface
+        # Held open across the copies: what they learn is written in one go at
+        # the end (or every few seconds in a long sync), not once per image.
+        cache = blobinfocache.cache_for(self.options.copy.dest_ctx)
+        cache.open()
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(self._run_one, item) for item in planned]
+                wait(futures)
+                for fut in futures:
+                    fut.result()  # anything but a SkopeoError is a bug: let it surface
+        finally:
+            cache.close()
         if self.first_error:
             raise self.first_error[0]
 

@@ -73,6 +73,45 @@ class BlobInfo(NamedTuple):
     annotations: dict[str, str] | None = None
 
 
+class ReuseOptions(NamedTuple):
+    """What the copy engine accepts in place of the blob it asks a destination
+    to reuse (containers/image's ``TryReusingBlobOptions``)."""
+
+    # Another compression of the same content may be used (the engine will
+    # describe it in the manifest it writes).
+    can_substitute: bool = False
+    # The manifest types the image may be written as; one must be able to
+    # describe the reused blob's compression.  None: any.
+    possible_manifest_formats: tuple[str, ...] | None = None
+    # Only a blob with this compression (``--force-compression``); None: any.
+    required_compression: str | None = None
+    # The compression of the blob asked for, as its media type says (None:
+    # uncompressed or not known).
+    original_compression: str | None = None
+    # A hint: when nothing is reused, the engine will store the blob asked for
+    # as it is (False: a transformed one, e.g. compressed on the way), so
+    # preparing its upload now is worthwhile.
+    uploads_original: bool = True
+
+    def accepts_original(self) -> bool:
+        """Whether the blob asked for, as it is, is acceptable."""
+        from .blobinfocache import compression_matches
+
+        return compression_matches(self.required_compression, self.possible_manifest_formats, self.original_compression)
+
+
+class ReusedBlob(NamedTuple):
+    """A blob a destination already has (or just mounted) in place of the one asked for."""
+
+    digest: str
+    size: int
+    # When *digest* is not the one asked for: its compression, as the
+    # blob-info cache names it ("uncompressed", "gzip", "zstd", "zstd:chunked"),
+    # and the annotations that compression needs in the manifest.
+    compression: str = ""
+    annotations: dict[str, str] | None = None
+
+
 class SourceCapabilities(NamedTuple):
     # get_blob may be called from several threads at once.
     thread_safe_get_blob: bool = True
@@ -144,6 +183,19 @@ class ImageDestination(ABC):
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
         """The stored blob's info if the destination already has *info*, else None."""
         return None
+
+    def try_reusing_blob_with_options(self, info: BlobInfo, options: ReuseOptions) -> ReusedBlob | None:
+        """What the copy engine calls for a layer: a blob that can stand for
+        *info* (the blob itself or, when *options* allow, another compression
+        of its content the destination has or can get cheaply, e.g. by a
+        cross-repository mount), or None.  By default, *info* itself through
+        :meth:`try_reusing_blob` when *options* accept it as it is."""
+        if not options.accepts_original():
+            return None
+        found = self.try_reusing_blob(info)
+        if found is None or found.digest is None:
+            return None
+        return ReusedBlob(found.digest, found.size)
 
     def existing_manifest_digest(self) -> str | None:
         """Digest of the manifest already stored under this destination's name, if

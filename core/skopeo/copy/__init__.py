@@ -61,6 +61,7 @@ def copy_image(
         try:
             session = CopySession(policy, src, dest, options)
             manifests = ManifestBuilder(session)
+            session.cache.open()
             try:
                 result = _copy(session, ImageCopier(session, LayerPipeline(session), manifests))
                 result.bytes_copied = session.bytes_copied
@@ -68,6 +69,7 @@ def copy_image(
             finally:
                 manifests.close()
                 session.progress.close()
+                session.cache.close()  # writes what was learned
         finally:
             src.close()
     finally:

@@ -26,6 +26,7 @@ from ..streams import PrefetchReader, ReadErrorAnnotator
 from ..transport import BlobInfo, BlobStream
 from .crypto import LayerCryptoStep
 from .decisions import LayerOperation, layer_crypto, layer_edit, layer_operation
+from .reuse import record_transfer, reuse_options, reused_layer
 from .session import CopySession
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ class _Batch(NamedTuple):
     two_worker_size: int
     # Reads of the source run in a thread of their own.
     prefetch: bool
+    # The manifest types the image may be written as (None: any); a reused
+    # blob's compression must fit one of them.
+    manifest_types: tuple[str, ...] | None = None
 
 
 def _restart_policy() -> Backoff:
@@ -101,7 +105,9 @@ class LayerPipeline:
         self.session = session
 
     def copy_layers(self, layers: list[mf.Descriptor], may_change: bool, image: ImageFacts,
-                    need_diff_ids: bool = False) -> list[LayerResult]:
+                    need_diff_ids: bool = False, manifest_types: tuple[str, ...] | None = None) -> list[LayerResult]:
+        """Copy *layers*; *manifest_types* are the manifest types the image may
+        be written as (they limit what may be reused in place of a layer)."""
         s = self.session
         batch = _Batch(
             may_change,
@@ -118,6 +124,7 @@ class LayerPipeline:
             # Blobs copied one after the other (a destination that writes them in
             # sequence, or a single layer) get a second thread for the source side.
             not s.parallel or len(layers) == 1,
+            manifest_types,
         )
 
         def one(index: int, desc: mf.Descriptor) -> LayerResult:
@@ -156,17 +163,11 @@ class LayerPipeline:
         decrypt, encrypt = layer_crypto(desc.media_type, desc.digest, index in batch.image.encrypt,
                                         o.decryption is not None, batch.image.cannot_modify)
         crypto = LayerCryptoStep(desc.digest, o.decryption if decrypt else None, o.encryption if encrypt else None)
-        hinted = mf.layer_compression(desc.media_type)
-        op_hint, _ = self._operation(hinted, batch.may_change, batch.image.compression_changeable(desc.media_type))
         # Encrypting or decrypting always reads the layer (upstream does not reuse there).
-        if op_hint == LayerOperation.PRESERVE and not batch.need_diff_ids and not crypto.operation:
-            try:
-                reused = s.dest.try_reusing_blob(info)
-            except SkopeoError as e:
-                raise e.wrap(f"trying to reuse blob {desc.digest} at destination") from None
-            if reused is not None and reused.digest is not None:
-                s.progress.skipped(f"Copying blob {desc.digest}")
-                return LayerResult(reused.digest, reused.size, hinted, desc, changed=False)
+        if not crypto.operation:
+            reused = self._reused(desc, info, batch)
+            if reused is not None:
+                return reused
         # A destination that cannot rewind a stream it consumed part of raises
         # UploadInterruptedError on a transient failure (e.g. a registry upload
         # whose connection was reset): the blob is then read again from the
@@ -178,6 +179,31 @@ class LayerPipeline:
 
         return retrying(lambda: self._transfer(desc, info, batch, bars, crypto), _restart_policy(),
                         UploadInterruptedError, announce, may_retry=lambda e: not s.cancel.is_set())
+
+    def _reused(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch) -> LayerResult | None:
+        """The layer as the destination already has it, in this or (through the
+        blob-info cache) another compression, without reading the source; as
+        upstream, tried whenever the layer's diffID is not needed or is known."""
+        s = self.session
+        diff_id = ""
+        if batch.need_diff_ids:
+            diff_id = s.cache.uncompressed_digest(desc.digest) or ""
+            if not diff_id:
+                return None
+        o = s.options
+        changeable = batch.image.compression_changeable(desc.media_type)
+        hinted, _ = self._operation(mf.layer_compression(desc.media_type), batch.may_change, changeable)
+        options = reuse_options(desc, batch.may_change and not o.signers, changeable, batch.manifest_types,
+                                o.compression_format, o.force_compression_format, hinted == LayerOperation.PRESERVE)
+        try:
+            reused = s.dest.try_reusing_blob_with_options(info, options)
+        except SkopeoError as e:
+            raise e.wrap(f"trying to reuse blob {desc.digest} at destination") from None
+        if reused is None:
+            return None
+        s.progress.skipped(f"Copying blob {desc.digest}")
+        digest, size, compression, changed, annotations = reused_layer(desc, reused)
+        return LayerResult(digest, size, compression, desc, changed, diff_id=diff_id, annotations=annotations)
 
     def _transfer(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch, bars: list[BlobProgress],
                   crypto: LayerCryptoStep) -> LayerResult:
@@ -240,6 +266,9 @@ class LayerPipeline:
         changed = stored.digest != desc.digest
         compression = target if op != LayerOperation.PRESERVE else detected
         operation, algorithm = layer_edit(op, detected, target, changeable)
+        if not crypto.operation:  # nothing about encrypted data is recorded, as upstream
+            record_transfer(s.cache, op, detected, target, changeable, desc.digest, stored.digest,
+                            chunked.annotations if chunked is not None else None)
         result = LayerResult(stored.digest, stored.size, compression, desc, changed,
                              drop_urls=bool(desc.urls) and batch.may_change, operation=operation, algorithm=algorithm,
                              crypto=crypto.operation)
@@ -249,6 +278,8 @@ class LayerPipeline:
             if not tee.done:
                 raise SkopeoError(f"layer {desc.digest} was not read to its end")
             result.diff_id = tee.diff_id
+            if not crypto.operation:
+                s.cache.record_digest_uncompressed_pair(desc.digest, tee.diff_id)
         return result
 
     def _transformed(

@@ -26,7 +26,8 @@ def converted_from_schema1(
         raise ManifestError(f"schema1 manifest has {len(parsed.layers)} layers but {len(compat)} history entries")
     # Every blob is copied, as upstream does; throwaway layers are then left
     # out of the schema2 manifest.  parsed.layers is base first, history newest first.
-    copied = layers.copy_layers(parsed.layers, True, SCHEMA1_IMAGE, need_diff_ids=True)
+    # A reused blob must fit the schema2 manifest built here.
+    copied = layers.copy_layers(parsed.layers, True, SCHEMA1_IMAGE, need_diff_ids=True, manifest_types=(mf.DOCKER_V2S2,))
     results = [r for r, c in zip(copied, reversed(compat), strict=True) if not c.get("throwaway")]
     diff_ids = [r.diff_id for r in results]
     config_raw = imageconfig.schema1_to_schema2_config(compat_raw, diff_ids)

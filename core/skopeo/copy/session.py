@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from .. import log
+from .. import blobinfocache, log
 from .. import manifest as mf
 from ..errors import PolicyError, SkopeoError, UnsupportedError
 from ..policy import PolicyContext
@@ -31,6 +31,8 @@ class CopySession:
         dref = dest.reference.docker_reference()
         self.dest_digest = dref.digest if dref is not None else None
         self._compression_format: tuple[str | None] | None = None
+        # What this and earlier copies learned about blobs (opened by copy_image).
+        self.cache = blobinfocache.cache_for(options.dest_ctx)
         self.parallel = (
             options.parallel_copies > 1
             and src.capabilities.thread_safe_get_blob

@@ -61,7 +61,8 @@ class ImageCopier:
                                s.cannot_modify_reason(sigs),
                                layers_to_encrypt(o.encrypt_layers if o.encryption is not None else None,
                                                  len(parsed.layers)))
-            layer_results = self.layers.copy_layers(parsed.layers, may_modify, facts)
+            layer_results = self.layers.copy_layers(parsed.layers, may_modify, facts,
+                                                    manifest_types=tuple(candidates))
             for r, orig in zip(layer_results, original_layers, strict=True):
                 r.changed = r.changed or r.digest != orig.digest
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
@@ -88,6 +89,10 @@ class ImageCopier:
         others get a chance (any failure of theirs is listed); any other
         failure of the first is reported as it is."""
         s = self.session
+        if toplevel:
+            # The blobs are in place: what they taught the cache is written
+            # while the manifest is uploaded (an fsync or three otherwise after it).
+            s.cache.write_ahead()
         errors: list[str] = []
         for cand in candidates:
             try:

@@ -70,3 +70,46 @@ def local_unix_time_json(ts: int) -> str:
     """``time.Unix(ts, 0)`` marshalled by encoding/json: RFC 3339 in local time."""
     text = datetime.fromtimestamp(ts).astimezone().isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# --- time.Time in SQLite, as github.com/mattn/go-sqlite3 stores and reads it -----------------------
+_SQLITE_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?([+-]\d{2}:\d{2})?)?)?$"
+)
+
+
+def sqlite_time_text(ns: int) -> str:
+    """A ``time.Time`` of *ns* nanoseconds since the epoch, in the local time
+    zone, as go-sqlite3 binds it: ``2006-01-02 15:04:05.999999999-07:00``
+    (trailing zeros of the fraction dropped)."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    local = datetime.fromtimestamp(seconds).astimezone()
+    frac = f"{nanos:09d}".rstrip("0")
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{local:%Y-%m-%d %H:%M:%S}{'.' + frac if frac else ''}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def parse_sqlite_time(value: object) -> int:
+    """Nanoseconds since the epoch of a TIMESTAMP column value as go-sqlite3
+    reads it: text in one of its layouts (no offset: UTC; a trailing ``Z``
+    ignored) or an integer (Unix seconds, or milliseconds when that large);
+    0 (Go's zero time, oldest of all) for anything else."""
+    if isinstance(value, int):
+        return value * 1_000_000 if abs(value) > 10**12 else value * 1_000_000_000
+    if not isinstance(value, str):
+        return 0
+    m = _SQLITE_TIME_RE.match(value.removesuffix("Z"))
+    if not m:
+        return 0
+    y, mo, d, h, mi, s, frac, zone = m.groups()
+    try:
+        stamp = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), tzinfo=UTC)
+    except ValueError:
+        return 0
+    seconds = int(stamp.timestamp())
+    if zone:
+        sign = -1 if zone[0] == "-" else 1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return seconds * 1_000_000_000 + int((frac or "0")[:9].ljust(9, "0"))

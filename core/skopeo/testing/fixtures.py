@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from .require import pytest_configure as _require_configure
 from .require import (  # noqa: F401  (pytest hooks of this plugin)
-    pytest_configure,
     pytest_runtest_setup,
     pytest_terminal_summary,
     reference_skopeo,
@@ -66,6 +66,42 @@ def peak_rss(argv: list[str]) -> tuple[int, int, bytes]:
                               stderr=subprocess.PIPE, timeout=600)
         code, kib = (int(x) for x in result.read().split())
     return code, kib * 1024, proc.stderr  # ru_maxrss is in KiB on Linux
+
+
+# --- the blob-info cache ---------------------------------------------------------------------
+# Tests never use the machine's blob-info cache (/var/lib/containers/cache for
+# root): our CLI and API use one file per test session, forgotten whenever a
+# registry stops (a later one may reuse its port).  Tests of the cache itself
+# point $SKOPEO_BLOB_INFO_CACHE_DIR (or the context) elsewhere.
+_session_cache_dir: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _session_cache_dir
+    import tempfile
+
+    _require_configure(config)
+
+    from ..blobinfocache import ENV_DIR
+
+    if ENV_DIR not in os.environ:
+        _session_cache_dir = tempfile.mkdtemp(prefix="skopeo-test-blob-info-cache-")
+        os.environ[ENV_DIR] = _session_cache_dir
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _session_cache_dir is not None:
+        shutil.rmtree(_session_cache_dir, ignore_errors=True)
+
+
+def forget_blob_info_cache() -> None:
+    """Forget the test session's blob-info cache: in this process and its file."""
+    from .. import blobinfocache
+
+    blobinfocache.forget()
+    if _session_cache_dir is not None:
+        for name in os.listdir(_session_cache_dir):
+            os.unlink(os.path.join(_session_cache_dir, name))
 
 
 @pytest.fixture

@@ -359,13 +359,17 @@ class Registry:
 
 def forget_registry_state() -> None:
     """Drop what this process remembers about registries (pooled connections,
-    blobs known present): a later registry may reuse this one's port."""
+    blobs known present, the blob-info cache of the test session): a later
+    registry may reuse this one's port."""
     pools = sys.modules.get("skopeo_docker.pools")
     blob_cache = sys.modules.get("skopeo_docker.blob_cache")
     if pools is not None:
         pools.close_all()
     if blob_cache is not None:
         blob_cache.forget()
+    from .fixtures import forget_blob_info_cache
+
+    forget_blob_info_cache()
 
 
 def htpasswd_file(path: Path, users: dict[str, str]) -> Path:

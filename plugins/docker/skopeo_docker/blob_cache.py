@@ -1,20 +1,37 @@
-"""What this process knows about where blobs live on registries: the
-in-memory form of upstream's blob-info cache (locations to mount blobs from)
-and the claims that let concurrent copies upload a shared blob once."""
+"""What the docker transport knows about where blobs live.
+
+* The blob-info cache (:mod:`skopeo.blobinfocache`, shared with podman and
+  skopeo through its file) holds what a registry confirmed: blobs read,
+  written, found or mounted, under transport ``docker``, the registry host as
+  scope and the repository's full name as location, as upstream records them.
+* In this process only, the blobs named by manifests read or written
+  (:data:`manifest_locations`): not confirmed by the registry, so never
+  written to the shared file, but worth a mount attempt within one run.
+* Claims that let concurrent copies upload a shared blob once."""
 
 from __future__ import annotations
 
 import threading
 
+from skopeo import blobinfocache
 from skopeo import manifest as mf
+from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.reference import DockerReference
 
+TRANSPORT = "docker"
 
-class _KnownLocations:
-    """digest → {(registry, repository path)} seen in this process.  A small,
-    in-memory form of upstream's blob-info cache: enough to mount a blob that was
-    just read from (or written to) another repository of the same registry."""
+
+def record_location(ctx: SystemContext, digest: str, ref: DockerReference) -> None:
+    """A registry confirmed that *ref*'s repository holds *digest* (recorded
+    during copies only)."""
+    cache = blobinfocache.cache_in_use(ctx)
+    if cache is not None:
+        cache.record_known_location(TRANSPORT, ref.domain, digest, ref.name)
+
+
+class _ManifestLocations:
+    """digest → {(registry, repository path)} named by manifests seen in this process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -35,7 +52,7 @@ class _KnownLocations:
             self._map.clear()
 
 
-known_locations = _KnownLocations()
+manifest_locations = _ManifestLocations()
 
 
 class _BlobClaims:
@@ -99,11 +116,11 @@ def record_manifest_blobs(data: bytes, mime: str, ref: DockerReference) -> None:
         if parsed.config is not None:
             descs.append(parsed.config)
         for d in descs:
-            known_locations.record(d.digest, ref.domain, ref.path)
+            manifest_locations.record(d.digest, ref.domain, ref.path)
 
 
 def forget() -> None:
-    """Drop every known location and presence (tests: a later registry may
-    reuse a port)."""
-    known_locations.clear()
+    """Drop the locations and presence this process knows outside the
+    blob-info cache (tests: a later registry may reuse a port)."""
+    manifest_locations.clear()
     blob_claims.clear()

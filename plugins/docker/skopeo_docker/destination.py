@@ -1,6 +1,7 @@
 """Writing an image to a registry: blobs reused (present, mounted from another
-repository, or being uploaded by a concurrent copy) or uploaded, manifests
-last, signatures to the lookaside or sigstore attachments."""
+repository where the blob-info cache saw them, or being uploaded by a
+concurrent copy) or uploaded, manifests last, signatures to the lookaside or
+sigstore attachments."""
 
 from __future__ import annotations
 
@@ -12,12 +13,20 @@ from skopeo import log
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
-from skopeo.transport import COMPRESS, BlobInfo, BlobStream, DestinationCapabilities, ImageDestination
+from skopeo.transport import (
+    COMPRESS,
+    BlobInfo,
+    BlobStream,
+    DestinationCapabilities,
+    ImageDestination,
+    ReusedBlob,
+    ReuseOptions,
+)
 
-from .authorization import Scope
-from .blob_cache import blob_claims, known_locations
+from .blob_cache import blob_claims, record_location
 from .client import new_client
-from .registry import ACCEPT_MANIFESTS, blob_exists, mount, put_manifest, repo_path
+from .registry import ACCEPT_MANIFESTS, put_manifest, repo_path
+from .reuse import BlobFinder
 from .signatures import store_image_signatures
 from .upload import BlobUploader
 
@@ -52,6 +61,7 @@ class DockerImageDestination(ImageDestination):
         # other repositories are still tried).
         self._new_repository = ctx.repository_is_new
         self.uploader = BlobUploader(self.client, self.ref)
+        self.finder = BlobFinder(self.client, self.ref, ctx, self._new_repository)
         # Connect while the copy is still reading the source: the first upload
         # then finds the registry pinged (a failure is reported by that upload).
         threading.Thread(target=self._warm_up, name="registry-warm-up", daemon=True).start()
@@ -66,54 +76,56 @@ class DockerImageDestination(ImageDestination):
         return (self.client.host, self.ref.path, digest)
 
     def try_reusing_blob(self, info: BlobInfo) -> BlobInfo | None:
+        """*info* itself, if the repository has it or it can be mounted from
+        another repository where it was seen (configs, signatures)."""
         if info.digest is None:
             return None
+        found = self._reuse(info, None)
+        return None if found is None else BlobInfo(found.digest, found.size, info.media_type, info.urls, info.annotations)
+
+    def try_reusing_blob_with_options(self, info: BlobInfo, options: ReuseOptions) -> ReusedBlob | None:
+        """See :mod:`.reuse`."""
+        if info.digest is None:
+            return None
+        return self._reuse(info, options)
+
+    def _reuse(self, info: BlobInfo, options: ReuseOptions | None) -> ReusedBlob | None:
+        """Through the blob claims (see blob_cache): of concurrent copies needing
+        the same blob, one looks for it (and uploads it if absent), the others
+        wait for that."""
+        assert info.digest is not None
+        if options is not None and not options.uploads_original:
+            return self.finder.find(info, options)  # a transformed blob will be uploaded: nothing to share
         key = self._claim_key(info.digest)
         claim = blob_claims.claim_or_wait(key)
         if claim is not True:
             if isinstance(claim, int):
-                return BlobInfo(info.digest, claim, info.media_type, info.urls, info.annotations)
+                return ReusedBlob(info.digest, claim)
             claim = blob_claims.claim_or_wait(key)
             if claim is not True:
                 if isinstance(claim, int):
-                    return BlobInfo(info.digest, claim, info.media_type, info.urls, info.annotations)
+                    return ReusedBlob(info.digest, claim)
                 return None
         # This destination owns the blob now: it is released by put_blob or close().
         self._claims.add(key)
         try:
-            reused = self._find_blob(info)
+            reused = self.finder.find(info, options)
         except BaseException:
             self._release(key, None)
             raise
-        if reused is not None:
+        if reused is None:
+            self.uploader.open_early(info.digest)
+        elif reused.digest == info.digest:
             self._release(key, reused.size)
         else:
-            self.uploader.open_early(info.digest)
+            # Another blob stands for this one: waiters look for themselves.
+            self._release(key, None)
+            blob_claims.done(self._claim_key(reused.digest), reused.size)
         return reused
 
     def _release(self, key: tuple[str, str, str], size: int | None) -> None:
         self._claims.discard(key)
         blob_claims.done(key, size)
-
-    def _find_blob(self, info: BlobInfo) -> BlobInfo | None:
-        assert info.digest is not None
-        size = None if self._new_repository else blob_exists(self.client, self.ref, self.ref.path, info.digest, None)
-        if size is not None:
-            known_locations.record(info.digest, self.ref.domain, self.ref.path)
-            return BlobInfo(info.digest, size, info.media_type, info.urls, info.annotations)
-        for other in known_locations.candidates(info.digest, self.ref.domain, self.ref.path):
-            scope = Scope("repository", other, "pull")
-            log.debug(f"Trying to reuse blob {info.digest} in destination repo {self.ref.domain}/{other}")
-            try:
-                size = blob_exists(self.client, self.ref, other, info.digest, scope)
-                if size is None or not mount(self.client, self.ref, other, info.digest, scope):
-                    continue
-            except SkopeoError as e:
-                log.debug(f"... Failed: {e}")
-                continue
-            known_locations.record(info.digest, self.ref.domain, self.ref.path)
-            return BlobInfo(info.digest, size, info.media_type, info.urls, info.annotations)
-        return None
 
     def put_blob(self, stream: BlobStream, info: BlobInfo, is_config: bool = False) -> BlobInfo:
         """Upload a blob (see :meth:`BlobUploader.upload`), sharing it with
@@ -126,6 +138,7 @@ class DockerImageDestination(ImageDestination):
                 self._release(key, None)
             raise
         assert stored.digest is not None
+        record_location(self.ctx, stored.digest, self.ref)
         done_key = self._claim_key(stored.digest)
         if done_key in self._claims:
             self._release(done_key, stored.size)

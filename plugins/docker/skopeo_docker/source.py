@@ -18,7 +18,7 @@ from skopeo.reference import parse_canonical
 from skopeo.transport import BlobInfo, BlobStream, ImageSource, SourceCapabilities
 
 from . import registries_conf
-from .blob_cache import known_locations, record_manifest_blobs
+from .blob_cache import record_location, record_manifest_blobs
 from .body_reader import BlobReader, blob_size
 from .client import new_client, without_explicit_credentials
 from .network import error_from
@@ -102,7 +102,7 @@ class DockerImageSource(ImageSource):
         if resp.status_code != 200:
             err = error_from(resp)
             raise err.wrap("fetching blob") from None
-        known_locations.record(info.digest, self.physical.domain, self.physical.path)
+        record_location(self.ctx, info.digest, self.physical)
         reader = BlobReader(self.client, path, resp, f"blob {info.digest}")
         return reader, blob_size(resp)
 

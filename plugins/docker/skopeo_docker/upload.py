@@ -19,7 +19,6 @@ from skopeo.reference import DockerReference
 from skopeo.retry import Backoff, retrying
 from skopeo.transport import BlobInfo, BlobStream, RewindableBlobStream
 
-from .blob_cache import known_locations
 from .client import CHUNK, RETRY_STATUSES, RegistryClient
 from .network import TransportError, error_from
 from .registry import blob_exists
@@ -183,7 +182,6 @@ class BlobUploader:
                 raise err.wrap(f"uploading layer to {location}") from None
         resp.close()
         log.debug(f"Upload of layer {digest} complete")
-        known_locations.record(digest, self.ref.domain, self.ref.path)
         return BlobInfo(digest, size(), info.media_type, info.urls, info.annotations)
 
     def cancel(self, location: httpx.URL) -> None:
