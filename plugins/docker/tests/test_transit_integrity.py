@@ -44,13 +44,15 @@ def manifest_status(registry: Registry, repo: str, ref: str) -> int:
 
 
 @pytest.mark.parametrize("dest_kind", ["dir", "oci", "docker"])
-def test_layer_corrupted_in_transit_is_refused(registry: Registry, oci_image: str, faulty_proxy, skopeo: Runner,
-                                              tmp_path: Path, dest_kind: str) -> None:
+def test_layer_corrupted_in_transit_is_refused(registry: Registry, registry_factory, oci_image: str,  # type: ignore[no-untyped-def]
+                                              faulty_proxy, skopeo: Runner, tmp_path: Path, dest_kind: str) -> None:
     skopeo("copy", "-q", "--dest-tls-verify=false", oci_image, f"docker://{registry.host}/ns/app:v1", check=True)
     layer = oci_manifest(oci_image)["layers"][1]["digest"]  # the second layer only; config and first layer intact
     proxy = faulty_proxy(registry.port, "none", [Fault(rf"^GET /v2/ns/app/blobs/{layer}$", action="corrupt", times=None)])
+    # Another registry: within this one the blob-info cache would mount the layers.
+    target = registry_factory() if dest_kind == "docker" else registry
     dest = {"dir": f"dir:{tmp_path / 'd'}", "oci": f"oci:{tmp_path / 'o'}:v1",
-            "docker": f"docker://{registry.host}/other/copy:v1"}[dest_kind]
+            "docker": f"docker://{target.host}/other/copy:v1"}[dest_kind]
     proc = skopeo("copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", f"docker://{proxy.host}/ns/app:v1", dest)
     assert proc.returncode == 1, proc.stderr
     got = sha256(flip_middle_byte(blob_bytes(oci_image, layer)))
@@ -67,7 +69,7 @@ def test_layer_corrupted_in_transit_is_refused(registry: Registry, oci_image: st
         assert not index.exists() or json.loads(index.read_bytes())["manifests"] == []
         assert not (tmp_path / "o" / "blobs" / "sha256" / layer[7:]).exists()
     else:
-        assert manifest_status(registry, "other/copy", "v1") == 404
+        assert manifest_status(target, "other/copy", "v1") == 404
 
 
 def test_layer_corrupted_once_is_not_retried_into_success(registry: Registry, oci_image: str, faulty_proxy,
