@@ -141,6 +141,9 @@ def base_env(ws: Path, cache: str) -> dict[str, str]:
         "TZ": "UTC",
         # Never the machine's store: this run's own (see storage_conf).
         "CONTAINERS_STORAGE_CONF": str(ws / "storage.conf"),
+        # Nor our machine's blob-info cache (upstream has no such setting; as
+        # root it uses /var/lib/containers/cache, when recording).
+        "SKOPEO_BLOB_INFO_CACHE_DIR": str(ws / "blob-info-cache"),
     }
     return env
 
