@@ -42,7 +42,9 @@ def test_list_system_picks_platform(tmp_path: Path, multiarch: tuple[str, images
         assert json.loads(run_skopeo("inspect", "--config", f"dir:{tmp_path}/ours-{arch}", check=True).stdout)["architecture"] == arch
     proc = run_skopeo("--override-arch", "s390x", "copy", src, f"dir:{tmp_path}/none")
     assert proc.returncode == 1
-    assert 'choosing image instance: no image found in image index for architecture \\"s390x\\", variant \\"\\", OS \\"linux\\"' in proc.stderr
+    assert fatal_message(proc.stderr) == (
+        f'choosing an image from manifest list {src}: '
+        'no image found in image index for architecture "s390x", variant "", OS "linux"')
 
 
 def test_list_all_keeps_digests_and_matches_reference(tmp_path: Path, multiarch: tuple[str, images.Written], run_skopeo, oracle) -> None:  # type: ignore[no-untyped-def]

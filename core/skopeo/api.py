@@ -99,8 +99,10 @@ def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = Fals
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
         if not config:
+            from .image import checked_manifest
+
             try:
-                raw, _ = src.get_manifest(None)
+                raw, _ = checked_manifest(src, None)
             except SkopeoError as e:
                 raise e.wrap("Error retrieving manifest for image") from None
             return bytes(raw)

@@ -149,11 +149,11 @@ def decode_auth(entry: object) -> tuple[str, str] | None:
 
 def run_credential_helper(helper: str, registry: str) -> Credentials | None:
     """``docker-credential-<helper> get`` with the registry on stdin."""
-    import subprocess
+    from . import deadline
 
     prog = f"docker-credential-{helper}"
     try:
-        proc = subprocess.run([prog, "get"], input=registry.encode(), capture_output=True, timeout=60)
+        proc = deadline.run([prog, "get"], 60, input=registry.encode())
     except FileNotFoundError:
         raise SkopeoError(f'exec: "{prog}": executable file not found in $PATH') from None
     out = proc.stdout.decode(errors="replace").strip()

@@ -1,10 +1,16 @@
 """File helpers shared by the local transports: every file appears complete or
 not at all (temporary file + fsync + rename), so an interrupted copy never
-leaves a truncated blob under its final name."""
+leaves a truncated blob under its final name.
+
+Temporary files and directories are *tracked* while they exist
+(:func:`track_temporary`): whatever ends the process before the code that made
+them removes them (``--command-timeout``'s last resort, which leaves threads
+behind) runs the exit handlers, and one of them removes what is still tracked."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 
 from . import digest as digest_mod
@@ -15,7 +21,54 @@ from .transport import BlobInfo, BlobStream
 CHUNK = 1 << 20
 
 
+_tracked: set[str] = set()
+_tracked_lock = threading.Lock()
+_exit_handler = False
+
+
+def track_temporary(path: str) -> str:
+    """Remember *path* (a temporary file or directory) until
+    :func:`untrack_temporary`; removed at exit if still there."""
+    global _exit_handler
+    with _tracked_lock:
+        _tracked.add(path)
+        if not _exit_handler:
+            import atexit
+
+            atexit.register(remove_tracked)
+            _exit_handler = True
+    return path
+
+
+def untrack_temporary(path: str) -> None:
+    with _tracked_lock:
+        _tracked.discard(path)
+
+
+def remove_tracked() -> None:
+    """Remove every temporary path still tracked (an exit handler)."""
+    import shutil
+
+    with _tracked_lock:
+        paths = list(_tracked)
+        _tracked.clear()
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            remove_quietly(path)
+
+
+def temporary_file(prefix: str, directory: str) -> tuple[int, str]:
+    """``tempfile.mkstemp`` in *directory*, tracked (see :func:`track_temporary`)."""
+    import tempfile  # with its random module, ~0.7 ms that read-only commands skip
+
+    fd, path = tempfile.mkstemp(prefix=prefix, dir=directory)
+    return fd, track_temporary(path)
+
+
 def remove_quietly(path: str) -> None:
+    untrack_temporary(path)
     try:
         os.remove(path)
     except OSError:
@@ -42,18 +95,20 @@ def make_temp_dir(parent: str, prefix: str) -> str:
         except OSError as e:
             raise SkopeoError(path_error_text("mkdir", name, e)) from None
     raise SkopeoError(f"mkdirtemp {os.path.join(parent, prefix)}*: file exists")
+def replace_tracked(tmp: str, path: str) -> None:
+    """Rename the tracked temporary *tmp* to *path*: from now on it is a result."""
+    os.replace(tmp, path)
+    untrack_temporary(tmp)
 
 
 def write_atomic(path: str, data: bytes, mode: int = 0o644) -> None:
     directory = os.path.dirname(path) or "."
-    import tempfile  # with its random module, ~0.7 ms that read-only commands skip
-
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    fd, tmp = temporary_file(".tmp-", directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        replace_tracked(tmp, path)
     except BaseException:
         remove_quietly(tmp)
         raise
@@ -86,9 +141,7 @@ def store_blob(
     """Copy *stream* to the file ``final_path(digest)``.  When ``info.digest`` is
     None the digest is computed here; otherwise the caller's verifying reader
     raises at EOF on a mismatch, before the file gets its final name."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".put-blob-", dir=tmp_dir)
+    fd, tmp = temporary_file(".put-blob-", tmp_dir)
     try:
         hasher = None if info.digest else digest_mod.hasher(digest_mod.CANONICAL)
         size = 0
@@ -107,7 +160,7 @@ def store_blob(
         digest = info.digest if hasher is None else f"{hasher.name}:{hasher.hexdigest()}"
         assert digest is not None
         os.chmod(tmp, mode)
-        os.replace(tmp, final_path(digest))
+        replace_tracked(tmp, final_path(digest))
     except BaseException:
         remove_quietly(tmp)
         raise

@@ -8,8 +8,9 @@ from typing import Any
 
 from . import imageconfig
 from . import manifest as mf
-from .errors import ManifestError, SkopeoError
+from .errors import SkopeoError
 from .golang.gotime import GoTime
+from .image import checked_manifest, from_manifest
 from .transport import ImageSource, read_config_blob
 
 
@@ -29,23 +30,11 @@ def resolve(
     """The image chosen for the platform, with its config.  *config_context*
     prefixes an error reading the config (each inspect mode words it its own way)."""
     try:
-        raw, mime = src.get_manifest(None)
+        raw, mime = checked_manifest(src, None)
     except SkopeoError as e:
         raise e.wrap("Error retrieving manifest for image") from None
-    mime = mime or mf.guess_mime(raw)
     try:
-        parsed = mf.parse(raw, mime)
-        if isinstance(parsed, mf.ManifestList):
-            instance = parsed.choose_instance(os_, arch, variant)
-            inst_raw, inst_mime = src.get_manifest(instance)
-            if not mf.matches_digest(inst_raw, instance):
-                raise ManifestError(f"manifest of instance {instance} does not match its digest")
-            inner = mf.parse(inst_raw, inst_mime or mf.guess_mime(inst_raw))
-            if not isinstance(inner, mf.ImageManifest):
-                raise ManifestError("nested manifest lists are not supported")
-            parsed_image = inner
-        else:
-            parsed_image = parsed
+        parsed_image = from_manifest(src, raw, mime, os_, arch, variant).manifest
     except SkopeoError as e:
         raise e.wrap("Error parsing manifest for image") from None
     config_raw = None

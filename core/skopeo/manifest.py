@@ -338,7 +338,7 @@ class ManifestList:
         w_os, w_arch, w_variant = wanted[0]
         where = "image index" if self.mime == OCI_INDEX else "manifest list"
         raise ManifestError(
-            f'choosing image instance: no image found in {where} for architecture "{w_arch}", '
+            f'no image found in {where} for architecture "{w_arch}", '
             f'variant "{w_variant}", OS "{w_os}"'
         )
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TextIO
+
+from . import deadline
 
 if TYPE_CHECKING:
     from .transport import BlobStream
@@ -27,11 +30,16 @@ def human(n: float) -> str:
     return f"{n:.1f}GiB"  # pragma: no cover
 
 
+# Where a part of a copy sends its permanent lines (see OrderedLines).
+LineSink = Callable[[str], None]
+
+
 class BlobProgress:
-    def __init__(self, owner: Progress, label: str, size: int) -> None:
+    def __init__(self, owner: Progress, label: str, size: int, sink: LineSink | None = None) -> None:
         self.owner = owner
         self.label = label
         self.size = size
+        self.sink = sink
         self.copied = 0
         self.started = time.monotonic()
         self.state = ""  # "", "done", "skipped"
@@ -66,7 +74,8 @@ class CancelledError(Exception):
 
 class CountingReader:
     """Counts bytes read from a stream into a BlobProgress, and stops early when
-    *cancel* is set (a sibling blob failed, the whole copy will fail)."""
+    *cancel* is set (a sibling blob failed, the whole copy will fail) or when
+    ``--command-timeout`` has passed (whatever the transport)."""
 
     def __init__(self, stream: BlobStream, progress: BlobProgress, cancel: threading.Event | None = None) -> None:
         self._stream = stream
@@ -76,6 +85,7 @@ class CountingReader:
     def read(self, n: int = -1) -> bytes:
         if self._cancel is not None and self._cancel.is_set():
             raise CancelledError("copy cancelled")
+        deadline.check()
         data = self._stream.read(n)
         self._progress.add(len(data))
         return data
@@ -109,12 +119,16 @@ class Progress:
             self.out.flush()
 
     # --- blobs ---------------------------------------------------------------
-    def blob(self, label: str, size: int) -> BlobProgress:
-        bp = BlobProgress(self, label, size)
+    def blob(self, label: str, size: int, sink: LineSink | None = None) -> BlobProgress:
+        """A blob starts: its label line (in a log) or its live bar (on a
+        terminal).  *sink* takes its permanent lines instead of the output."""
+        bp = BlobProgress(self, label, size, sink)
         if self.out is None:
             return bp
+        if not self.tty and sink is not None:
+            sink(label)
         with self._lock:
-            if not self.tty:
+            if not self.tty and sink is None:
                 self.out.write(label + "\n")
                 self.out.flush()
             self._active.append(bp)
@@ -122,22 +136,28 @@ class Progress:
         return bp
 
     def skipped(self, label: str) -> None:
+        self.line(self.skipped_text(label))
+
+    def skipped_text(self, label: str) -> str:
         # "skipped: already exists" is the bar's text on a terminal; a log gets
         # the plain line, as upstream prints it.
-        self.line(f"{label} skipped: already exists" if self.tty else label)
+        return f"{label} skipped: already exists" if self.tty else label
 
     def _finished(self, bp: BlobProgress) -> None:
         if self.out is None:
             return
         with self._lock:
             self._total += bp.copied
-            if bp in self._active:
-                self._clear_bars()
-                self._active.remove(bp)
-                if self.tty:
-                    self.out.write(bp.render() + "\n")
-                self._draw_bars()
-                self.out.flush()
+            if bp not in self._active:
+                return
+            self._clear_bars()
+            self._active.remove(bp)
+            if self.tty and bp.sink is None:
+                self.out.write(bp.render() + "\n")
+            self._draw_bars()
+            self.out.flush()
+        if self.tty and bp.sink is not None:
+            bp.sink(bp.render())
 
     def close(self) -> None:
         self._stop.set()
@@ -181,3 +201,85 @@ class Progress:
             for bp in self._active:
                 self.out.write(bp.render() + "\n")
             self._drawn = len(self._active)
+
+
+class Reporter(Protocol):
+    """What the copy engine reports to: a :class:`Progress`, or one part's
+    :class:`ProgressView` of it."""
+
+    def line(self, text: str) -> None: ...
+
+    def blob(self, label: str, size: int) -> BlobProgress: ...
+
+    def skipped(self, label: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ProgressView:
+    """One part of a copy whose parts run in parallel (the instances of a
+    list): live bars stay shared on the terminal, but every permanent line
+    goes to *sink*, which prints it in the parts' order."""
+
+    def __init__(self, progress: Progress, sink: LineSink) -> None:
+        self._progress = progress
+        self._sink = sink
+
+    def line(self, text: str) -> None:
+        if self._progress.out is not None:
+            self._sink(text)
+
+    def blob(self, label: str, size: int) -> BlobProgress:
+        return self._progress.blob(label, size, self._sink)
+
+    def skipped(self, label: str) -> None:
+        self.line(self._progress.skipped_text(label))
+
+    def close(self) -> None:
+        pass  # the shared Progress is closed by its owner
+
+
+class OrderedLines:
+    """The lines of *parts* parts running in parallel, printed as if they had
+    run one after the other (upstream copies the instances of a list in turn,
+    and scripts read its output in that order): part 0 prints at once; the
+    lines of a later part wait until every earlier part is :meth:`done`, then
+    it prints at once too.  After :meth:`failed`, later parts print nothing:
+    upstream would never have started them."""
+
+    def __init__(self, write: LineSink, parts: int) -> None:
+        self._write = write
+        self._lock = threading.Lock()
+        self._head = 0
+        self._limit = parts
+        self._waiting: list[list[str]] = [[] for _ in range(parts)]
+        self._done = [False] * parts
+
+    def sink(self, part: int) -> LineSink:
+        def emit(text: str) -> None:
+            with self._lock:
+                if part >= self._limit:
+                    return
+                if part == self._head:
+                    self._write(text)
+                else:
+                    self._waiting[part].append(text)
+
+        return emit
+
+    def done(self, part: int) -> None:
+        with self._lock:
+            self._done[part] = True
+            while self._head < self._limit and self._done[self._head]:
+                self._head += 1
+                if self._head < self._limit:
+                    for text in self._waiting[self._head]:
+                        self._write(text)
+                    self._waiting[self._head].clear()
+
+    def failed(self, part: int) -> None:
+        """*part* failed: it is the last part whose lines are printed."""
+        with self._lock:
+            self._limit = min(self._limit, part + 1)
+            for later in range(self._limit, len(self._waiting)):
+                self._waiting[later].clear()

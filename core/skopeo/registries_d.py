@@ -11,11 +11,13 @@ A lookaside stores signature N (1-based) of manifest ``algo:hex`` of
 ``host/ns/repo`` at ``<base>/ns/repo@algo=hex/signature-N``; readers stop at the
 first missing one.  ``file://`` is read-write, ``http(s)://`` read-only.
 
-The docker transport calls :func:`lookaside_for`, :func:`read_signatures` and
-:func:`write_signatures`; nothing here talks to a registry."""
+The docker transport calls :func:`lookaside_for`, :func:`read_signatures`,
+:func:`write_signatures` and :func:`delete_signatures`; nothing here talks to a
+registry."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import urllib.error
@@ -25,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from . import deadline, log
 from . import digest as digest_mod
-from . import log
 from .errors import SkopeoError
 from .golang.oserror import path_error_text
 from .reference import DockerReference
@@ -254,7 +256,7 @@ HttpGet = Callable[[str], tuple[int, bytes, str]]
 
 def _urllib_get(url: str) -> tuple[int, bytes, str]:
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:
+        with urllib.request.urlopen(url, timeout=deadline.timeout(60)) as resp:
             return resp.status, resp.read(MAX_SIGNATURE_SIZE + 1), resp.headers.get("Content-Type", "")
     except urllib.error.HTTPError as e:
         return e.code, b"", ""
@@ -324,28 +326,40 @@ def write_signatures(base_url: str, manifest_digest: str, blobs: list[bytes]) ->
             # belong in registry attachments.
             raise SkopeoError("writing sigstore attachments is disabled by configuration")
     for i, blob in enumerate(blobs):
-        url = signature_url(base_url, manifest_digest, i)
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme in ("http", "https"):
-            raise SkopeoError(
-                f"Writing directly to a {parsed.scheme} lookaside {_redacted(url)} is not supported. "
-                "Configure a lookaside-staging: location"
-            )
-        if parsed.scheme != "file":
-            raise SkopeoError(f"Unsupported scheme when writing signature to {_redacted(url)}")
-        path = urllib.parse.unquote(parsed.path)
+        path = _writable_path(signature_url(base_url, manifest_digest, i), "writing signature to")
         log.debug(f"Writing to {path}")
         from .fsutil import write_atomic
 
         os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
         write_atomic(path, blob)
-    i = len(blobs)
-    while True:
-        parsed = urllib.parse.urlsplit(signature_url(base_url, manifest_digest, i))
-        if parsed.scheme != "file":
-            break
+    # Signatures beyond the new ones are stale: gone, up to the first missing one.
+    delete_signatures(base_url, manifest_digest, first=len(blobs))
+
+
+def delete_signatures(base_url: str, manifest_digest: str, first: int = 0) -> None:
+    """Remove the signatures of *manifest_digest* at the lookaside *base_url*,
+    from number *first* (0-based) up to the first missing one (upstream's
+    deleteOneSignature loop, run when a registry image is deleted).  Only
+    ``file://`` lookasides can be written."""
+    for i in itertools.count(first):
+        path = _writable_path(signature_url(base_url, manifest_digest, i), "deleting signature from")
+        log.debug(f"Deleting {path}")
         try:
-            os.remove(urllib.parse.unquote(parsed.path))
+            os.remove(path)
         except FileNotFoundError:
-            break
-        i += 1
+            return
+        except OSError as e:
+            raise SkopeoError(path_error_text("remove", path, e)) from None
+
+
+def _writable_path(url: str, doing: str) -> str:
+    """The local path of the lookaside *url*, which must be ``file://``."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme in ("http", "https"):
+        raise SkopeoError(
+            f"Writing directly to a {parsed.scheme} lookaside {_redacted(url)} is not supported. "
+            "Configure a lookaside-staging: location"
+        )
+    if parsed.scheme != "file":
+        raise SkopeoError(f"Unsupported scheme when {doing} {_redacted(url)}")
+    return urllib.parse.unquote(parsed.path)

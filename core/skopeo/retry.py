@@ -6,7 +6,9 @@ from a rewound stream, and a download resumed after a broken connection.
 
 A :class:`Backoff` says how long to wait before each retry and when to give
 up; :class:`Attempts` counts the retries of one operation under it;
-:func:`retrying` is the loop most callers need."""
+:func:`retrying` is the loop most callers need.  ``--command-timeout``
+(:mod:`skopeo.deadline`) bounds them all: no retry starts after it, and a
+wait in progress ends there."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
-from . import log
+from . import deadline, log
 from .errors import SkopeoError
 from .golang.duration import format_duration
 
@@ -59,7 +61,7 @@ class Attempts:
         or the time budget are spent.  *hinted* may replace the computed wait
         (a server's Retry-After); the result stays within the maximum."""
         self.retries += 1
-        if self.retries >= self.policy.attempts:
+        if self.retries >= self.policy.attempts or deadline.expired():
             return None
         wait = self.policy.delay(self.retries, initial)
         if hinted is not None:
@@ -79,7 +81,9 @@ def retrying(
 ) -> T:
     """Run *operation*; when it raises *retry_on* (and *may_retry* agrees),
     *announce* the retry (error, wait, retry number), sleep, call
-    *before_retry* and run it again, until the policy gives up."""
+    *before_retry* and run it again, until the policy gives up.  When
+    ``--command-timeout`` passes during the wait, the last error is raised
+    (as containers/common's retry loop returns it)."""
     attempts = Attempts(policy)
     while True:
         try:
@@ -89,7 +93,8 @@ def retrying(
             if wait is None:
                 raise
             announce(e, wait, attempts.retries)
-            time.sleep(wait)
+            if not deadline.sleep(wait):
+                raise
             if before_retry is not None:
                 before_retry()
 
@@ -101,7 +106,9 @@ def if_necessary(operation: Callable[[], T], times: int = 0, delay: float = 0.0)
 
     def announce(e: BaseException, wait: float, retry: int) -> None:
         message = e.message if isinstance(e, SkopeoError) else str(e)
-        log.warning(f"Failed, retrying in {format_duration(round(wait, 3))} ... ({retry}/{times}). Error: {message}")
+        # The delay before its jitter is added, as containers/common prints it.
+        base = policy._replace(jitter=0.0).delay(retry)
+        log.warning(f"Failed, retrying in {format_duration(round(base, 3))} ... ({retry}/{times}). Error: {message}")
 
     policy = Backoff(times + 1, delay, factor=1.0, jitter=0.1) if delay > 0 else Backoff(times + 1, 1.0, jitter=0.1)
     return retrying(operation, policy, SkopeoError, announce, may_retry=lambda e: getattr(e, "retryable", False))

@@ -21,11 +21,32 @@ def _run(argv: list[str]) -> int:
     return execute(build_root(), argv)
 
 
+def last_resort() -> None:
+    """--command-timeout passed and the command did not end by itself (see
+    skopeo.deadline): report it as upstream does, run the exit handlers
+    (temporary directories), leave."""
+    from .. import deadline
+
+    log.fatal(deadline.MESSAGE)
+    exit_now(1, wait_for_threads=False)
+
+
+def _command_over() -> None:
+    """No last resort from now on; if it already runs, it ends the process."""
+    if "skopeo.deadline" in sys.modules:
+        from .. import deadline
+
+        if not deadline.finish():
+            threading.Event().wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         code = _run(args)
+        _command_over()
     except SkopeoError as e:
+        _command_over()
         log.fatal(e.message)
         code = e.exit_code
     except KeyboardInterrupt:
@@ -72,7 +93,7 @@ def _pause_gc_during_start_up() -> None:
     timer.start()
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int, wait_for_threads: bool = True) -> None:
     """Exit like ``sys.exit`` but skip the interpreter's teardown (freeing every
     module and object one by one: ~15 ms, as long as a registry round trip).
 
@@ -81,7 +102,14 @@ def exit_now(code: int) -> None:
     the standard streams are flushed.  Everything we write to files is closed
     explicitly before this point.  If a non-daemon thread is still running, the
     normal exit waits for it instead."""
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    timed_out = sys.modules.get("skopeo.deadline")
+    if timed_out is not None and timed_out.expired():
+        # --command-timeout passed: a thread still blocked is not waited for
+        # (what it wrote is cleaned up by the exit handlers below).
+        wait_for_threads = False
+    if wait_for_threads and any(
+        t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()
+    ):
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

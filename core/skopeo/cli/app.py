@@ -100,6 +100,11 @@ COMMAND_MODULES = {
 
 ROOT_LONG = "Various operations with container images and container image registries"
 
+# The commands upstream runs under --command-timeout's context (the others
+# accept the flag and ignore it; the image proxy serves without a deadline):
+# one deadline for the whole command (skopeo.deadline).
+TIMED_COMMANDS = frozenset({"copy", "delete", "inspect", "layers", "list-tags", "login", "sync"})
+
 
 def register_command_module(name: str, module: str) -> None:
     """Commands implemented elsewhere add themselves here (one line each)."""
@@ -169,8 +174,11 @@ def _sub_command(decl: Command) -> CobraCommand:
                 sys.stderr.write(c.help_text())
             raise UsageError(decl.arg_error)
         timeout = opts.globals.command_timeout
-        if timeout:
-            _arm_timeout(timeout)
+        if timeout and timeout > 0 and decl.name in TIMED_COMMANDS:
+            from .. import deadline
+            from . import last_resort
+
+            deadline.start(timeout, last_resort)
         return int(decl.run(opts) or 0)
 
     long = decl.long
@@ -200,21 +208,6 @@ def build_root() -> CobraCommand:
 
 def _load_sub_command(name: str) -> CobraCommand:
     return _sub_command(load_command(name))
-
-
-def _arm_timeout(seconds: float) -> None:
-    import signal
-
-    from ..errors import SkopeoError
-
-    if seconds <= 0:
-        return
-
-    def expired(signum: int, frame: object) -> None:
-        raise SkopeoError("context deadline exceeded")
-
-    signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def print_stdout(text: str) -> None:

@@ -68,7 +68,7 @@ def copy_image(
                 return result
             finally:
                 manifests.close()
-                session.progress.close()
+                session.output.close()
                 session.cache.close()  # writes what was learned
         finally:
             src.close()
@@ -79,11 +79,7 @@ def copy_image(
 def _copy(s: CopySession, images: ImageCopier) -> CopyResult:
     """The top-level manifest decides: one image, the instance of a list for
     this platform, or the list itself."""
-    try:
-        raw, mime = s.src.get_manifest(None)
-    except SkopeoError as e:
-        raise e.wrap(f"determining manifest MIME type for {s.src.reference}") from None
-    mime = mime or mf.guess_mime(raw)
+    raw, mime = s.read_manifest(None)
     system = s.options.multi_arch == MULTI_ARCH_SYSTEM
     if s.dest_digest is not None and not mf.matches_digest(raw, s.dest_digest):
         if mime not in mf.LISTS or not system:
@@ -92,16 +88,9 @@ def _copy(s: CopySession, images: ImageCopier) -> CopyResult:
         parsed = mf.parse(raw, mime)
         assert isinstance(parsed, mf.ManifestList)
         if system:
-            ctx = s.options.source_ctx
-            instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
-            try:
-                inst_raw, inst_mime = s.src.get_manifest(instance)
-                if s.already_present(instance, inst_raw, instance):
-                    return CopyResult(inst_raw, inst_mime or mf.guess_mime(inst_raw), skipped=True)
-                s.check_instance_digest(inst_raw, instance)
-                result = images.copy(inst_raw, inst_mime or mf.guess_mime(inst_raw), instance, toplevel=True)
-            except SkopeoError as e:
-                raise e.wrap("copying system image from manifest list") from None
+            result = _copy_system_instance(s, images, parsed)
+            if result.skipped:
+                return result
             # The destination commits with the source's top-level manifest, as
             # upstream (a store keeps the list, so its digest finds the image).
             s.commit(CopyResult(raw, mime))
@@ -116,3 +105,20 @@ def _copy(s: CopySession, images: ImageCopier) -> CopyResult:
         result = images.copy(raw, mime, None, toplevel=True)
     s.commit(result)
     return result
+
+
+def _copy_system_instance(s: CopySession, images: ImageCopier, parsed: mf.ManifestList) -> CopyResult:
+    """The instance of the list *parsed* for this platform, copied as the
+    top-level image (errors worded as upstream's)."""
+    ctx = s.options.source_ctx
+    try:
+        instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
+    except SkopeoError as e:
+        raise e.wrap(f"choosing an image from manifest list {s.src.reference}") from None
+    try:
+        inst_raw, inst_mime = s.read_manifest(instance)
+        if s.already_present(instance, inst_raw, instance):
+            return CopyResult(inst_raw, inst_mime, skipped=True)
+        return images.copy(inst_raw, inst_mime, instance, toplevel=True)
+    except SkopeoError as e:
+        raise e.wrap("copying system image from manifest list") from None

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import compression as comp
+from .. import deadline, log
 from .. import layertypes as lt
-from .. import log
 from .. import manifest as mf
 from ..digest import VerifyingReader
 from ..errors import SkopeoError, UploadInterruptedError
@@ -154,6 +154,10 @@ class LayerPipeline:
 
     def _copy_layer(self, index: int, desc: mf.Descriptor, batch: _Batch) -> LayerResult:
         s = self.session
+        try:  # upstream's semaphore acquisition, the context's check before each layer
+            deadline.check()
+        except SkopeoError as e:
+            raise e.wrap("copying layer") from None
         info = BlobInfo(desc.digest, desc.size, desc.media_type, desc.urls, desc.annotations)
         if desc.urls and s.dest.capabilities.accepts_foreign_layer_urls:
             # A foreign layer stays where its URLs point; only the manifest refers to it.
@@ -175,7 +179,7 @@ class LayerPipeline:
         bars: list[BlobProgress] = []  # one progress bar across attempts
 
         def announce(e: BaseException, delay: float, retry: int) -> None:
-            log.info(f"{e}: copying blob {desc.digest} again in {delay:g}s ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
+            log.debug(f"{e}: copying blob {desc.digest} again in {delay:g}s ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
 
         return retrying(lambda: self._transfer(desc, info, batch, bars, crypto), _restart_policy(),
                         UploadInterruptedError, announce, may_retry=lambda e: not s.cancel.is_set())
@@ -329,6 +333,6 @@ class LayerPipeline:
                 return dest.put_blob(VerifyingReader(tmp, known.digest, size), known)
 
             def announce(e: BaseException, delay: float, retry: int) -> None:
-                log.info(f"{e}: uploading {known.digest} again ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
+                log.debug(f"{e}: uploading {known.digest} again ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
 
             return retrying(put, _restart_policy(), UploadInterruptedError, announce)

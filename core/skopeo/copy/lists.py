@@ -1,21 +1,43 @@
 """Copying a manifest list (``--multi-arch all`` or ``index-only``): policy
 and signatures of the list, its type, every instance (``all``), then the
-first list type the destination accepts."""
+first list type the destination accepts, then the list's signatures.
+
+Instances are copied several at once when both ends allow it, but their
+progress lines come out in upstream's order (one instance after the other,
+:class:`~skopeo.progress.OrderedLines`), and a failure is the first failing
+instance's, worded ``copying image N/M from manifest list: …``, as upstream's
+sequential loop reports it."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 from .. import manifest as mf
 from ..errors import SkopeoError, UnsupportedError
+from ..progress import OrderedLines, ProgressView
 from .decisions import list_candidates, list_type
 from .options import MULTI_ARCH_ALL, CopyResult
 from .session import CopySession
 from .single import ImageCopier
 
+# Instances copied at once (each copies its layers in parallel too).
+MAX_PARALLEL_INSTANCES = 3
+
+
+def check_supports_lists(s: CopySession) -> None:
+    """Upstream's ``supportsMultipleImages``: a destination that declares its
+    manifest types must accept a list type."""
+    supported = s.dest.capabilities.supported_manifest_types
+    if supported is not None and not any(t in mf.LISTS for t in supported):
+        raise UnsupportedError(
+            f'copying multiple images: destination transport "{s.dest.reference.transport.name}" '
+            "does not support copying multiple images as a group"
+        )
+
 
 def copy_list(session: CopySession, images: ImageCopier, parsed: mf.ManifestList) -> CopyResult:
     s = session
+    check_supports_lists(s)
     s.check_policy(parsed.raw, None)
     sigs = s.signatures(None, "image list")
     may_modify = s.may_modify(sigs)
@@ -25,7 +47,11 @@ def copy_list(session: CopySession, images: ImageCopier, parsed: mf.ManifestList
     if chosen is None:
         raise UnsupportedError(f"destination {s.dest.reference} does not support manifest lists")
     instances = parsed.instances
-    updated = _copy_instances(s, images, instances) if s.options.multi_arch == MULTI_ARCH_ALL else list(instances)
+    if s.options.multi_arch == MULTI_ARCH_ALL:
+        updated = _copy_instances(s, images, instances)
+    else:
+        s.report(f"Copying 0 images generated from {len(instances)} images in list")
+        updated = list(instances)
     s.report("Writing manifest list to image destination")
     errors: list[str] = []
     for candidate in list_candidates(chosen, may_modify, supported, forced):
@@ -43,29 +69,60 @@ def copy_list(session: CopySession, images: ImageCopier, parsed: mf.ManifestList
         break
     else:
         raise SkopeoError(f"Uploading manifest list failed, attempted the following formats: {', '.join(errors)}")
-    if sigs:
-        s.report("Storing list signatures")
-        s.put_signatures(sigs, None)
+    sigs = sigs + s.create_signatures(out)
+    s.report("Storing list signatures")
+    s.put_signatures(sigs, None)
     return CopyResult(out, candidate)
 
 
 def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Descriptor]) -> list[mf.Descriptor]:
-    """Copy every instance (at most 3 at once); their updated descriptors."""
+    """Copy every instance; their updated descriptors."""
     total = len(instances)
     s.report(f"Copying {total} images generated from {total} images in list")
+    lines = OrderedLines(s.report, total)
+    views = [s.view(ProgressView(s.output, lines.sink(i))) for i in range(total)]
 
     def one(index: int) -> mf.Descriptor:
         d = instances[index]
-        s.report(f"Copying image {d.digest} ({index + 1}/{total})")
+        view = views[index]
+        view.report(f"Copying image {d.digest} ({index + 1}/{total})")
+        copier = images.for_session(view)
         try:
-            inst_raw, inst_mime = s.src.get_manifest(d.digest)
-            s.check_instance_digest(inst_raw, d.digest)
-            res = images.copy(inst_raw, inst_mime or d.media_type or mf.guess_mime(inst_raw), d.digest, toplevel=False)
+            inst_raw, inst_mime = view.read_manifest(d.digest, d.media_type)
+            res = copier.copy(inst_raw, inst_mime, d.digest, toplevel=False)
         except SkopeoError as e:
             raise e.wrap(f"copying image {index + 1}/{total} from manifest list") from None
+        finally:
+            copier.close()
+        lines.done(index)
         return d._replace(digest=res.digest, size=len(res.manifest), media_type=res.mime)
 
-    if s.parallel and total > 1:
-        with ThreadPoolExecutor(max_workers=min(total, 3)) as pool:
-            return list(pool.map(one, range(total)))
-    return [one(i) for i in range(total)]
+    if not s.parallel or total < 2:
+        return [one(i) for i in range(total)]
+    with ThreadPoolExecutor(max_workers=min(total, MAX_PARALLEL_INSTANCES), thread_name_prefix="instance") as pool:
+        futures = [pool.submit(one, i) for i in range(total)]
+        pending: set[Future[mf.Descriptor]] = set(futures)
+        while pending:
+            _, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            failed = _failed(futures)
+            if failed:
+                # Upstream would have stopped at the first failing instance: the
+                # later ones are cancelled (what they printed is dropped), the
+                # earlier ones finish, and the first failure in order wins.
+                first = min(failed)
+                lines.failed(first)
+                for later in range(first + 1, total):
+                    futures[later].cancel()
+                    views[later].cancel.set()
+                pending = {f for i, f in enumerate(futures) if i < first and not f.done()}
+        failed = _failed(futures)
+        if failed:
+            error = futures[min(failed)].exception()
+            assert error is not None
+            raise error
+        return [f.result() for f in futures]
+
+
+def _failed(futures: list[Future[mf.Descriptor]]) -> list[int]:
+    """Indexes of the futures that ended with an error (not cancelled ones)."""
+    return [i for i, f in enumerate(futures) if f.done() and not f.cancelled() and f.exception() is not None]

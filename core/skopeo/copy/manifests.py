@@ -8,10 +8,10 @@ from __future__ import annotations
 import io
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from .. import imageconfig
+from .. import deadline, imageconfig
 from .. import layertypes as lt
 from .. import manifest as mf
-from ..errors import ManifestError
+from ..errors import ManifestError, SkopeoError
 from ..golang import gojson
 from ..transport import BlobInfo
 from .layers import LayerResult
@@ -122,6 +122,10 @@ class ManifestBuilder:
     def put_config(self, desc: mf.Descriptor | None, data: bytes | None) -> None:
         if desc is None or data is None:
             return
+        try:  # upstream's semaphore acquisition, the context's check before the config
+            deadline.check()
+        except SkopeoError as e:
+            raise e.wrap("copying config") from None
         self.session.report(f"Copying config {desc.digest}")
         with self.session.lock:
             early = self._config_uploads.pop(desc.digest, None)

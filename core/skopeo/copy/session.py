@@ -4,13 +4,14 @@ checks and writes that single images and lists both make."""
 
 from __future__ import annotations
 
+import copy
 import threading
 
 from .. import blobinfocache, log
-from .. import manifest as mf
 from ..errors import PolicyError, SkopeoError, UnsupportedError
+from ..image import checked_manifest
 from ..policy import PolicyContext
-from ..progress import Progress
+from ..progress import Progress, Reporter
 from ..transport import ImageDestination, ImageSource
 from .decisions import cannot_modify_reason, encryption_compression_format
 from .options import CopyOptions, CopyResult
@@ -22,9 +23,11 @@ class CopySession:
         self.src = src
         self.dest = dest
         self.options = options
-        self.progress = Progress(options.report)
+        # The copy's output; a view of a part of it reports to its own Reporter.
+        self.output = Progress(options.report)
+        self.progress: Reporter = self.output
         self.report = self.progress.line
-        self.bytes_copied = 0
+        self._bytes_copied = [0]  # shared with every view
         self.lock = threading.Lock()
         # Set when one blob failed: the others stop at their next read.
         self.cancel = threading.Event()
@@ -39,9 +42,23 @@ class CopySession:
             and dest.capabilities.thread_safe_put_blob
         )
 
+    def view(self, progress: Reporter) -> CopySession:
+        """This session as one instance of a list copied beside others sees it:
+        its own progress lines and its own cancel event (a failed blob stops
+        its siblings, not the other instances); everything else shared."""
+        view = copy.copy(self)
+        view.progress = progress
+        view.report = progress.line
+        view.cancel = threading.Event()
+        return view
+
+    @property
+    def bytes_copied(self) -> int:
+        return self._bytes_copied[0]
+
     def count_copied(self, size: int) -> None:
         with self.lock:
-            self.bytes_copied += size
+            self._bytes_copied[0] += size
 
     def desired_compression(self) -> str:
         return self.options.force_layer_compression or self.dest.capabilities.desired_layer_compression
@@ -62,16 +79,19 @@ class CopySession:
             return self._compression_format[0]
 
     # --- checks ---------------------------------------------------------------------------
+    def read_manifest(self, instance: str | None, default_mime: str = "") -> tuple[bytes, str]:
+        """The source's manifest of *instance* (None: the top level), checked
+        against the digest it must have (:func:`skopeo.image.checked_manifest`)."""
+        try:
+            return checked_manifest(self.src, instance, default_mime)
+        except SkopeoError as e:
+            raise e.wrap(f"determining manifest MIME type for {self.src.reference}") from None
+
     def check_policy(self, manifest: bytes, instance: str | None) -> None:
         try:
             self.policy.check(self.src, manifest, instance)
         except PolicyError as e:
             raise e.wrap("Source image rejected") from None
-
-    def check_instance_digest(self, data: bytes, expected: str) -> None:
-        if not mf.matches_digest(data, expected):
-            raise SkopeoError(f"determining manifest MIME type for {self.src.reference}: "
-                              f"Manifest does not match provided manifest digest {expected}")
 
     def already_present(self, digest: str, manifest: bytes, instance: str | None) -> bool:
         """With ``skip_existing``: the destination holds exactly the manifest we
@@ -106,6 +126,16 @@ class CopySession:
 
     def may_modify(self, sigs: list[bytes]) -> bool:
         return not self.cannot_modify_reason(sigs)
+
+    def create_signatures(self, manifest: bytes) -> list[bytes]:
+        """One new signature over *manifest* from each of ``options.signers``."""
+        out = []
+        for signer in self.options.signers:
+            message = getattr(signer, "progress_message", "")
+            if message:
+                self.report(f"Creating signature: {message}")
+            out.append(signer(manifest, self.dest.reference))
+        return out
 
     def put_signatures(self, sigs: list[bytes], instance: str | None) -> None:
         try:

@@ -26,6 +26,14 @@ class ImageCopier:
         self.layers = layers
         self.manifests = manifests
 
+    def for_session(self, view: CopySession) -> ImageCopier:
+        """A copier of its own for *view* (an instance copied beside others);
+        :meth:`close` it when done."""
+        return ImageCopier(view, LayerPipeline(view), ManifestBuilder(view))
+
+    def close(self) -> None:
+        self.manifests.close()
+
     def copy(self, raw: bytes, mime: str, instance: str | None, toplevel: bool) -> CopyResult:
         """Copy one image; *instance* is its digest in the source's list (if any),
         *toplevel* says whether it becomes the destination's top-level manifest."""
@@ -118,12 +126,7 @@ class ImageCopier:
     def _store_signatures(self, sigs: list[bytes], manifest: bytes, toplevel: bool) -> None:
         """The source's signatures, then one from each signer over *manifest*."""
         s = self.session
-        new_sigs = list(sigs)
-        for signer in s.options.signers:
-            message = getattr(signer, "progress_message", "")
-            if message:
-                s.report(f"Creating signature: {message}")
-            new_sigs.append(signer(manifest, s.dest.reference))
+        new_sigs = sigs + s.create_signatures(manifest)
         if new_sigs:
             s.report("Storing signatures")
             s.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(manifest))

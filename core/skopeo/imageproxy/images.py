@@ -113,11 +113,8 @@ def open_image(name: str, ctx: SystemContext, policy: PolicyContext, allow_not_f
         toplevel_error = _policy_error(policy, src, raw, None)
         parsed = mf.parse(raw, mime)
         if isinstance(parsed, mf.ManifestList):
-            try:
-                instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
-            except ManifestError as e:
-                # The proxy asks the list directly, without the prefix image loading adds.
-                raise ManifestError(e.message.removeprefix("choosing image instance: ")) from None
+            # The proxy asks the list directly, without the prefix image loading adds.
+            instance = parsed.choose_instance(ctx.override_os, ctx.override_arch, ctx.override_variant)
             raw, mime = checked_manifest(src, instance)
             target_error = _policy_error(policy, src, raw, instance)
             # A signed list or a signed instance is enough.

@@ -175,6 +175,7 @@ from .registry import (  # noqa: E402,F401
     faulty_proxy,
     registry,
     registry_factory,
+    silent_listener,
     tls_registry,
     token_registry,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import os
@@ -480,6 +481,14 @@ class Fault:
     - ``"truncate"``: forward, then send only half of the response body and
       close;
     - ``"delay"``: wait *delay* seconds, then forward normally (slow registry);
+    - ``"substitute"``: forward, then answer *body* instead of the registry's
+      body (a manifest swapped by a man in the middle); ``Docker-Content-Digest``
+      follows *header_digest*: ``"keep"`` the registry's, ``"match"`` the digest
+      of *body*, ``"drop"`` it, or any other text sent as is;
+    - ``"stall"``: forward, send the head and half of the body, then send
+      nothing more and keep the connection open until the proxy stops (a
+      registry that hangs mid-blob);
+    - ``"hang"``: read the request, never answer, keep the connection open.
     - ``"corrupt"``: forward, then flip one byte in the middle of a 200 response's
       body (damaged in transit: same size, other digest);
     - ``"redirect"``: answer ``307`` with ``Location: <location>``, where
@@ -493,6 +502,8 @@ class Fault:
     times: int | None = 1
     forward: bool = False
     delay: float = 0.0
+    body: bytes = b""
+    header_digest: str = "keep"
     location: str = ""
     hits: int = 0
 
@@ -542,6 +553,8 @@ class FaultyProxy:
     request_times: list[float] = field(default_factory=list)
     _dropped: set[bytes] = field(default_factory=set)
     _server: socketserver.ThreadingTCPServer | None = None
+    # Set by stop(): releases the connections held by "stall" and "hang".
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> FaultyProxy:
         proxy = self
@@ -621,6 +634,9 @@ class FaultyProxy:
             return
         if fault is not None and fault.action == "delay":
             time.sleep(fault.delay)
+        if fault is not None and fault.action == "hang":
+            self._stopping.wait()
+            return
         paginate = self.mode == "paginate" and b"/tags/list" in target
         if paginate:
             # registry 2.8 does not page tag lists itself: ask for all, serve pages of 2.
@@ -628,12 +644,13 @@ class FaultyProxy:
         up = socket.create_connection(("127.0.0.1", self.upstream_port))
         try:
             up.sendall(request_line + b"".join(headers) + b"Connection: close\r\n\r\n" + body)
-            response = b""
+            parts = []
             while True:
                 data = up.recv(1 << 16)
                 if not data:
                     break
-                response += data
+                parts.append(data)
+            response = b"".join(parts)
         finally:
             up.close()
         ok = response.startswith(b"HTTP/1.1 200") or (self.mode == "truncate_all" and response.startswith(b"HTTP/1.1 206"))
@@ -648,6 +665,12 @@ class FaultyProxy:
             conn.sendall(head + b"\r\n\r\n" + payload[: len(payload) // 2])
             conn.shutdown(socket.SHUT_RDWR)
             return
+        if fault is not None and fault.action == "stall":
+            conn.sendall(head + b"\r\n\r\n" + payload[: len(payload) // 2])
+            self._stopping.wait()
+            return
+        if fault is not None and fault.action == "substitute":
+            head, payload = self._substituted(head, fault), fault.body
         if paginate and response.startswith(b"HTTP/1.1 200"):
             head, payload = self._page(target, payload)
         if is_blob and self.mode == "corrupt" and payload:
@@ -662,6 +685,23 @@ class FaultyProxy:
             conn.shutdown(socket.SHUT_RDWR)
             return
         conn.sendall(head + b"\r\n\r\n" + payload)
+
+    @staticmethod
+    def _substituted(head: bytes, fault: Fault) -> bytes:
+        """*head* with the Content-Length of ``fault.body`` and its
+        ``Docker-Content-Digest`` as ``fault.header_digest`` says."""
+        lines = [h for h in head.split(b"\r\n")
+                 if not h.lower().startswith((b"content-length:", b"docker-content-digest:"))]
+        lines.append(f"Content-Length: {len(fault.body)}".encode())
+        original = re.search(rb"(?im)^docker-content-digest:\s*(\S+)", head)
+        if fault.header_digest == "keep":
+            if original is not None:
+                lines.append(b"Docker-Content-Digest: " + original.group(1))
+        elif fault.header_digest == "match":
+            lines.append(f"Docker-Content-Digest: sha256:{hashlib.sha256(fault.body).hexdigest()}".encode())
+        elif fault.header_digest != "drop":
+            lines.append(f"Docker-Content-Digest: {fault.header_digest}".encode())
+        return b"\r\n".join(lines)
 
     def _record(self, method: str, target: str, headers: list[tuple[str, str]]) -> None:
         with _fault_lock:
@@ -732,6 +772,7 @@ class FaultyProxy:
             rfile.readline()
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -739,6 +780,25 @@ class FaultyProxy:
 
 
 _fault_lock = threading.Lock()
+
+
+class SilentListener:
+    """A port on 127.0.0.1 whose connections complete (the kernel accepts them
+    into the backlog) but are never read or answered: a server that hangs
+    before its first byte.  ``stop()`` closes it."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.port = int(self._sock.getsockname()[1])
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._sock.close()
 
 RegistryFactory = Callable[..., Registry]
 
@@ -805,3 +865,10 @@ if pytest is not None:
         yield make
         for p in proxies:
             p.stop()
+
+    @pytest.fixture
+    def silent_listener() -> Any:
+        """A started :class:`SilentListener`."""
+        listener = SilentListener()
+        yield listener
+        listener.stop()

@@ -19,7 +19,7 @@ from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, SkopeoError
-from skopeo.fsutil import remove_quietly
+from skopeo.fsutil import remove_quietly, track_temporary, untrack_temporary
 from skopeo.golang.oserror import path_error_text
 from skopeo.golang.strconv import NumError, atoi
 from skopeo.reference import DockerReference, parse_additional_tag, parse_normalized
@@ -136,7 +136,7 @@ class DockerArchiveReference(ImageReference):
         except BaseException:
             index.close()
             if tmp:
-                os.unlink(tmp)
+                remove_quietly(tmp)
             raise
         return DockerArchiveSource(self, reader, tmp)
 
@@ -153,7 +153,7 @@ class DockerArchiveReference(ImageReference):
         finally:
             index.close()
             if tmp:
-                os.unlink(tmp)
+                remove_quietly(tmp)
 
 
 def open_archive_index(path: str, ctx: SystemContext) -> tuple[TarIndex, str | None]:
@@ -285,6 +285,8 @@ class DockerArchiveDestination(ArchiveDestinationBase):
             st = None  # opening it fails the same way, and is what upstream reports
         self._path = path
         self._created = st is None
+        if self._created:  # removed if the process ends before the commit
+            track_temporary(path)
         self._regular = st is None or stat.S_ISREG(st.st_mode)
         # Pipes and devices (/dev/stdout) are opened write-only, as upstream does.
         flags = (os.O_RDWR | os.O_CREAT) if self._regular else os.O_WRONLY
@@ -322,6 +324,7 @@ class DockerArchiveDestination(ArchiveDestinationBase):
     def commit(self, toplevel_manifest: bytes, toplevel_mime: str) -> None:
         self.writer.close()
         self._committed = True
+        untrack_temporary(self._path)
 
     def close(self) -> None:
         if self._existing is not None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
 import threading
 import time
 
@@ -27,7 +26,7 @@ from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, UnsupportedError
-from skopeo.fsutil import make_temp_dir, remove_quietly
+from skopeo.fsutil import make_temp_dir, remove_quietly, replace_tracked, temporary_file
 from skopeo.golang import gojson
 from skopeo.golang.oserror import path_error_text
 from skopeo.transport import (
@@ -142,7 +141,7 @@ class OCIArchiveReference(ImageReference):
         except BaseException:
             index.close()
             if tmp:
-                os.unlink(tmp)
+                remove_quietly(tmp)
             raise
 
     def new_image_destination(self, ctx: SystemContext) -> OCIArchiveDestination:
@@ -246,7 +245,7 @@ class OCIArchiveDestination(ImageDestination):
             # commit, where upstream creates the file.
             directory = os.path.dirname(reference.resolved)
             try:
-                fd, self._tmp = tempfile.mkstemp(prefix=".oci-archive-", dir=directory)
+                fd, self._tmp = temporary_file(".oci-archive-", directory)
             except OSError as e:
                 raise SkopeoError(path_error_text("open", path, e)) from None
             umask = os.umask(0)
@@ -315,7 +314,7 @@ class OCIArchiveDestination(ImageDestination):
         if self._tmp is not None:
             path = self.reference.resolved
             try:
-                os.replace(self._tmp, path)
+                replace_tracked(self._tmp, path)
             except OSError as e:
                 raise SkopeoError(f'creating tar file "{path}": {path_error_text("open", path, e)}') from None
             self._tmp = None

@@ -30,11 +30,11 @@ import posixpath
 import shutil
 import stat
 import tarfile
-import tempfile
 from dataclasses import dataclass, replace
 
 from skopeo import compression as comp
 from skopeo.errors import SkopeoError
+from skopeo.fsutil import remove_quietly, temporary_file
 from skopeo.golang.archivetar import tar_error_text
 from skopeo.transport import BlobStream
 
@@ -288,12 +288,12 @@ def spool(stream: BlobStream, tmp_dir: str, prefix: str) -> str:
     peek = comp.PeekReader(stream)
     algo = comp.detect(peek.peek())
     src = comp.decompressing_reader(peek, algo) if algo else peek
-    fd, path = tempfile.mkstemp(prefix=prefix, dir=tmp_dir)
+    fd, path = temporary_file(prefix, tmp_dir)
     try:
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(src, out, CHUNK)
     except BaseException:
-        os.unlink(path)
+        remove_quietly(path)
         raise
     return path
 
@@ -312,5 +312,5 @@ def open_index(path: str, tmp_dir: str) -> tuple[TarIndex, str | None]:
     try:
         return TarIndex(tmp, display=path), tmp
     except BaseException:
-        os.unlink(tmp)
+        remove_quietly(tmp)
         raise

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from skopeo import deadline
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, SkopeoError
 from skopeo.transport import BlobStream
@@ -123,6 +124,17 @@ class DaemonClient:
 
     def _connection_error(self, e: Exception) -> SkopeoError:
         """The Docker client's words for a failed connection (its doRequest)."""
+        import httpx
+
+        if deadline.expired():  # --command-timeout: Go's client reports the request's context
+            try:
+                request: httpx.Request | None = e.request if isinstance(e, httpx.HTTPError) else None
+            except RuntimeError:  # an error without its request
+                request = None
+            if request is not None:
+                op = request.method[:1] + request.method[1:].lower()
+                return SkopeoError(f'{op} "{request.url}": {deadline.MESSAGE}')
+            return deadline.DeadlineExceeded()
         host = self.endpoint.host
         cause: BaseException | None = e
         while cause is not None and not isinstance(cause, OSError):
@@ -137,6 +149,16 @@ class DaemonClient:
             return SkopeoError(f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
         return SkopeoError(f"error during connect: {e}")
 
+    @staticmethod
+    def _timeout() -> Any:
+        """Each request's timeouts: the client's, but none past --command-timeout's
+        deadline (saving or loading has no read limit otherwise)."""
+        import httpx
+
+        if deadline.remaining() is None:
+            return httpx.USE_CLIENT_DEFAULT
+        return httpx.Timeout(deadline.timeout(60.0), read=deadline.timeout(None), write=deadline.timeout(None))
+
     # --- version negotiation ------------------------------------------------------
     def api_version(self) -> str:
         """min(server's API version, ours), asked once (``/_ping``, then ``/version``)."""
@@ -146,14 +168,16 @@ class DaemonClient:
 
         server: tuple[int, int] | None = None
         try:
-            resp = self._http.get("/_ping")
+            resp = self._http.get("/_ping", timeout=self._timeout())
             server = _version_tuple(resp.headers.get("API-Version", ""))
             if server is None:
-                resp = self._http.get("/version")
+                resp = self._http.get("/version", timeout=self._timeout())
                 if resp.status_code == 200:
                     server = _version_tuple(str(resp.json().get("ApiVersion", "")))
         except httpx.HTTPError as e:
-            raise self._connection_error(e) from None
+            if not deadline.expired():
+                raise self._connection_error(e) from None
+            # As Go's version negotiation: the request that follows reports it.
         except ValueError:
             server = None
         chosen = min(server, CLIENT_API_VERSION) if server is not None else FALLBACK_API_VERSION
@@ -181,7 +205,7 @@ class DaemonClient:
         context = "loading image from docker engine"
         try:
             url = self._url(f"/images/{urllib.parse.quote(name, safe='/:@')}/get")
-            request = self._http.stream("GET", url)
+            request = self._http.stream("GET", url, timeout=self._timeout())
             resp = request.__enter__()
         except httpx.HTTPError as e:
             raise self._connection_error(e).wrap(context) from None
@@ -208,7 +232,7 @@ class DaemonClient:
 
         try:
             with self._http.stream("POST", self._url("/images/load"), params={"quiet": "1"}, content=body,
-                                   headers={"Content-Type": "application/x-tar"}) as resp:
+                                   headers={"Content-Type": "application/x-tar"}, timeout=self._timeout()) as resp:
                 data = b""
                 for chunk in resp.iter_bytes():
                     data = (data + chunk)[-MAX_ERROR_BODY:]

@@ -6,15 +6,18 @@ import filecmp
 import json
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from conftest import Daemon
 
 from skopeo import api
 from skopeo.errors import SkopeoError
 from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.images import make_image, validate
+
+if TYPE_CHECKING:  # the fixtures' type (conftest: imported by name, it could be another suite's)
+    from conftest import Daemon
 
 
 def api_images(d: Daemon) -> list[dict[str, object]]:

@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 import skopeo
-from skopeo import log
+from skopeo import deadline, log
 from skopeo.auth import Credentials
 from skopeo.auth import resolve as resolve_credentials
 from skopeo.context import SystemContext
@@ -48,7 +48,7 @@ from skopeo.retry import Attempts, Backoff
 from . import registries_conf, tlsconfig, wwwauth
 from .authorization import Authenticator, Scope
 from .network import TransportError, collect, error_from, url_error
-from .pools import Ping, cooldown, pool
+from .pools import CONNECT_TIMEOUT, READ_TIMEOUT, Ping, cooldown, pool
 from .registry_errors import UnauthorizedForCredentialsError, status_text
 
 DOCKER_HOSTNAME = "docker.io"
@@ -159,12 +159,24 @@ class RegistryClient:
         hdrs.append(("User-Agent", self.user_agent))
         if authorization:
             hdrs.append(("Authorization", authorization))
-        request = self.http.build_request(method, url, headers=hdrs, content=content)
+        timeout: httpx.Timeout | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
+        if deadline.remaining() is not None:  # --command-timeout: no wait past it
+            if deadline.expired():
+                raise url_error(method, url, deadline.DeadlineExceeded())
+            timeout = httpx.Timeout(connect=deadline.timeout(CONNECT_TIMEOUT), read=deadline.timeout(READ_TIMEOUT),
+                                    write=deadline.timeout(READ_TIMEOUT), pool=None)
+        request = self.http.build_request(method, url, headers=hdrs, content=content, timeout=timeout)
         log.debug(f"{method} {url}")
         try:
             resp = self.http.send(request, stream=True)
         except httpx.TransportError as e:
             raise url_error(method, url, e) from None
+        except SkopeoError as e:
+            # Reading the body to send failed; at --command-timeout's deadline
+            # it is the request that failed, as Go's transport reports it.
+            if deadline.expired():
+                raise url_error(method, url, e) from None
+            raise
         self._log_warnings(resp)
         return resp
 
@@ -243,17 +255,20 @@ class RegistryClient:
         # 429 backs off from a longer first wait, as upstream.
         initial = BACKOFF_INITIAL if resp.status_code == 429 else None
         delay = attempts.next_delay(initial, lambda backoff: _retry_after(resp, backoff))
-        if delay is None:
-            return False
+        left = deadline.remaining()
+        if delay is None or (left is not None and delay >= left):
+            return False  # past --command-timeout's deadline: this answer is the last
         resp.close()
         if resp.status_code == 429 or "Retry-After" in resp.headers:
             # Everybody talking to this registry waits, not only this thread.
             self._cooldown.extend(delay)
-        log.info(
+        # Upstream retries only a 429, logged at debug level; our other retries
+        # are not worth a line of a default run's output either.
+        log.debug(
             f"{method} {url}: {resp.status_code} {status_text(resp.status_code)}, "
             f"retrying in {delay:g}s ({attempts.retries}/{RETRY_ATTEMPTS - 1})"
         )
-        time.sleep(delay)
+        deadline.sleep(delay)  # cut short at the deadline: the next request says so
         return True
 
     def _send_retrying(
@@ -308,9 +323,8 @@ def _wait_after_error(e: TransportError, attempts: Attempts) -> bool:
     delay = attempts.next_delay()
     if delay is None:
         return False
-    log.info(f"{e}: retrying in {delay:g}s ({attempts.retries}/{RETRY_ATTEMPTS - 1})")
-    time.sleep(delay)
-    return True
+    log.debug(f"{e}: retrying in {delay:g}s ({attempts.retries}/{RETRY_ATTEMPTS - 1})")
+    return deadline.sleep(delay)
 
 
 def _insufficient_scope(resp: httpx.Response) -> Scope | None:

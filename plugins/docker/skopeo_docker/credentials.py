@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from skopeo import authfile
+from skopeo import authfile, deadline
 from skopeo.auth import Credentials
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
@@ -38,9 +38,7 @@ def store_with_helper(helper: str, registry: str, username: str, password: str) 
     prog = f"docker-credential-{helper}"
     payload = json.dumps({"ServerURL": registry, "Username": username, "Secret": password}).encode()
     try:
-        import subprocess  # only for credential helpers: ~1 ms every copy would pay
-
-        proc = subprocess.run([prog, "store"], input=payload, capture_output=True, timeout=60)
+        proc = deadline.run([prog, "store"], 60, input=payload)
     except FileNotFoundError:
         raise SkopeoError(f'exec: "{prog}": executable file not found in $PATH') from None
     if proc.returncode != 0:
@@ -51,9 +49,7 @@ def erase_with_helper(helper: str, registry: str) -> bool:
     """True if an entry was removed."""
     prog = f"docker-credential-{helper}"
     try:
-        import subprocess
-
-        proc = subprocess.run([prog, "erase"], input=registry.encode(), capture_output=True, timeout=60)
+        proc = deadline.run([prog, "erase"], 60, input=registry.encode())
     except FileNotFoundError:
         raise SkopeoError(f'exec: "{prog}": executable file not found in $PATH') from None
     out = (proc.stdout or proc.stderr).decode(errors="replace").strip()

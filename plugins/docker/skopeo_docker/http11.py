@@ -12,6 +12,11 @@ client keeps httpx's own transport, which knows CONNECT tunnels and SOCKS.
 The errors raised are httpx's (``ConnectError``, ``ReadTimeout``,
 ``RemoteProtocolError``...), with the ``OSError``/``ssl`` cause chained, so
 callers cannot tell the transports apart.
+
+``--command-timeout`` (:mod:`skopeo.deadline`): every open connection is shut
+down when the deadline passes, which wakes up the threads blocked on it, and
+body reads are bounded by the time left; a body that ends then is not taken
+for a complete one.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ import select
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+
+from skopeo import deadline
 
 # Large reads: blob bodies stream measurably faster than with 64 KiB reads.
 READ_SIZE = 256 * 1024
@@ -33,6 +41,28 @@ MAX_IDLE_PER_HOST = 32
 DRAIN_MAX = 64 * 1024
 
 _Key = tuple[str, str, int]
+
+# Every connection of the process, for the deadline's abort.
+_connections: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
+_connections_lock = threading.Lock()
+
+
+def _shut_down_all() -> None:
+    """At --command-timeout's deadline: shut every connection down (a blocked
+    recv or send returns at once; a TLS handshake in progress is bounded by
+    its timeout instead, its socket not being reachable yet)."""
+    with _connections_lock:
+        conns = list(_connections)
+    for conn in conns:
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+deadline.on_expiry(_shut_down_all)
 
 
 def _timeouts(request: httpx.Request) -> tuple[float | None, float | None, float | None]:
@@ -66,12 +96,20 @@ class _Body(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         resp = self._resp
+        _, read_timeout, _ = _timeouts(self._request)
+        timed = deadline.remaining() is not None
         try:
             while True:
+                if timed:
+                    self._bound_read(read_timeout)
                 chunk = resp.read(READ_SIZE)
                 if not chunk:
                     break
                 yield chunk
+            if timed and deadline.expired():
+                # Shut down at the deadline: an end that is not the body's.
+                self._discard()
+                raise httpx.ReadError(deadline.MESSAGE, request=self._request)
         except http.client.IncompleteRead as e:
             self._discard()
             raise httpx.RemoteProtocolError(
@@ -91,6 +129,13 @@ class _Body(httpx.SyncByteStream):
                 f"peer closed connection without sending complete message body: incomplete, {missing} bytes missing",
                 request=self._request,
             )
+
+    def _bound_read(self, read_timeout: float | None) -> None:
+        """The next read waits no longer than the time --command-timeout leaves."""
+        deadline.check()
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            conn.sock.settimeout(deadline.timeout(read_timeout))
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -158,6 +203,8 @@ class ConnectionPool(httpx.BaseTransport):
         else:
             conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
         conn._create_connection = _create_connection  # type: ignore[attr-defined]
+        with _connections_lock:
+            _connections.add(conn)
         try:
             conn.connect()
         except TimeoutError as e:

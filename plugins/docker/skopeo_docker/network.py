@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 
+from skopeo import deadline
 from skopeo.errors import SkopeoError
 
 from . import tlsconfig, wwwauth
@@ -104,8 +105,14 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
 
 
 def url_error(method: str, url: httpx.URL, exc: BaseException) -> TransportError:
-    """Go's ``*url.Error`` text: ``Get "https://h/v2/": <reason>``."""
+    """Go's ``*url.Error`` text: ``Get "https://h/v2/": <reason>``; once
+    ``--command-timeout`` has passed, whatever broke the request (its socket
+    was shut down at the deadline), the reason is the context's."""
     op = method[:1].upper() + method[1:].lower()
+    if deadline.expired():
+        err = TransportError(f'{op} "{url}": {deadline.MESSAGE}')
+        err.retryable = False
+        return err
     reason = describe_network_error(exc, url)
     err = TransportError(f'{op} "{url}": {reason}')
     err.retryable = not any(p in reason for p in _PERMANENT_NETWORK_REASONS)
@@ -142,7 +149,7 @@ def error_from(resp: httpx.Response) -> RegistryError:
     """The registry error for a failed response (closes it)."""
     try:
         body = read_limited(resp, MAX_ERROR_BODY_SIZE)
-    except SkopeoError:
+    except (SkopeoError, httpx.StreamError):
         body = b""
     challenges = wwwauth.parse(resp.headers.get_list("WWW-Authenticate"))
     return mark_retryable(from_response(resp.status_code, resp.reason_phrase, body, challenges))

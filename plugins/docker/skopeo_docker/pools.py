@@ -10,9 +10,15 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from skopeo import deadline
 from skopeo.tlsdetails import TLSDetails
 
 from . import http11, tlsconfig, wwwauth
+
+# Seconds a connection may take to open, and a read or write to make progress
+# (--command-timeout shortens both to the time left).
+CONNECT_TIMEOUT = 30.0
+READ_TIMEOUT = 300.0
 
 
 class Ping(NamedTuple):
@@ -45,14 +51,16 @@ class Cooldown:
             self._until = max(self._until, time.monotonic() + seconds)
 
     def wait(self) -> float:
-        """Sleep until the cool-down is over; the seconds slept."""
+        """Sleep until the cool-down is over (or --command-timeout passes); the
+        seconds slept."""
         slept = 0.0
         while True:
             with self._lock:
                 remaining = self._until - time.monotonic()
             if remaining <= 0:
                 return slept
-            time.sleep(remaining)
+            if not deadline.sleep(remaining):
+                return slept
             slept += remaining
 
 
@@ -110,7 +118,7 @@ def pool(host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | 
                 options.update(transport=http11.ConnectionPool(ssl_context), trust_env=False)
             client = httpx.Client(
                 follow_redirects=False,
-                timeout=httpx.Timeout(connect=30.0, read=300.0, write=300.0, pool=None),
+                timeout=httpx.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=READ_TIMEOUT, pool=None),
                 **options,
             )
             # Go sends no Accept header unless asked; the manifest GETs send their own.

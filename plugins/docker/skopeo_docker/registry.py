@@ -9,7 +9,7 @@ import urllib.parse
 import httpx
 
 from skopeo import digest as digest_mod
-from skopeo import log
+from skopeo import log, registries_d
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import ManifestTypeRejectedError, SkopeoError
@@ -41,7 +41,11 @@ def fetch_manifest(client: RegistryClient, ref: DockerReference, tag_or_digest: 
         raise err.wrap(f"reading manifest {tag_or_digest} in {ref.name}") from None
     data = read_limited(resp, mf.MAX_MANIFEST_SIZE)
     header_digest = resp.headers.get("Docker-Content-Digest", "")
-    if digest_mod.is_digest(header_digest):
+    # Fetched by tag: a header the bytes contradict is refused (upstream trusts
+    # it blindly).  Fetched by digest: the header proves nothing either way; the
+    # core checks the bytes against the digest asked for (skopeo.image), with
+    # upstream's wording, whatever the header says.
+    if digest_mod.is_digest(header_digest) and not digest_mod.is_digest(tag_or_digest):
         try:
             matches = mf.matches_digest(data, header_digest)
         except SkopeoError:
@@ -216,11 +220,15 @@ def list_repository_tags(ctx: SystemContext, ref: DockerReference) -> list[str]:
 
 
 def delete_image(ctx: SystemContext, ref: DockerReference) -> None:
-    """Delete the manifest *ref* points at, by digest (so every tag sharing it goes)."""
-    try:
-        client = new_client(ctx, ref, "*")
-    except SkopeoError as e:
-        raise e
+    """Delete the manifest *ref* points at, by digest (so every tag sharing it
+    goes), then its signatures in the lookaside registries.d names for writing
+    (``lookaside-staging``, else ``lookaside``), as upstream's deleteImage.
+
+    Unlike upstream, a reference by digest is checked against the manifest the
+    registry returns: a registry (or a man in the middle) answering another
+    manifest must not make us delete that other image."""
+    lookaside = registries_d.lookaside_for(ref, ctx.registries_d)
+    client = new_client(ctx, ref, "*")
     tail = ref.digest or ref.tag or "latest"
     resp = client.request("GET", repo_path(ref, "manifests", tail), headers=ACCEPT_MANIFESTS)
     if resp.status_code == 404:
@@ -236,8 +244,11 @@ def delete_image(ctx: SystemContext, ref: DockerReference) -> None:
         digest = mf.manifest_digest(body)
     except SkopeoError as e:
         raise e.wrap("computing manifest digest") from None
+    if ref.digest is not None:
+        mf.verify_manifest(body, ref.digest)
     resp = client.request("DELETE", repo_path(ref, "manifests", digest), headers=ACCEPT_MANIFESTS)
     if resp.status_code != 202:
         err = error_from(resp)
         raise err.wrap(f"deleting {ref}") from None
     resp.close()
+    registries_d.delete_signatures(lookaside.write_url, digest)

@@ -68,7 +68,7 @@ class BlobUploader:
         start = _rewind_point(stream)
 
         def announce(e: BaseException, delay: float, retry: int) -> None:
-            log.info(f"{e}: restarting the upload in {delay:g}s ({retry}/{UPLOAD_ATTEMPTS - 1})")
+            log.debug(f"{e}: restarting the upload in {delay:g}s ({retry}/{UPLOAD_ATTEMPTS - 1})")
 
         def rewind() -> None:
             self.client.wait_cooldown()

@@ -124,10 +124,10 @@ def test_platform_overrides_choose_the_instance(skopeo: Runner, reference_skopeo
         if ours.returncode == 0:
             assert (tmp_path / f"ours{i}" / "manifest.json").read_bytes() == \
                 (tmp_path / f"theirs{i}" / "manifest.json").read_bytes(), flags
-        else:  # newer upstream's wording (1.9.3: "choosing an image from manifest list …")
+        else:  # upstream main's wording (1.9.3 does not quote the architecture and OS)
             wanted = dict(zip(flags[::2], flags[1::2], strict=True))
             assert fatal_message(ours.stderr) == (
-                "choosing image instance: no image found in image index for architecture "
+                f"choosing an image from manifest list {src}: no image found in image index for architecture "
                 f'"{wanted.get("--override-arch", "amd64")}", variant "{wanted.get("--override-variant", "")}", '
                 f'OS "{wanted.get("--override-os", "linux")}"'
             ), flags

@@ -373,9 +373,13 @@ def test_source_failure_during_upload_is_reported_as_such(registry_factory, oci_
                   f"docker://{dst.host}/r/dst:v1")
     assert proc.returncode == 1
     msg = fatal_message(proc.stderr)
-    # The config is read first; a layer would say "writing blob: happened during read: reading blob …".
-    assert msg.startswith("reading config blob sha256:") and ": reading blob sha256:" in msg, msg
+    # The config is read first; a layer would say "writing blob: happened during read: (heuristic …".
+    # Upstream's bodyReader texts: one reconnection (logged at info level), then its tuning data.
+    assert msg.startswith("reading config blob sha256:") and ": (heuristic tuning data: total " in msg, msg
     assert msg.endswith(": unexpected EOF"), msg
+    reconnections = [line for line in proc.stderr.splitlines() if "level=info" in line]
+    assert len(reconnections) == 1 and "failed (unexpected EOF), reconnecting (first reconnection)…" in \
+        reconnections[0], proc.stderr
     assert "restarting the upload" not in proc.stderr and "again in" not in proc.stderr
 
 

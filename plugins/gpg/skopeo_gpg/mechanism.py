@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 
+from skopeo import deadline
 from skopeo.errors import SkopeoError
+from skopeo.fsutil import track_temporary, untrack_temporary
 from skopeo.signature import InvalidSignatureError
 
 GPG = "gpg"
@@ -62,7 +63,7 @@ class Mechanism:
     def ephemeral(cls, keyring: bytes) -> tuple[Mechanism, list[str]]:
         """A private home with *keyring* (binary or armored keys) imported, and
         the fingerprints of the keys it holds."""
-        home = tempfile.mkdtemp(prefix="skopeo-gpg-")
+        home = track_temporary(tempfile.mkdtemp(prefix="skopeo-gpg-"))
         mech = cls(home, ephemeral=True)
         try:
             res = mech._run(["--import"], keyring)
@@ -80,6 +81,7 @@ class Mechanism:
             # An agent is only started for secret-key operations, which an
             # ephemeral home never does; just remove the directory.
             shutil.rmtree(self.homedir, ignore_errors=True)
+            untrack_temporary(self.homedir)
             self.homedir = None
 
     def __enter__(self) -> Mechanism:
@@ -94,7 +96,7 @@ class Mechanism:
             argv += ["--homedir", self.homedir]
         argv += args
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, pass_fds=pass_fds, timeout=120, check=False)
+            proc = deadline.run(argv, 120, input=stdin, pass_fds=pass_fds, check=False)
         except OSError as e:
             raise GPGError(f"Error initializing GPG: {e}") from None
         status: list[list[str]] = []

@@ -13,6 +13,7 @@ import copy
 import os
 import re
 
+from skopeo import deadline
 from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
@@ -230,7 +231,7 @@ def _fetch_external(urls: tuple[str, ...]) -> tuple[BlobStream, int]:
         if urllib.parse.urlparse(url).scheme not in ("http", "https"):
             continue
         try:
-            resp = urllib.request.urlopen(url, timeout=60)  # scheme checked above
+            resp = urllib.request.urlopen(url, timeout=deadline.timeout(60))  # scheme checked above
         except OSError as e:
             errors.append(f'fetching "{url}" failed {e}')
             continue

@@ -27,7 +27,7 @@ from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.digest import VerifyingReader
 from skopeo.errors import SkopeoError
-from skopeo.fsutil import store_blob, write_atomic
+from skopeo.fsutil import store_blob, track_temporary, untrack_temporary, write_atomic
 from skopeo.transport import PRESERVE, BlobInfo, BlobStream, DestinationCapabilities, ImageDestination
 
 from . import tarsplit
@@ -49,7 +49,7 @@ class OstreeDestination(ImageDestination):
     def __init__(self, reference: OstreeReference, ctx: SystemContext) -> None:
         super().__init__(reference)
         self.repo = Repo(reference.repo)  # a missing or broken repository fails here
-        self.tmp = tempfile.mkdtemp(prefix=f"ostree-{reference.branch_name}-", dir=ctx.tmp_directory())
+        self.tmp = track_temporary(tempfile.mkdtemp(prefix=f"ostree-{reference.branch_name}-", dir=ctx.tmp_directory()))
         self.manifest_dir = os.path.join(self.tmp, "manifest")
         os.mkdir(self.manifest_dir, 0o755)
         self.blobs: dict[str, int] = {}  # digest → size of blobs spooled in self.tmp
@@ -168,3 +168,4 @@ class OstreeDestination(ImageDestination):
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+        untrack_temporary(self.tmp)

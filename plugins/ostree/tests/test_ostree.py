@@ -241,7 +241,8 @@ def test_lists_and_foreign_os(repo: Path, tmp_path: Path, run_skopeo: Run) -> No
     images.make_multiarch(str(tmp_path / "multi"), "t")
     proc = run_skopeo("copy", "--all", f"oci:{tmp_path}/multi:t", f"ostree:multi@{repo}")
     assert proc.returncode == 1
-    assert fatal_message(proc.stderr) == f"destination ostree:multi:latest@{repo} does not support manifest lists"
+    assert fatal_message(proc.stderr) == (  # upstream's text: the destination declares no list type
+        'copying multiple images: destination transport "ostree" does not support copying multiple images as a group')
     w = images.OCILayoutWriter(str(tmp_path / "win"))
     w.tag(w.image([images.random_layer_tar(1)], os_="windows"), "t")
     proc = run_skopeo("copy", f"oci:{tmp_path}/win:t", f"ostree:win@{repo}")

@@ -13,6 +13,7 @@ import tempfile
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
+from skopeo.fsutil import track_temporary, untrack_temporary
 from skopeo.golang import gojson
 from skopeo.golang.oserror import path_error_text
 from skopeo.transport import BlobInfo, BlobStream, ImageSource, SourceCapabilities
@@ -64,6 +65,7 @@ def _remove_tree(path: str) -> None:
             pass
 
     shutil.rmtree(path, onerror=retry)
+    untrack_temporary(path)
 
 
 class SifSource(ImageSource):
@@ -82,7 +84,7 @@ class SifSource(ImageSource):
             except siffile.SIFError as e:
                 raise e.wrap("loading SIF file") from None
             try:
-                self.work_dir = tempfile.mkdtemp(prefix="container_images_sif", dir=ctx.tmp_directory())
+                self.work_dir = track_temporary(tempfile.mkdtemp(prefix="container_images_sif", dir=ctx.tmp_directory()))
             except OSError as e:
                 raise SkopeoError(f"creating temp directory: {path_error_text('mkdirtemp', ctx.tmp_directory(), e)}") from None
             try:

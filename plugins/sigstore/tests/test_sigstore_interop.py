@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import sigstore_material as m
-from conftest import UPSTREAM_MAIN, Workshop, upstream_main_available
+from sigstore_workshop import UPSTREAM_MAIN, Workshop, upstream_main_available
 
 from skopeo.testing.fixtures import fatal_message, skopeo_command
 from skopeo.testing.require import upstream_main

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import sigstore_material as m
-from conftest import EMAIL, ISSUER, REF, REPO, Workshop
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, utils
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from sigstore_workshop import EMAIL, ISSUER, REF, REPO, Workshop
 
 from skopeo import signature
 

@@ -151,3 +151,30 @@ def test_diff_id_must_match_the_config(tmp_path: Path, seeded: Store, run_skopeo
     assert proc.returncode == 1
     assert "does not match config's DiffID" in fatal_message(proc.stderr)
     assert _snapshot(seeded) == before
+
+
+def test_tampered_manifest_refused_by_digest(seeded: Store, run_skopeo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A reference by digest is checked against the manifest the store holds
+    (the core's generic check, as upstream's UnparsedImage): edited manifest
+    files are refused, however the store indexes them."""
+    import hashlib
+
+    raw = run_skopeo("inspect", "--raw", seeded.ref("localhost/one:v1"), check=True).stdout.encode()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    name = seeded.ref(f"localhost/one@{digest}")
+    assert run_skopeo("inspect", "--raw", name).returncode == 0
+    edited = raw.replace(b'"schemaVersion":2', b'"schemaVersion": 2')
+    assert edited != raw
+    files = [p for p in seeded.root.glob("*-images/*/*") if p.name == "manifest" or p.name.startswith("=")]
+    assert files
+    for p in files:
+        if p.read_bytes() == raw:
+            p.write_bytes(edited)
+    mismatch = f"Manifest does not match provided manifest digest {digest}"
+    proc = run_skopeo("inspect", name)
+    assert proc.returncode == 1
+    assert fatal_message(proc.stderr) == f"Error retrieving manifest for image: {mismatch}"
+    proc = run_skopeo("copy", name, f"dir:{tmp_path / 'out'}")
+    assert proc.returncode == 1
+    assert fatal_message(proc.stderr) == f"determining manifest MIME type for {name}: {mismatch}"
+    assert not (tmp_path / "out" / "manifest.json").exists()
