@@ -69,7 +69,7 @@ def test_parse_rejects_bad_digests() -> None:
     bad = json.dumps({"schemaVersion": 2, "mediaType": mf.OCI_MANIFEST,
                       "config": {"mediaType": mf.OCI_CONFIG, "digest": "sha256:../../etc", "size": 1},
                       "layers": []}).encode()
-    with pytest.raises(ManifestError, match=r"^invalid config descriptor: invalid checksum digest format: 'sha256:\.\./\.\./etc'$"):
+    with pytest.raises(ManifestError, match=r"^invalid config descriptor: invalid checksum digest length$"):
         mf.parse(bad)
 
 

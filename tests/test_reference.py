@@ -15,7 +15,6 @@ from skopeo.reference import parse_normalized, parse_normalized_named_strict
         ("localhost:5000/a/b:t", "localhost:5000/a/b:t", "localhost:5000/a/b:t"),
         ("quay.io/ns/repo@sha256:" + "a" * 64, "quay.io/ns/repo@sha256:" + "a" * 64, None),
         ("quay.io/ns/repo:t@sha256:" + "b" * 64, "quay.io/ns/repo:t@sha256:" + "b" * 64, None),
-        ("[::1]:5000/x", "[::1]:5000/x", None),
         ("a__b-c/e", "docker.io/a__b-c/e", None),
     ],
 )
@@ -31,12 +30,16 @@ def test_normalization(text: str, expected: str, familiar: str | None) -> None:
     [
         ("Busybox", "repository name must be lowercase"),
         ("foo/Bar", "repository name must be lowercase"),
-        ("", "repository name must have at least one component"),
+        ("", "^invalid reference format$"),
+        ("[::1]:5000/x", "^invalid reference format$"),  # containers/image's grammar has no IPv6 hosts
+        ("foo@SHA256:" + "0" * 64, "^invalid reference format: repository name must be lowercase$"),
+        ("foo@sha999:" + "0" * 64, "^unsupported digest algorithm$"),
+        ("foo@sha512:" + "0" * 64, "^invalid checksum digest length$"),
         ("a" * 64, "cannot specify 64-byte hexadecimal strings"),
         ("foo:bad tag", "invalid reference format"),
         ("foo@sha256:abc", "invalid reference format"),
         ("foo//bar", "invalid reference format"),
-        ("x/" + "a" * 260, "must not be more than 255 characters"),
+        ("x/" + "a" * 260, "^repository name must not be more than 255 characters$"),
         ("a__b-c.d/e", "canonical|invalid reference format"),
     ],
 )

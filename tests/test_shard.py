@@ -74,6 +74,7 @@ def test_select_shard_errors(flag: str | None, count: int | None, env: dict[str,
     ("docker.io/library/busybox:1.36", True, "library/busybox:1.36"),
     ("quay.io/org/app@sha256:" + "a" * 64, True, "org/app@sha256:" + "a" * 64),
     ("team/app:v1", False, "team/app:v1"),  # a dir: source's relative path is kept whole
+    ("/team/app", False, "team/app"),  # as sync names it: the path after the source directory's
     ("app", False, "app"),
 ])
 def test_image_key(suffix: str, has_registry: bool, key: str) -> None:

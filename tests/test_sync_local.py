@@ -77,11 +77,13 @@ def test_sync_usage_errors(run_skopeo, args: list[str], message: str) -> None:  
 
 
 def test_destination_names() -> None:
-    assert destination_name("docker", "reg:5000/mirror", "quay.io/libpod/busybox:latest", False, "", False) == "docker://reg:5000/mirror/busybox:latest"
-    assert destination_name("docker", "reg/m", "quay.io/libpod/busybox:latest", True, "-x", False) == "docker://reg/m/quay.io/libpod/busybox:latest-x"
-    assert destination_name("dir", "/media/usb", "quay.io/libpod/busybox:latest", True, "", False) == "dir:/media/usb/quay.io/libpod/busybox:latest"
-    assert destination_name("docker", "reg/m", "team/app", True, "", True) == "docker://reg/m/team/app:latest"
-    assert destination_name("oci", "/mirror", "quay.io/a/b:1", True, "", False) == "oci:/mirror:quay.io/a/b:1"
+    assert destination_name("docker", "reg:5000/mirror", "quay.io/libpod/busybox:latest", False, "") == "docker://reg:5000/mirror/busybox:latest"
+    assert destination_name("docker", "reg/m", "quay.io/libpod/busybox:latest", True, "-x") == "docker://reg/m/quay.io/libpod/busybox:latest-x"
+    assert destination_name("dir", "/media/usb", "quay.io/libpod/busybox:latest", True, "") == "dir:/media/usb/quay.io/libpod/busybox:latest"
+    # Go's path.Join: a scoped dir: suffix starting with "/" stays under the destination.
+    assert destination_name("docker", "reg/m", "/team/app", True, "") == "docker://reg/m/team/app"
+    assert destination_name("dir", "/media/usb/", "/a//b/", False, "") == "dir:/media/usb/b"
+    assert destination_name("oci", "/mirror", "quay.io/a/b:1", True, "") == "oci:/mirror:quay.io/a/b:1"
 
 
 @pytest.mark.parametrize(

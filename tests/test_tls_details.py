@@ -171,7 +171,7 @@ def test_the_test_registry_with_details(tmp_path: Path, sample_layout: Path, tls
 
 @pytest.mark.parametrize(("args", "prefix"), [
     (("inspect", "oci:/nonexistent:x"), ""),
-    (("copy", "oci:/nonexistent:x", "dir:/nonexistent/y"), ""),  # --policy given: read for the source
+    (("copy", "oci:/nonexistent:x", "dir:/nonexistent-y"), ""),  # --policy given: read for the source, after parsing the names
     (("list-tags", "docker://localhost:1/x"), ""),
     (("layers", "oci:/nonexistent:x"), ""),
 ])

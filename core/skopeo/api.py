@@ -102,7 +102,9 @@ def _open_source(name: str, ctx: SystemContext) -> Any:
     try:
         return parse(name).new_image_source(ctx)
     except SkopeoError as e:
-        raise e.wrap(f'Error parsing image name "{name}"') from None
+        from .golang.gojson import quote
+
+        raise e.wrap(f"Error parsing image name {quote(name.encode('utf-8', 'surrogateescape'))}") from None
 
 
 def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = False) -> bytes:
@@ -132,14 +134,19 @@ def inspect_config(name: str, ctx: SystemContext | None = None) -> dict[str, Any
                                   config_context="Error reading OCI-formatted configuration data"))
 
 
-def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False) -> ImageInfo:
+def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False,
+            digest_algorithm: str | None = None) -> ImageInfo:
     """What ``skopeo inspect`` prints, as an :class:`~skopeo.results.ImageInfo`
-    (``to_json()`` is the command's output; ``["Digest"]`` still works)."""
+    (``to_json()`` is the command's output; ``["Digest"]`` still works); its
+    digest uses *digest_algorithm* (``--manifest-digest``), by default the
+    config digest's."""
+    from .inspect import output_digest
     from .results import ImageInfo
 
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
         image = resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant)
+        digest = output_digest(image, digest_algorithm)
         dref = src.reference.docker_reference()
         tags: list[str] = []
         if not no_tags:
@@ -147,7 +154,7 @@ def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False) 
                 tags = src.repo_tags() or []
             except SkopeoError as e:
                 raise e.wrap("Error determining repository tags") from None
-        return ImageInfo.from_output(output(image, dref.name if dref is not None else None, tags))
+        return ImageInfo.from_output(output(image, dref.name if dref is not None else None, tags, digest))
 
 
 def manifest_digest(data: bytes) -> str:

@@ -39,10 +39,13 @@ def primary_auth_file(ctx: SystemContext | None = None) -> str:
         try:
             os.stat(runtime)
         except FileNotFoundError as e:
-            # Most likely a typo or a directory nobody created: say so, as upstream.
+            # Most likely a typo or a directory nobody created: say so, as upstream
+            # (which checks with faccessat).
+            from .golang.gojson import quote
+
             raise SkopeoError(
-                f'"{runtime}" directory set by $XDG_RUNTIME_DIR does not exist. Either create the directory or '
-                f"unset $XDG_RUNTIME_DIR.: {path_error_text('stat', runtime, e)}"
+                f"{quote(runtime.encode())} directory set by $XDG_RUNTIME_DIR does not exist. Either create the "
+                f"directory or unset $XDG_RUNTIME_DIR.: {path_error_text('faccessat', runtime, e)}"
             ) from None
         except OSError:
             pass  # reading or writing the file reports it
@@ -171,10 +174,7 @@ def run_credential_helper(helper: str, registry: str) -> Credentials | None:
 def credentials_from_files(ctx: SystemContext, registry: str, repository: str | None) -> Credentials | None:
     keys = lookup_keys(registry, repository)
     for ap in auth_paths(ctx):
-        try:
-            data = load_auth_file(ap.path, ap.legacy_format)
-        except SkopeoError as e:
-            raise multierror(e) from None
+        data = load_auth_file(ap.path, ap.legacy_format)
         if not data:
             continue
         helpers = data.get("credHelpers")
@@ -195,20 +195,12 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
             if entry is None:
                 continue
             token = entry.get("identitytoken") if isinstance(entry, dict) else None
-            try:
-                pair = decode_auth(entry)
-            except SkopeoError as e:
-                raise multierror(e) from None
+            pair = decode_auth(entry)
             if token:
                 return Credentials(pair[0] if pair else "", identity_token=token, source=ap.path)
             if pair:
                 return Credentials(pair[0], pair[1], source=ap.path)
     return None
-
-
-def multierror(e: SkopeoError) -> SkopeoError:
-    """Upstream collects the errors of its credential helpers in a multierror."""
-    return SkopeoError(f"1 error occurred:\n\t* {e.message}\n\n")
 
 
 @hookimpl(trylast=True)

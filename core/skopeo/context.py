@@ -64,6 +64,6 @@ class SystemContext:
     resources: Resources | None = None
 
     def tmp_directory(self) -> str:
-        import os
-
-        return self.tmpdir or os.environ.get("TMPDIR") or "/var/tmp"
+        """Where big temporary files go: ``--tmpdir``, else /var/tmp (upstream's
+        rule: $TMPDIR is not read, /tmp is often a small tmpfs)."""
+        return self.tmpdir or "/var/tmp"

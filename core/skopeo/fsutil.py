@@ -75,6 +75,26 @@ def remove_quietly(path: str) -> None:
         pass
 
 
+def make_temp_dir(parent: str, prefix: str) -> str:
+    """Go's ``os.MkdirTemp(parent, prefix)``, which upstream uses for its
+    big-file temporary directories: the name is *prefix* and a random 32-bit
+    number, the errors are Go's (``stat PARENT: …`` when *parent* is missing)."""
+    import random
+
+    for _ in range(10000):
+        name = os.path.join(parent, f"{prefix}{random.getrandbits(32)}")
+        try:
+            os.mkdir(name, 0o700)
+            return name
+        except FileExistsError:
+            continue
+        except FileNotFoundError as e:
+            if not os.path.exists(parent):
+                raise SkopeoError(path_error_text("stat", parent, e)) from None
+            raise SkopeoError(path_error_text("mkdir", name, e)) from None
+        except OSError as e:
+            raise SkopeoError(path_error_text("mkdir", name, e)) from None
+    raise SkopeoError(f"mkdirtemp {os.path.join(parent, prefix)}*: file exists")
 def replace_tracked(tmp: str, path: str) -> None:
     """Rename the tracked temporary *tmp* to *path*: from now on it is a result."""
     os.replace(tmp, path)

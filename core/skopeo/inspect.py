@@ -66,8 +66,27 @@ def schema1_config(m: mf.ImageManifest) -> dict[str, Any]:
     return imageconfig.to_oci_config(imageconfig.schema1_to_schema2_config(compat_raw, [""] * layers))
 
 
-def output(image: ResolvedImage, name: str | None, repo_tags: list[str]) -> dict[str, Any]:
-    """The inspect object in upstream's field order (template data: all fields present)."""
+def output_digest(image: ResolvedImage, algorithm: str | None = None) -> str:
+    """The inspect Digest: the manifest digest with *algorithm* (``--manifest-digest``),
+    by default with the algorithm of the config's digest, as upstream main."""
+    from . import digest as digest_mod
+    from .golang.gojson import quote
+
+    config = image.manifest.config
+    if algorithm is None and config is not None and config.digest:
+        algorithm = config.digest.partition(":")[0]
+        if algorithm not in digest_mod.ALGORITHMS:
+            raise SkopeoError(f"Error computing manifest digest: config digest algorithm {quote(algorithm.encode())} "
+                              "is not available")
+    algorithm = algorithm or digest_mod.CANONICAL
+    if algorithm not in digest_mod.ALGORITHMS:
+        raise SkopeoError(f"Error computing manifest digest: digest algorithm {quote(algorithm.encode())} is not available")
+    return mf.manifest_digest(image.toplevel_raw, algorithm)
+
+
+def output(image: ResolvedImage, name: str | None, repo_tags: list[str], digest: str | None = None) -> dict[str, Any]:
+    """The inspect object in upstream's field order (template data: all fields present);
+    *digest* defaults to :func:`output_digest`'s."""
     m = image.manifest
     tag = ""
     if m.config is not None and image.config_raw is not None:
@@ -96,7 +115,7 @@ def output(image: ResolvedImage, name: str | None, repo_tags: list[str]) -> dict
     return {
         "Name": name or "",
         "Tag": tag,
-        "Digest": mf.manifest_digest(image.toplevel_raw),
+        "Digest": digest or output_digest(image),
         "RepoTags": list(repo_tags),
         "Created": GoTime(created) if created else None,
         "DockerVersion": docker_version,

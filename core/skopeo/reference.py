@@ -17,31 +17,30 @@ OFFICIAL_REPO_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 NAME_TOTAL_LENGTH_MAX = 255
 
+# containers/image's docker/reference grammar (regexp.go), in ASCII as Go's \w is.
 _ALNUM = r"[a-z0-9]+"
-_SEPARATOR = r"(?:[._]|__|[-]+)"
+_SEPARATOR = r"(?:[._]|__|[-]*)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
-_HOST = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})"
-_DOMAIN = rf"{_HOST}(?::[0-9]+)?"
-TAG_PATTERN = r"[\w][\w.-]{0,127}"
+_DOMAIN = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
+TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
 
-TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
-_IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
+TAG_RE = re.compile(rf"{TAG_PATTERN}\Z")
+_IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}\Z")
 
 
 @functools.cache
 def _reference_re() -> re.Pattern[str]:
     # Compiled on first use: the full grammar costs ~1 ms to compile, which
     # commands that never parse a Docker reference should not pay.
-    return re.compile(rf"^({_NAME})(?::({TAG_PATTERN}))?(?:@({_DIGEST}))?$")
+    return re.compile(rf"({_NAME})(?::({TAG_PATTERN}))?(?:@({_DIGEST}))?\Z")
 
 
 @functools.cache
 def _name_re() -> re.Pattern[str]:
-    return re.compile(rf"^(?:({_DOMAIN})/)?({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)$")
+    return re.compile(rf"(?:({_DOMAIN})/)?({_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)\Z")
 
 
 class DockerReference(NamedTuple):
@@ -87,7 +86,7 @@ class DockerReference(NamedTuple):
 
     def with_tag(self, tag: str) -> DockerReference:
         if not TAG_RE.match(tag):
-            raise InvalidReferenceError(f"invalid tag format {tag!r}")
+            raise InvalidReferenceError("invalid tag format")
         return DockerReference(self.domain, self.path, tag, None)
 
     def with_digest(self, digest: str) -> DockerReference:
@@ -102,10 +101,11 @@ class DockerReference(NamedTuple):
 
 
 def _split_domain(name: str) -> tuple[str, str]:
+    """containers/image's splitDockerDomain: the first component is a registry
+    when it has a dot or a port, or is localhost (``Upper/repo`` is on docker.io,
+    and then fails as not lowercase)."""
     first, sep, rest = name.partition("/")
-    if not sep or (
-        "." not in first and ":" not in first and first != "localhost" and first.lower() == first
-    ):
+    if not sep or ("." not in first and ":" not in first and first != "localhost"):
         domain, remainder = DEFAULT_DOMAIN, name
     else:
         domain, remainder = first, rest
@@ -116,52 +116,50 @@ def _split_domain(name: str) -> tuple[str, str]:
     return domain, remainder
 
 
-def _fail(reason: str) -> InvalidReferenceError:
-    return InvalidReferenceError(f"invalid reference format: {reason}" if reason else "invalid reference format")
-
-
 def parse_normalized(text: str) -> DockerReference:
-    """Parse a user-supplied reference, applying docker.io normalisation."""
+    """Parse a user-supplied reference, applying docker.io normalisation
+    (ParseNormalizedNamed, with its error texts)."""
     if _IDENTIFIER_RE.match(text):
         raise InvalidReferenceError(
             f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
         )
-    if not text:
-        raise _fail("repository name must have at least one component")
     domain, remainder = _split_domain(text)
-    # The name part ends before any tag or digest.
-    name_part = remainder
-    at = name_part.find("@")
-    if at >= 0:
-        name_part = name_part[:at]
-    colon = name_part.find(":")
-    if colon >= 0:
-        name_part = name_part[:colon]
-    if name_part.lower() != name_part:
-        raise _fail("repository name must be lowercase")
-    return parse_canonical(f"{domain}/{remainder}")
+    remote_name = remainder.split(":", 1)[0]  # as Go: up to the first colon, "@" included
+    if remote_name.lower() != remote_name:
+        raise InvalidReferenceError("invalid reference format: repository name must be lowercase")
+    ref = _parse(f"{domain}/{remainder}")
+    if not ref.domain:
+        # "a_b.c/d": not a host, so the whole is a path without one.  Upstream
+        # accepts it and then looks up a registry named "" on the network.
+        raise InvalidReferenceError("repository name must be canonical")
+    return ref
+
+
+def _parse(text: str) -> DockerReference:
+    """reference.Parse for a name that has a domain (the normalised form)."""
+    m = _reference_re().match(text)
+    if not m:
+        if not text:
+            raise InvalidReferenceError("repository name must have at least one component")
+        if _reference_re().match(text.lower()):
+            raise InvalidReferenceError("repository name must be lowercase")
+        raise InvalidReferenceError("invalid reference format")
+    name, tag, dgst = m.group(1), m.group(2), m.group(3)
+    if len(name) > NAME_TOTAL_LENGTH_MAX:
+        raise InvalidReferenceError(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
+    nm = _name_re().match(name)
+    assert nm is not None
+    if dgst is not None:
+        digest_mod.validate(dgst)
+    return DockerReference(nm.group(1) or "", nm.group(2), tag, dgst)
 
 
 def parse_canonical(text: str) -> DockerReference:
     """Parse a fully qualified reference (no normalisation beyond validation)."""
-    m = _reference_re().match(text)
-    if not m:
-        if not text:
-            raise _fail("repository name must have at least one component")
-        if _reference_re().match(text.lower()):
-            raise _fail("repository name must be lowercase")
-        raise _fail("")
-    name, tag, dgst = m.group(1), m.group(2), m.group(3)
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise _fail(f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
-    nm = _name_re().match(name)
-    assert nm is not None
-    domain, path = nm.group(1) or "", nm.group(2)
-    if not domain:
-        raise InvalidReferenceError(f"repository name must be canonical: {text!r}")
-    if dgst is not None:
-        digest_mod.validate(dgst)
-    return DockerReference(domain, path, tag, dgst)
+    ref = _parse(text)
+    if not ref.domain:
+        raise InvalidReferenceError("repository name must be canonical")
+    return ref
 
 
 def parse_normalized_named_strict(text: str) -> DockerReference:

@@ -86,7 +86,9 @@ class Constraint:
                         continue
                     m = _TERM_RE.match(term)
                     if not m:
-                        raise SkopeoError(f"improper constraint: {text}")
+                        from .golang.gojson import quote
+
+                        raise SkopeoError(f"improper constraint: {quote(alt.encode())}")
                     checks += _bounds(m.group(1) or "", m.group(2))
             self.alternatives.append(checks)
 

@@ -165,11 +165,12 @@ class Session:
         self._hold_blob_info_cache(copy_options.dest_ctx)
         return api.sync(source, destination, options, self.policy)
 
-    def inspect(self, name: str, *, no_tags: bool = False, context: SystemContext | None = None,
-                retry_times: int | None = None, retry_delay: float | None = None) -> ImageInfo:
+    def inspect(self, name: str, *, no_tags: bool = False, digest_algorithm: str | None = None,
+                context: SystemContext | None = None, retry_times: int | None = None,
+                retry_delay: float | None = None) -> ImageInfo:
         """See :func:`skopeo.api.inspect`."""
         ctx = self._ctx(context)
-        return self._retried(lambda: api.inspect(name, ctx, no_tags), retry_times, retry_delay)
+        return self._retried(lambda: api.inspect(name, ctx, no_tags, digest_algorithm), retry_times, retry_delay)
 
     def inspect_raw(self, name: str, *, config: bool = False, context: SystemContext | None = None,
                     retry_times: int | None = None, retry_delay: float | None = None) -> bytes:

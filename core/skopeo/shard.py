@@ -143,4 +143,5 @@ def image_key(suffix: str, has_registry: bool) -> str:
         _registry, sep, rest = suffix.partition("/")
         if sep:
             return rest
-    return suffix
+        return suffix
+    return suffix.lstrip("/")  # a dir: suffix is the path after the source's, "/" included

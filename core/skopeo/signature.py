@@ -258,10 +258,16 @@ class SignatureHandler(ABC):
         raise NotImplementedError(f"{self.kind} signatures can be verified but not created")
 
     def prepare(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Check and load what :meth:`sign` needs, once, before anything is
-        copied (raise SkopeoError with the user's message); the options returned
+        """Called when a signing command starts, where upstream creates its
+        signers: check and load what :meth:`sign` needs, once (parameter files,
+        keys), raising SkopeoError with upstream's words; the options returned
         are those ``sign`` then receives for every image."""
         return options
+
+    def check_signing(self, options: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Called once the signed identity is known, before anything is copied:
+        raise now what :meth:`sign` would fail on for any image (a key that does
+        not exist), so that a copy does not transfer an image it cannot sign."""
 
     def validate_requirement(self, requirement: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Strictly check a policy requirement of one of our ``requirement_types``

@@ -21,10 +21,8 @@ from __future__ import annotations
 import builtins
 import copy as copy_mod
 import os
-import re
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -32,13 +30,13 @@ from typing import Any
 from . import log, plugins, retry
 from .context import SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
-from .digest import is_digest
 from .errors import SkopeoError, SyncError, UsageError
 from .events import Emitter, SyncImageDone, SyncImageStarted
 from .golang.oserror import path_error_text
 from .policy import PolicyContext
-from .reference import DockerReference, parse_normalized
+from .reference import parse_normalized
 from .shard import Shard, image_key
+from .sync_sources import Job, Source, dir_source, docker_ref, docker_source, go_path_base, go_path_join, yaml_source
 from .transport import ImageReference
 
 SOURCE_KINDS = ("docker", "dir", "yaml")
@@ -119,20 +117,6 @@ class SyncResult:
         }, indent=4).encode() + b"\n"
 
 
-@dataclass
-class _Job:
-    source: ImageReference
-    source_ctx: SystemContext
-    suffix: str
-
-
-@dataclass
-class _Source:
-    """One repository or directory tree that yields images."""
-
-    jobs: list[_Job]
-
-
 # What a registry destination holds for an image, from its repository's tag list.
 MAYBE_PRESENT, NEW_TAG, NEW_REPOSITORY = "maybe-present", "new-tag", "new-repository"
 
@@ -169,7 +153,7 @@ class _DestinationTags:
 
     def _list(self, name: str) -> set[str] | None:
         try:
-            return set(_docker_ref(name).list_tags(self._ctx)[1])
+            return set(docker_ref(name).list_tags(self._ctx)[1])
         except SkopeoError as e:
             if getattr(e, "status", 0) == 404:  # the repository does not exist (yet)
                 return set()
@@ -177,176 +161,17 @@ class _DestinationTags:
             return None
 
 
-# --- enumeration -------------------------------------------------------------------
-def _docker_ref(text: str) -> ImageReference:
-    return plugins.parse_image_name(f"docker://{text}")
-
-
-def _tags_of(name: DockerReference, ctx: SystemContext) -> list[str]:
-    """The tags of repository *name*; a failure names the repository."""
-    log.info("Getting tags", image=name.name)
-    try:
-        _, tags = _docker_ref(name.name).list_tags(ctx)
-    except SkopeoError as e:
-        raise e.wrap(f"Error determining repository tags for repo {name.name}") from None
-    return tags
-
-
-def _image_suffix(ref: DockerReference) -> str:
-    return str(ref)
-
-
-def _docker_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
-    try:
-        named = parse_normalized(source)
-    except SkopeoError as e:
-        raise e.wrap(f"Cannot obtain a valid image reference for transport \"docker\" and reference \"{source}\"") from None
-    log.info("Tag presence check", imagename=source, tagged=str(not named.is_name_only).lower())
-    if not named.is_name_only:
-        yield _Source([_Job(_docker_ref(str(named)), ctx, _image_suffix(named))])
-        return
-    tags = _tags_of(named, ctx)
-    if not tags:
-        raise SkopeoError(f'No images to sync found in "{source}"')
-    jobs = [_Job(_docker_ref(f"{named.name}:{t}"), ctx, f"{named.name}:{t}") for t in tags]
-    yield _Source(jobs)
-
-
-def _dir_source(source: str, ctx: SystemContext) -> Iterator[_Source]:
-    if not os.path.isdir(source):
-        raise SkopeoError(f"Error processing source {source}: not a directory")
-    jobs = []
-    root = os.path.abspath(source)
-    if os.path.exists(os.path.join(root, "manifest.json")):
-        jobs.append(_Job(plugins.parse_image_name(f"dir:{source}"), ctx, os.path.basename(root.rstrip("/"))))
-    else:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            if "manifest.json" in filenames:
-                dirnames.clear()  # an image directory is not descended into
-                rel = os.path.relpath(dirpath, root)
-                jobs.append(_Job(plugins.parse_image_name(f"dir:{dirpath}"), ctx, rel))
-    yield _Source(jobs)
-
-
-def _go_yaml_error(e: Exception) -> str:
-    """go-yaml's text for a libyaml error: ``yaml: line N: <problem>``, where N is
-    the problem's 0-based line for a parser error, 1-based for a scanner error,
-    else the context's line, and no line at all when that is 0."""
-    import yaml
-
-    problem = getattr(e, "problem", None) or str(e)
-    mark, context = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
-    line = 0
-    if mark is not None and mark.line != 0:
-        line = mark.line + (1 if isinstance(e, yaml.scanner.ScannerError) else 0)
-    elif context is not None:
-        line = context.line
-    return f"yaml: line {line}: {problem}" if line else f"yaml: {problem}"
-
-
-def _yaml_source(path: str, base_ctx: SystemContext) -> Iterator[_Source]:
-    import yaml
-
-    from .golang import gojson
-
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise SkopeoError(path_error_text("open", path, e)) from None
-    # libyaml, as go-yaml, when PyYAML has it: the same problem texts.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        config = yaml.load(raw, Loader=loader) or {}
-    except yaml.YAMLError as e:
-        raise SkopeoError(f"Failed to unmarshal {gojson.quote(path.encode())}: {_go_yaml_error(e)}") from None
-    if not isinstance(config, dict):
-        raise SkopeoError(f"Error processing source {path}: not a YAML mapping")
-    for registry, spec in config.items():
-        spec = spec or {}
-        if not isinstance(spec, dict):
-            raise SkopeoError(f"Error processing source {path}: registry {registry!r} is not a mapping")
-        ctx = _registry_ctx(base_ctx, spec)
-        images = spec.get("images") or {}
-        by_regex = spec.get("images-by-tag-regex") or {}
-        by_semver = spec.get("images-by-semver") or {}
-        if not images and not by_regex and not by_semver:
-            log.warning("No images specified for registry", registry=str(registry))
-            continue
-        for repo, refs in images.items():
-            name = parse_normalized(f"{registry}/{repo}")
-            jobs = []
-            if not refs:
-                refs = _tags_of(name, ctx)
-            for entry in refs:
-                entry = str(entry)
-                if is_digest(entry):
-                    ref = name.with_digest(entry)
-                else:
-                    try:
-                        ref = name.with_tag(entry)
-                    except SkopeoError as e:
-                        log.error(f"Error parsing {entry!r} for {name.name}: {e.message}; skipping")
-                        continue
-                jobs.append(_Job(_docker_ref(str(ref)), ctx, str(ref)))
-            yield _Source(jobs)
-        for repo, pattern in by_regex.items():
-            name = parse_normalized(f"{registry}/{repo}")
-            try:
-                rx = re.compile(str(pattern))
-            except re.error as e:
-                raise SkopeoError(f"Error processing source {path}: invalid regex {pattern!r}: {e}") from None
-            tags = [t for t in _tags_of(name, ctx) if rx.search(t)]
-            if not tags:
-                log.warning("No refs to sync found", repo=name.name)
-            yield _Source([_Job(_docker_ref(f"{name.name}:{t}"), ctx, f"{name.name}:{t}") for t in tags])
-        for repo, constraint in by_semver.items():
-            from .semver import Constraint, parse_version
-
-            name = parse_normalized(f"{registry}/{repo}")
-            con = Constraint(str(constraint))
-            tags = []
-            for t in _tags_of(name, ctx):
-                version = parse_version(t)
-                if version is not None and con.matches(version):
-                    tags.append(t)
-            if not tags:
-                log.warning("No refs to sync found", repo=name.name)
-            yield _Source([_Job(_docker_ref(f"{name.name}:{t}"), ctx, f"{name.name}:{t}") for t in tags])
-
-
-def _registry_ctx(base: SystemContext, spec: dict[str, Any]) -> SystemContext:
-    ctx = copy_mod.copy(base)
-    creds = spec.get("credentials")
-    if isinstance(creds, dict):
-        ctx.username = str(creds.get("username", ""))
-        ctx.password = str(creds.get("password", ""))
-    if "tls-verify" in spec:
-        ctx.tls_verify = bool(spec["tls-verify"])
-    if spec.get("cert-dir"):
-        ctx.cert_dir = str(spec["cert-dir"])
-    return ctx
-
-
 # --- destination naming ------------------------------------------------------------
-def destination_name(kind: str, destination: str, suffix: str, scoped: bool, append: str, from_dir: bool) -> str:
+def destination_name(kind: str, destination: str, suffix: str, scoped: bool, append: str) -> str:
+    """Where an image goes: upstream's path.Join(destination, suffix) + append,
+    the suffix cut to its last element unless scoped."""
     if not scoped:
-        suffix = suffix.rsplit("/", 1)[-1]
-    path = os.path.join(destination, suffix) if suffix else destination
-    path = os.path.normpath(path) if kind == "dir" else path
-    path += append
-    if kind == "docker":
-        if from_dir:
-            last = path.rsplit("/", 1)[-1]
-            if ":" not in last and "@" not in last:
-                path += ":latest"
-        return f"docker://{path}"
-    if kind == "dir":
-        return f"dir:{path}"
-    # oci: one layout holds every image, each named by its (scoped) reference.
-    ref_name = f"{suffix}{append}"
-    return f"oci:{destination}:{ref_name}"
+        suffix = go_path_base(suffix)
+    if kind == "oci":
+        # oci: one layout holds every image, each named by its (scoped) reference.
+        return f"oci:{destination}:{suffix.lstrip('/')}{append}"
+    path = go_path_join(destination, suffix) + append
+    return f"docker://{path}" if kind == "docker" else f"dir:{path}"
 
 
 def _destination_reference(dest: str) -> ImageReference:
@@ -369,26 +194,44 @@ def _dir_destination(path: str) -> ImageReference:
     return _destination_reference(f"dir:{path}")
 
 
-def _enumerate(source: str, options: SyncOptions) -> list[_Source]:
+def _enumerate(source: str, options: SyncOptions) -> list[Source]:
     ctx = options.copy.source_ctx
     if options.source_kind == "docker":
-        return list(_docker_source(source, ctx))
+        return list(docker_source(source, ctx))
     if options.source_kind == "dir":
-        return list(_dir_source(source, ctx))
-    return list(_yaml_source(source, ctx))
+        return list(dir_source(source, ctx))
+    return list(yaml_source(source, ctx))
 
 
-def sync(source: str, destination: str, options: SyncOptions, policy: PolicyContext) -> SyncResult:
-    """Copy every image *source* names to *destination*; see ``skopeo sync``."""
+def check_kinds(options: SyncOptions) -> None:
+    """The source and destination kinds, checked as upstream does before anything else."""
     if options.source_kind not in SOURCE_KINDS:
         raise UsageError(f'"{options.source_kind}" is not a valid source transport')
     if options.dest_kind not in DEST_KINDS:
         raise UsageError(f'"{options.dest_kind}" is not a valid destination transport')
     if options.source_kind == "dir" and options.dest_kind == "dir":
         raise UsageError("sync from 'dir' to 'dir' not implemented, consider using rsync instead")
+
+
+def enumerate_sources(source: str, options: SyncOptions) -> list[Source]:
+    """The images *source* names (registry tag lists, ``dir:`` trees or a YAML
+    file), listed with ``options.copy.source_ctx``; retried like each copy
+    (--retry-times)."""
+    return retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
+
+
+def sync(source: str, destination: str, options: SyncOptions, policy: PolicyContext) -> SyncResult:
+    """Copy every image *source* names to *destination*; see ``skopeo sync``.
+    With ``options.shard``, only that shard's images."""
+    check_kinds(options)
     started = time.monotonic()
-    # Listing the sources (tag lists) is retried like each copy (--retry-times).
-    sources = retry.if_necessary(lambda: _enumerate(source, options), options.retry_times, options.retry_delay)
+    return sync_sources(enumerate_sources(source, options), destination, options, policy, started)
+
+
+def sync_sources(sources: list[Source], destination: str, options: SyncOptions, policy: PolicyContext,
+                 started: float | None = None) -> SyncResult:
+    """Copy the enumerated *sources* to *destination*."""
+    started = time.monotonic() if started is None else started
     jobs = [job for s in sources for job in s.jobs]
     result = SyncResult(sources=len(sources), images=len(jobs))
     shard = options.shard
@@ -419,13 +262,14 @@ def sync(source: str, destination: str, options: SyncOptions, policy: PolicyCont
     _Copies(options, policy, result, total).run(planned)
     result.seconds = time.monotonic() - started
     log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
+    if result.failed:
+        raise SyncError("Sync failed due to previous reported error(s) for one or more images", result)
+    # Our own line, after upstream's last one (never between upstream's lines).
     log.info(
         f"Summary: {result.copied} copied, {result.skipped} skipped, {result.failed} failed, "
         f"{result.bytes} bytes in {result.seconds:.1f}s",
         **({"shard": str(shard)} if shard is not None else {}),
     )
-    if result.failed:
-        raise SyncError("Sync failed due to previous reported error(s) for one or more images", result)
     return result
 
 
@@ -438,21 +282,22 @@ def _digestfile(options: SyncOptions) -> str | None:
 
 
 # (index, job, destination name, destination reference: None for dir:, made when its copy starts)
-_Planned = tuple[int, _Job, str, ImageReference | None]
+_Planned = tuple[int, Job, str, ImageReference | None]
 
 
-def _plan(jobs: list[_Job], destination: str, options: SyncOptions, result: SyncResult) -> list[_Planned]:
+def _plan(jobs: list[Job], destination: str, options: SyncOptions, result: SyncResult) -> list[_Planned]:
     """Every destination name, checked before anything is copied."""
     planned: list[_Planned] = []
     for i, job in enumerate(jobs):
-        dest = destination_name(options.dest_kind, destination, job.suffix, options.scoped, options.append_suffix,
-                                options.source_kind == "dir")
+        dest = destination_name(options.dest_kind, destination, job.suffix, options.scoped, options.append_suffix)
         if options.dest_kind == "dir" and not options.dry_run:
             path = dest[len("dir:"):]
             if os.path.exists(path):
                 raise SkopeoError(f'Refusing to overwrite destination directory "{path}"')
         # A dir: destination is parsed once its directory exists, when its copy starts.
         dest_ref = None if options.dest_kind == "dir" else _destination_reference(dest)
+        if options.dest_kind == "docker":
+            dest = str(dest_ref)  # as upstream names it (with the implied :latest)
         planned.append((i, job, dest, dest_ref))
         result.planned.append((str(job.source), dest))
         result.results.append(SyncedImage(str(job.source), dest))
@@ -512,7 +357,7 @@ class _Copies:
                 self.stop.set()
                 self.first_error.append(err)
 
-    def _copy_one(self, i: int, job: _Job, dest: str, dest_ref: ImageReference | None) -> None:
+    def _copy_one(self, i: int, job: Job, dest: str, dest_ref: ImageReference | None) -> None:
         options, result = self.options, self.result
         outcome = result.results[i]
         if self.stop.is_set():

@@ -23,13 +23,14 @@ COMMAND = Command(
     short="Delete image IMAGE-NAME",
     long=(
         'Delete an "IMAGE_NAME" from a transport\n'
-        "Supported transports:\n{transports}\n\n"
+        "Supported transports:\n{transports}\n"
         'See skopeo(1) section "IMAGE NAMES" for the expected format\n'
     ),
     usage="delete [command options] IMAGE-NAME",
-    examples="  skopeo delete docker://registry.example.com/example/pause:latest",
+    examples="skopeo delete docker://registry.example.com/example/pause:latest",
     flags=FLAGS,
     run=run,
     arg_counts=(1,),
     arg_error="Usage: delete imageReference",
+    complete_image_names=True,
 )

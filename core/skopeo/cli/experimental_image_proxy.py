@@ -3,7 +3,6 @@ proxy protocol on the socket passed with ``--sockfd``."""
 
 from __future__ import annotations
 
-from ..errors import UsageError
 from .app import INT, Command, Flag, Options
 from .options import authfile_flag, image_flags, registry_flags, system_context
 
@@ -20,12 +19,8 @@ def run(opts: Options) -> int:
     from ..imageproxy.server import open_socket, serve
     from ..policy import PolicyContext
 
-    if opts.args:
-        raise UsageError(f"accepts 0 arg(s), received {len(opts.args)}")
     g = opts.globals
-    if g.insecure_policy and g.require_signed:
-        raise UsageError("--insecure-policy and --require-signed are mutually exclusive")
-    # Upstream's proxy runs without --command-timeout's deadline (not in cli.TIMED_COMMANDS).
+    # Upstream's proxy runs without --command-timeout's deadline (not in app.TIMED_COMMANDS).
 
     def policy_context() -> PolicyContext:
         # Initialize reports policy errors as they are, without the
@@ -45,8 +40,9 @@ COMMAND = Command(
     short="Interactive proxy for fetching container images (EXPERIMENTAL)",
     long="Run skopeo as a proxy, supporting HTTP requests to fetch manifests and blobs.",
     usage="experimental-image-proxy [command options] IMAGE",
-    examples="  skopeo experimental-image-proxy --sockfd 3",
+    examples="skopeo experimental-image-proxy --sockfd 3",
     flags=FLAGS,
     run=run,
     hidden=True,
+    exact_args=0,  # cobra.ExactArgs(0)
 )

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 
 from ..errors import SkopeoError
-from ..golang.oserror import os_error_text
+from ..golang.oserror import path_error_text
 from .app import STR, Command, Flag, Options, print_stdout
+from .pflag import go_quote
 from .standalone import plugin_module
 
 
@@ -17,8 +18,8 @@ def _ensure_missing(path: str) -> None:
     except FileNotFoundError:
         return
     except OSError as e:
-        raise SkopeoError(f'Error checking existence of "{path}": {os_error_text(e)}') from None
-    raise SkopeoError(f'Refusing to overwrite existing "{path}"')
+        raise SkopeoError(f"Error checking existence of {go_quote(path)}: {path_error_text('stat', path, e)}") from None
+    raise SkopeoError(f"Refusing to overwrite existing {go_quote(path)}")
 
 
 def _write(path: str, data: bytes, mode: int) -> None:
@@ -27,7 +28,8 @@ def _write(path: str, data: bytes, mode: int) -> None:
     try:
         write_file(path, data, mode)
     except SkopeoError as e:
-        raise e.wrap(f'Error writing key to "{path}"') from None
+        # Upstream says "private key" for both files.
+        raise e.wrap(f"Error writing private key to {go_quote(path)}") from None
 
 
 def run(opts: Options) -> int:
@@ -44,19 +46,20 @@ def run(opts: Options) -> int:
     private_pem, public_pem = sigstore.generate_key_pair(passphrase or "")
     _write(private_path, private_pem, 0o600)
     _write(pub_path, public_pem, 0o644)
-    # As upstream main (1.9.3 has no such command).
-    print_stdout(f'Key written to "{private_path}" and "{pub_path}"\n')
+    # Upstream main ends the line (1.9.3 did not).
+    print_stdout(f"Key written to {go_quote(private_path)} and {go_quote(pub_path)}\n")
     return 0
 
 
 COMMAND = Command(
     name="generate-sigstore-key",
     short="Generate a sigstore public/private key pair",
-    long="Generate a sigstore public/private key pair.",
+    long="",
+    examples="skopeo generate-sigstore-key --output-prefix my-key",
     usage="generate-sigstore-key [command options] --output-prefix PREFIX",
     flags=[
-        Flag("output-prefix", STR, "Write the keys to PREFIX.pub and PREFIX.private", metavar="PREFIX"),
-        Flag("passphrase-file", STR, "Read a passphrase for the private key from PATH", metavar="PATH"),
+        Flag("output-prefix", STR, "Write the keys to `PREFIX`.pub and `PREFIX`.private"),
+        Flag("passphrase-file", STR, "Read a passphrase for the private key from `PATH`"),
     ],
     run=run,
 )

@@ -15,6 +15,8 @@ FLAGS = [
     Flag("config", BOOL, "output configuration"),
     Flag("format", STR, "Format the output to a Go template", short="f"),
     Flag("no-tags", BOOL, "Do not list the available tags from the repository in the output", short="n"),
+    Flag("manifest-digest", STR, "Algorithm to use for computing manifest digest (sha256, sha512); defaults to algorithm used in config digest",
+         metavar="algorithm"),
 ]
 
 
@@ -46,13 +48,16 @@ def run(opts: Options) -> int:
         else:
             print_stdout(gojson.marshal_indent(cfg))
         return 0
-    out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags)), times, delay)
+    algorithm = opts.manifest_digest
+    if algorithm == "":
+        algorithm = "sha256"  # upstream's algorithmValue: an empty value is the canonical algorithm
+    out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags), digest_algorithm=algorithm),
+                             times, delay)
     if opts.format:
         _print_template(opts.format, out.template_data(), "")
     else:
         write_stdout(out.to_json())
     return 0
-
 
 
 def _print_template(fmt: str, data: object, context: str) -> None:
@@ -80,12 +85,13 @@ COMMAND = Command(
     ),
     usage="inspect [command options] IMAGE-NAME",
     examples=(
-        "  skopeo inspect docker://registry.fedoraproject.org/fedora\n"
-        "  skopeo inspect --config docker://docker.io/alpine\n"
-        '  skopeo inspect  --format "Name: {{.Name}} Digest: {{.Digest}}" docker://registry.access.redhat.com/ubi8'
+        "skopeo inspect docker://registry.fedoraproject.org/fedora\n"
+        "skopeo inspect --config docker://docker.io/alpine\n"
+        'skopeo inspect --format "Name: {{.Name}} Digest: {{.Digest}}" docker://registry.access.redhat.com/ubi8'
     ),
     flags=FLAGS,
     run=run,
     arg_counts=(1,),
     arg_error="Exactly one argument expected",
+    complete_image_names=True,
 )

@@ -62,14 +62,11 @@ COMMAND = Command(
     short="List tags in the transport/repository specified by the SOURCE-IMAGE",
     long=(
         'Return the list of tags from the transport/repository "SOURCE-IMAGE"\n\n'
-        "Supported transports:\ndocker, docker-archive\n\n"
+        "Supported transports:\n{tag_transports}\n\n"
         'See skopeo-list-tags(1) section "REPOSITORY NAMES" for the expected format\n'
     ),
     usage="list-tags [command options] SOURCE-IMAGE",
-    examples=(
-        "  skopeo list-tags docker://docker.io/fedora\n"
-        "  skopeo list-tags docker-archive:/path/to/archive.tar"
-    ),
+    examples="skopeo list-tags docker://docker.io/fedora",
     flags=FLAGS,
     run=run,
     arg_counts=(1,),

@@ -8,11 +8,10 @@ from typing import Any
 from ..context import SystemContext
 from ..errors import PluginError
 from .app import BOOL, OPTBOOL, STR, Command, Flag, Options
-from .options import authfile_flag
 
 FLAGS = [
-    Flag("authfile", STR, "path of the authentication file. Use REGISTRY_AUTH_FILE environment variable to override",
-         default=authfile_flag().default),
+    # Without a default, as upstream (REGISTRY_AUTH_FILE is read when the file is looked for).
+    Flag("authfile", STR, "path of the authentication file. Use REGISTRY_AUTH_FILE environment variable to override"),
     Flag("compat-auth-file", STR, "path of a Docker-compatible config file to update instead"),
     Flag("cert-dir", STR, "use certificates at the specified path to access the registry"),
     Flag("tls-verify", OPTBOOL, "require HTTPS and verify certificates when accessing the registry"),
@@ -71,7 +70,7 @@ COMMAND = Command(
     short="Login to a container registry",
     long="Login to a container registry on a specified server.",
     usage="login [command options] REGISTRY",
-    examples="  skopeo login quay.io",
+    examples="skopeo login quay.io",
     flags=FLAGS,
     run=run,
 )

@@ -28,7 +28,7 @@ COMMAND = Command(
     short="Logout of a container registry",
     long="Logout of a container registry on a specified server.",
     usage="logout [command options] REGISTRY",
-    examples="  skopeo logout quay.io",
+    examples="skopeo logout quay.io",
     flags=FLAGS,
     run=run,
 )

@@ -25,7 +25,8 @@ def run(opts: Options) -> int:
 COMMAND = Command(
     name="manifest-digest",
     short="Compute a manifest digest of a file",
-    long="Compute a manifest digest of MANIFEST-FILE and write it to standard output.",
+    long="",
+    examples="skopeo manifest-digest manifest.json",
     usage="manifest-digest MANIFEST-FILE",
     flags=[],
     run=run,

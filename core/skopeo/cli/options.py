@@ -9,59 +9,60 @@ from typing import TYPE_CHECKING
 
 from ..context import SystemContext
 from ..errors import UsageError
-from .app import BOOL, INT, OPTBOOL, STR, Flag, Options
+from .app import BOOL, DURATION, INT, OPTBOOL, STR, Flag, Options
 
 if TYPE_CHECKING:
     from ..policy import PolicyContext
 
 
-def registry_flags(prefix: str = "") -> list[Flag]:
-    """Group D: registry access, with ``src-``/``dest-`` prefixes for copy/sync."""
-    side = {"": "the registry", "src-": "the source registry", "dest-": "the destination registry"}[prefix]
-    flags = [
-        Flag(f"{prefix}creds", STR, f"Use USERNAME[:PASSWORD] for accessing {side}", metavar="USERNAME[:PASSWORD]"),
-        Flag(f"{prefix}username", STR, f"Username for accessing {side}"),
-        Flag(f"{prefix}password", STR, f"Password for accessing {side}"),
-        Flag(f"{prefix}registry-token", STR, f"Provide a Bearer token for accessing {side}"),
-        Flag(f"{prefix}cert-dir", STR, f"use certificates at PATH (*.crt, *.cert, *.key) to connect to {side} or daemon", metavar="PATH"),
-        Flag(f"{prefix}tls-verify", OPTBOOL, f"require HTTPS and verify certificates when talking to {side} or daemon"),
-        Flag(f"{prefix}no-creds", BOOL, f"Access {side} anonymously"),
+def registry_flags(prefix: str = "", creds_alias: str = "") -> list[Flag]:
+    """Group D (upstream's dockerImageFlags): registry access, with ``src-``/``dest-``
+    prefixes for copy/sync, whose old ``--screds``/``--dcreds`` are *creds_alias*."""
+    flags = []
+    if prefix:  # the unprefixed --authfile is authfile_flag()
+        flags.append(Flag(f"{prefix}authfile", STR, AUTHFILE_HELP))
+    flags += [
+        Flag(f"{prefix}creds", STR, "Use `USERNAME[:PASSWORD]` for accessing the registry"),
+        Flag(f"{prefix}username", STR, "Username for accessing the registry"),
+        Flag(f"{prefix}password", STR, "Password for accessing the registry"),
     ]
-    if prefix:
-        flags.append(Flag(f"{prefix}authfile", STR, f"path of the authentication file for {side}. Uses path given by `--authfile`, if not provided"))
-    return flags
+    if creds_alias:
+        flags.append(Flag(creds_alias, STR, "Use `USERNAME[:PASSWORD]` for accessing the registry", hidden=True))
+    return [
+        *flags,
+        Flag(f"{prefix}registry-token", STR, "Provide a Bearer token for accessing the registry"),
+        Flag(f"{prefix}cert-dir", STR, "use certificates at `PATH` (*.crt, *.cert, *.key) to connect to the registry or daemon"),
+        Flag(f"{prefix}tls-verify", OPTBOOL, "require HTTPS and verify certificates when talking to the container registry or daemon"),
+        Flag(f"{prefix}no-creds", BOOL, "Access the registry anonymously"),
+    ]
+
+
+AUTHFILE_HELP = "path of the registry credentials file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json"
 
 
 def authfile_flag() -> Flag:
-    return Flag("authfile", STR, "path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json",
-                default=os.environ.get("REGISTRY_AUTH_FILE") or None)
+    return Flag("authfile", STR, AUTHFILE_HELP, default=os.environ.get("REGISTRY_AUTH_FILE") or None)
+
+
+def deprecated_tls_verify_flag() -> Flag:
+    """The per-command ``--tls-verify`` copy and sync still accept (hidden)."""
+    return Flag("tls-verify", OPTBOOL, "require HTTPS and verify certificates when accessing the container registry",
+                hidden=True)
 
 
 def image_flags(prefix: str = "") -> list[Flag]:
     """Group I: local image storage options."""
     return [
-        Flag(f"{prefix}shared-blob-dir", STR, "DIRECTORY to use to share blobs across OCI repositories", metavar="DIRECTORY"),
-        Flag(f"{prefix}daemon-host", STR, "use docker daemon host at HOST (docker-daemon: only)", metavar="HOST"),
+        Flag(f"{prefix}shared-blob-dir", STR, "`DIRECTORY` to use to share blobs across OCI repositories"),
+        Flag(f"{prefix}daemon-host", STR, "use docker daemon host at `HOST` (docker-daemon: only)"),
     ]
 
 
 def retry_flags() -> list[Flag]:
     return [
         Flag("retry-times", INT, "the number of times to possibly retry", default=0),
-        Flag("retry-delay", STR, "Fixed delay between retries. If not set (or set to 0), exponential backoff is used", metavar="duration"),
+        Flag("retry-delay", DURATION, "Fixed delay between retries. If not set, retry uses an exponential backoff delay."),
     ]
-
-
-def parse_duration(text: str, flag: str) -> float:
-    """Go ``time.ParseDuration`` → seconds; an error is worded as pflag reports
-    a bad ``--flag`` value, with Go's reason."""
-    from ..golang.duration import DurationError
-    from ..golang.duration import parse_duration as go_parse_duration
-
-    try:
-        return go_parse_duration(text)
-    except DurationError as e:
-        raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: {e}') from None
 
 
 def _credentials(opts: Options, prefix: str) -> tuple[str | None, str | None]:
@@ -160,5 +161,4 @@ def policy_context(opts: Options) -> PolicyContext:
 
 def retry_settings(opts: Options) -> tuple[int, float]:
     times = max(opts.get("retry_times") or 0, 0)  # as upstream, a negative count means no retries
-    delay = parse_duration(opts.get("retry_delay") or "0", "retry-delay")
-    return times, delay
+    return times, opts.get("retry_delay") or 0.0

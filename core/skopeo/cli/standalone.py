@@ -77,10 +77,10 @@ def run_dump(opts: Options) -> int:
 SIGN = Command(
     name="standalone-sign",
     short="Create a signature using local files",
-    long="Create a signature using local files",
+    long="",
     usage="standalone-sign [command options] MANIFEST DOCKER-REFERENCE KEY-FINGERPRINT --output|-o SIGNATURE",
     flags=[
-        Flag("output", STR, "output the signature to SIGNATURE", short="o", metavar="SIGNATURE"),
+        Flag("output", STR, "output the signature to `SIGNATURE`", short="o"),
         Flag("passphrase-file", STR, "file that contains a passphrase for the --sign-by key"),
     ],
     run=run_sign,
@@ -93,19 +93,15 @@ VERIFY = Command(
         "Verify a signature using local files\n\n"
         "KEY-FINGERPRINTS can be a comma separated list of fingerprints, or \"any\" if you trust all the keys in the public key file."
     ),
-    usage="standalone-verify [command options] MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE",
-    flags=[Flag("public-key-file", STR, "File containing public keys. If not specified, will use local GPG keys.", metavar="PUBLIC KEY FILE")],
+    usage="standalone-verify MANIFEST DOCKER-REFERENCE KEY-FINGERPRINTS SIGNATURE",
+    flags=[Flag("public-key-file", STR, "File containing public keys. If not specified, will use local GPG keys.")],
     run=run_verify,
 )
 
 DUMP = Command(
     name="untrusted-signature-dump-without-verification",
     short="Dump contents of a signature WITHOUT VERIFYING IT",
-    long=(
-        "Dump contents of a signature WITHOUT VERIFYING IT.\n\n"
-        "WARNING: Never use the output of this command to make any decisions.\n"
-        "It does not verify the signature, so the output could be forged."
-    ),
+    long="",
     usage="untrusted-signature-dump-without-verification SIGNATURE",
     flags=[],
     run=run_dump,

@@ -5,90 +5,99 @@ from __future__ import annotations
 import sys
 
 from ..errors import UsageError
-from .app import BOOL, INT, OPTBOOL, STR, Command, Flag, Options
-from .copy import apply_deprecated_flags, copy_behaviour_flags, manifest_type_flag
-from .options import authfile_flag, policy_context, registry_flags, retry_flags, retry_settings, system_context
+from .app import BOOL, INT, STR, Command, Flag, Options
+from .copy import apply_deprecated_flags, copy_behaviour_flags, manifest_type_flag, warn_deprecated_tls_verify
+from .options import (
+    authfile_flag,
+    deprecated_tls_verify_flag,
+    policy_context,
+    registry_flags,
+    retry_flags,
+    retry_settings,
+    system_context,
+)
 
 FLAGS = [
     authfile_flag(),
-    *registry_flags("src-"),
-    *registry_flags("dest-"),
+    deprecated_tls_verify_flag(),
+    *registry_flags("src-", "screds"),
+    *registry_flags("dest-", "dcreds"),
     *retry_flags(),
     *copy_behaviour_flags(),
-    Flag("src", STR, "SOURCE transport type (docker, dir, yaml)", short="s", metavar="SOURCE"),
-    Flag("dest", STR, "DESTINATION transport type (docker, dir, oci)", short="d", metavar="DESTINATION"),
+    Flag("src", STR, "SOURCE transport type", short="s"),
+    Flag("dest", STR, "DESTINATION transport type", short="d"),
     Flag("scoped", BOOL, "Images at DESTINATION are prefix using the full source image path as scope"),
     Flag("append-suffix", STR, "String to append to DESTINATION tags"),
-    Flag("digestfile", STR, "Write the digests and Image References of the resulting images to the specified file, separated by newlines", metavar="PATH"),
+    Flag("digestfile", STR, "Write the digests and Image References of the resulting images to the specified file, separated by newlines"),
     Flag("all", BOOL, "Copy all images if SOURCE-IMAGE is a list", short="a"),
     Flag("dry-run", BOOL, "Run without actually copying data"),
     Flag("keep-going", BOOL, "Do not abort the sync if any image copy fails"),
-    Flag("parallel-images", INT, "Copy up to N images at once (default 8)", metavar="N"),
-    Flag("shard", STR, "Copy only the images of shard INDEX (0-based) of COUNT; default from $JOB_COMPLETION_INDEX", metavar="INDEX/COUNT"),
-    Flag("shard-count", INT, "Number of shards when the index comes from $JOB_COMPLETION_INDEX (default $SKOPEO_SYNC_SHARD_COUNT)", metavar="COUNT"),
-    Flag("sign-identity", STR, "Identity of signed image, must be a fully specified docker reference", metavar="IDENTITY"),
-    Flag("screds", STR, "", hidden=True),
-    Flag("dcreds", STR, "", hidden=True),
-    Flag("tls-verify", OPTBOOL, "", hidden=True),
+    # skopeo-py's own (hidden, so that help stays upstream's): see the README.
+    Flag("parallel-images", INT, "Copy up to N images at once (default 8)", hidden=True),
+    Flag("shard", STR, "Copy only the images of shard `INDEX/COUNT` (0-based index); default from $JOB_COMPLETION_INDEX",
+         hidden=True),
+    Flag("shard-count", INT, "Number of shards when the index comes from $JOB_COMPLETION_INDEX "
+         "(default $SKOPEO_SYNC_SHARD_COUNT)", hidden=True),
+    Flag("sign-identity", STR, "Identity of signed image, must be a fully specified docker reference", hidden=True),
 ]
 
 
 def run(opts: Options) -> int:
+    """Upstream's order: policy, transports, the source's context, the source
+    listing, then the destination and copy options (format, signing)."""
+    import time
+
     from ..copy import MULTI_ARCH_ALL, MULTI_ARCH_SYSTEM, CopyOptions
     from ..shard import select_shard
-    from ..sync import DEFAULT_PARALLEL_IMAGES, SyncOptions, sync
+    from ..sync import DEFAULT_PARALLEL_IMAGES, SyncOptions, check_kinds, enumerate_sources, sync_sources
+    from .signing import check_sign_identity, signers_from_flags
 
+    warn_deprecated_tls_verify(opts)
+    policy = policy_context(opts)
     if not opts.src:
         raise UsageError("A source transport must be specified")
-    if not opts.dest:
-        raise UsageError("A destination transport must be specified")
     if opts.src not in ("docker", "dir", "yaml"):
         raise UsageError(f'"{opts.src}" is not a valid source transport')
-    if opts.dest not in ("docker", "dir", "oci"):
-        raise UsageError(f'"{opts.dest}" is not a valid destination transport')
-    apply_deprecated_flags(opts)
-    manifest_type = manifest_type_flag(opts)
-    policy = policy_context(opts)
+    if not opts.dest:
+        raise UsageError("A destination transport must be specified")
+    parallel = opts.parallel_images if opts.parallel_images is not None else DEFAULT_PARALLEL_IMAGES
     times, delay = retry_settings(opts)
-    copy_options = CopyOptions(
-        source_ctx=system_context(opts, "src-"),
+    options = SyncOptions(
+        source_kind=opts.src,
+        dest_kind=opts.dest,  # "oci" is skopeo-py's addition (see the README)
+        scoped=bool(opts.scoped),
+        append_suffix=opts.append_suffix or "",
+        dry_run=bool(opts.dry_run),
+        keep_going=bool(opts.keep_going),
+        digestfile=opts.digestfile,
+        retry_times=times,
+        retry_delay=delay,
+        parallel_images=parallel,
+    )
+    check_kinds(options)
+    options.shard = select_shard(opts.shard, opts.shard_count)  # skopeo-py's --shard (hidden)
+    apply_deprecated_flags(opts)
+    options.copy.source_ctx = system_context(opts, "src-")
+    started = time.monotonic()
+    sources = enumerate_sources(opts.args[0], options)
+    options.copy = CopyOptions(
+        source_ctx=options.copy.source_ctx,
         dest_ctx=system_context(opts, "dest-"),
         report=sys.stdout,
         remove_signatures=bool(opts.remove_signatures),
-        manifest_type=manifest_type,
+        manifest_type=manifest_type_flag(opts),
         preserve_digests=bool(opts.preserve_digests),
         multi_arch=MULTI_ARCH_ALL if opts.all else MULTI_ARCH_SYSTEM,
     )
-    from .signing import signers_from_flags
-
     if (opts.sign_by or opts.sign_by_sigstore_private_key or opts.sign_by_sigstore) and not opts.sign_identity \
             and opts.dest != "docker":
         raise UsageError(f"Cannot determine canonical Docker reference for destination {opts.dest}:{opts.args[1]}")
     # Also when not signing: --sign-identity and --sign-passphrase-file are checked whenever given.
-    copy_options.signers = signers_from_flags(opts, None)
-    shard = select_shard(opts.shard, opts.shard_count)
-    parallel = opts.parallel_images if opts.parallel_images is not None else DEFAULT_PARALLEL_IMAGES
+    check_sign_identity(opts)
+    options.copy.signers = signers_from_flags(opts, None)
     if parallel < 1:
         raise UsageError("--parallel-images must be at least 1")
-    sync(
-        opts.args[0],
-        opts.args[1],
-        SyncOptions(
-            source_kind=opts.src,
-            dest_kind=opts.dest,
-            copy=copy_options,
-            scoped=bool(opts.scoped),
-            append_suffix=opts.append_suffix or "",
-            dry_run=bool(opts.dry_run),
-            keep_going=bool(opts.keep_going),
-            digestfile=opts.digestfile,
-            retry_times=times,
-            retry_delay=delay,
-            parallel_images=parallel,
-            shard=shard,
-        ),
-        policy,
-    )
+    sync_sources(sources, opts.args[1], options, policy, started)
     return 0
 
 
@@ -98,11 +107,11 @@ COMMAND = Command(
     long=(
         "Copy all the images from a SOURCE to a DESTINATION.\n\n"
         "Allowed SOURCE transports (specified with --src): docker, dir, yaml.\n"
-        "Allowed DESTINATION transports (specified with --dest): docker, dir, oci.\n"
+        "Allowed DESTINATION transports (specified with --dest): docker, dir.\n\n"
         "See skopeo-sync(1) for details.\n"
     ),
     usage="sync [command options] --src TRANSPORT --dest TRANSPORT SOURCE DESTINATION",
-    examples="  skopeo sync --src docker --dest dir --scoped registry.example.com/busybox /media/usb",
+    examples="skopeo sync --src docker --dest dir --scoped registry.example.com/busybox /media/usb",
     flags=FLAGS,
     run=run,
     arg_counts=(2,),

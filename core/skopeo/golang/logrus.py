@@ -15,10 +15,12 @@ _start = time.monotonic()
 
 
 def _quote(value: str) -> str:
-    if value and all(c.isalnum() or c in "-._/@^+" for c in value):
+    """logrus' needsQuoting: plain when it can be (an empty value too), else Go's %q."""
+    if all(c.isascii() and (c.isalnum() or c in "-._/@^+") for c in value):
         return value
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    return f'"{escaped}"'
+    from .gojson import quote
+
+    return quote(value.encode("utf-8", "surrogateescape"))
 
 
 def format_line(lvl: int, msg: str, fields: dict[str, str] | None = None, tty: bool = False) -> str:
@@ -32,6 +34,6 @@ def format_line(lvl: int, msg: str, fields: dict[str, str] | None = None, tty: b
     now = datetime.now().astimezone().replace(microsecond=0).isoformat()
     if now.endswith("+00:00"):
         now = now[:-6] + "Z"
-    line = f'time="{now}" level={_NAMES[lvl]} msg={_quote(msg) if msg else chr(34) * 2}'
+    line = f'time="{now}" level={_NAMES[lvl]} msg={_quote(msg)}'
     line += "".join(f" {k}={_quote(str(v))}" for k, v in fields.items())
     return line

@@ -64,7 +64,9 @@ def read_component(index: TarIndex, name: str, limit: int) -> bytes:
     try:
         index.resolve(name)
     except ArchiveError as e:
-        raise ArchiveError(f"loading tar component {name}: {e}") from None
+        from skopeo.golang.gojson import quote
+
+        raise ArchiveError(f"loading tar component {quote(name.encode())}: {e}") from None
     return index.read(name, limit)
 
 

@@ -8,14 +8,16 @@ commit (upstream's outcome: the archive holds exactly the one image written).
 The layout rules (index lookup, reference grammar) are skopeo-oci's.
 
 Errors name what upstream would have used: the resolved archive path, and for
-a broken archive or a missing ``index.json`` a temporary directory
-(``$TMPDIR/ociNNN``) that we never create.
+a broken archive or a missing ``index.json`` the temporary directory upstream
+extracts into.  That directory is made as upstream makes it (``--tmpdir``, else
+/var/tmp, named ``container_images_ociNNN``: a missing --tmpdir fails the same
+way), holds whatever we spool, and is removed when the image is closed.
 """
 
 from __future__ import annotations
 
 import os
-import random
+import shutil
 import stat
 import threading
 import time
@@ -24,7 +26,7 @@ from skopeo import digest as digest_mod
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, UnsupportedError
-from skopeo.fsutil import remove_quietly, replace_tracked, temporary_file
+from skopeo.fsutil import make_temp_dir, remove_quietly, replace_tracked, temporary_file
 from skopeo.golang import gojson
 from skopeo.golang.oserror import path_error_text
 from skopeo.transport import (
@@ -55,6 +57,9 @@ from skopeo_oci.transport import SIGNATURES_UNSUPPORTED, validate_image_name, va
 
 from .tarindex import MemberNotFound, TarIndex, open_index
 from .tarwriter import TarWriter
+
+# Upstream's big-file temporary directories: container_images_oci<random>.
+TEMP_PREFIX = "container_images_oci"
 
 TRANSPORT_NAME = "oci-archive"
 
@@ -97,11 +102,31 @@ class OCIArchiveReference(ImageReference):
         return [self.resolved, *path_policy_namespaces(self.resolved)]
 
     def new_image_source(self, ctx: SystemContext) -> OCIArchiveSource:
-        # Where upstream would have extracted the archive (os.MkdirTemp's naming).
-        untar_dir = os.path.join(ctx.tmp_directory(), f"oci{random.randrange(1 << 32)}")
+        # Upstream opens the archive first, then makes the directory it extracts
+        # into: we read the archive in place, but make that directory as
+        # upstream does (same name, same failures) and keep any spooled copy in it.
+        from skopeo.golang.gojson import quote
+
+        try:
+            os.close(os.open(self.resolved, os.O_RDONLY))
+        except FileNotFoundError:
+            raise SkopeoError(f"creating temp directory: archive file not found: {quote(self.resolved.encode())}") from None
+        except OSError as e:
+            raise SkopeoError(f"creating temp directory: {path_error_text('open', self.resolved, e)}") from None
+        try:
+            untar_dir = make_temp_dir(ctx.tmp_directory(), TEMP_PREFIX)
+        except SkopeoError as e:
+            raise e.wrap("creating temp directory: creating oci reference: creating temp directory") from None
+        try:
+            return self._open_source(untar_dir)
+        except BaseException:
+            shutil.rmtree(untar_dir, ignore_errors=True)
+            raise
+
+    def _open_source(self, untar_dir: str) -> OCIArchiveSource:
         path = self.resolved
         try:
-            index, tmp = open_index(path, ctx.tmp_directory())
+            index, tmp = open_index(path, untar_dir)
         except IsADirectoryError as e:
             # Go opens a directory, then fails reading it.
             raise SkopeoError(
@@ -135,6 +160,7 @@ class OCIArchiveSource(ImageSource):
         super().__init__(reference)
         self.tar = index
         self._tmp_file = tmp_file
+        self._untar_dir = untar_dir
         try:
             data = index.read(INDEX_FILE, mf.MAX_MANIFEST_SIZE)
         except MemberNotFound:
@@ -160,6 +186,7 @@ class OCIArchiveSource(ImageSource):
         if self._tmp_file:
             remove_quietly(self._tmp_file)
             self._tmp_file = None
+        shutil.rmtree(self._untar_dir, ignore_errors=True)
 
 
 class OCIArchiveDestination(ImageDestination):
@@ -175,6 +202,35 @@ class OCIArchiveDestination(ImageDestination):
             accepts_foreign_layer_urls=True,
         )
         path = reference.path
+        # Upstream builds the layout in this directory, then tars it; we write
+        # the archive directly but keep upstream's directory (and its failures)
+        # for what must be spooled.
+        try:
+            self._work_dir: str | None = make_temp_dir(ctx.tmp_directory(), TEMP_PREFIX)
+        except SkopeoError as e:
+            raise e.wrap("creating oci reference: creating temp directory") from None
+        try:
+            self._open(reference, path)
+        except BaseException:
+            self.close_work_dir()
+            raise
+        # Upstream tars a directory it just wrote: root-owned, real times.
+        self.tar = TarWriter(self._file, self._work_dir or "", {
+            "mode": 0o644, "mtime": int(time.time()), "uname": "root", "gname": "root",
+        })
+        self.tar.add_dir("blobs/")
+        self._dirs = {"blobs/"}
+        self._blobs: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._entry: dict[str, object] | None = None
+        self._committed = False
+
+    def close_work_dir(self) -> None:
+        if self._work_dir is not None:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+            self._work_dir = None
+
+    def _open(self, reference: OCIArchiveReference, path: str) -> None:
         try:
             st: os.stat_result | None = os.stat(path)
         except FileNotFoundError:
@@ -202,16 +258,6 @@ class OCIArchiveDestination(ImageDestination):
                 self._file = open(path, "wb", buffering=0)
             except OSError as e:
                 raise SkopeoError(path_error_text("open", path, e)) from None
-        # Upstream tars a directory it just wrote: root-owned, real times.
-        self.tar = TarWriter(self._file, ctx.tmp_directory(), {
-            "mode": 0o644, "mtime": int(time.time()), "uname": "root", "gname": "root",
-        })
-        self.tar.add_dir("blobs/")
-        self._dirs = {"blobs/"}
-        self._blobs: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._entry: dict[str, object] | None = None
-        self._committed = False
 
     def _ensure_dir(self, digest: str) -> None:
         algo = digest.partition(":")[0]
@@ -279,3 +325,4 @@ class OCIArchiveDestination(ImageDestination):
         if self._tmp is not None:
             remove_quietly(self._tmp)
             self._tmp = None
+        self.close_work_dir()

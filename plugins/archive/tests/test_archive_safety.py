@@ -54,7 +54,7 @@ CASES: dict[str, tuple[Callable[[tarfile.TarFile], None], str]] = {
     "missing layer": (lambda t: image_with_layer_name("nope.tar", t), "Some layer tarfiles are missing in the tarball"),
     "huge manifest": (lambda t: add_file(t, "manifest.json", b" " * ((1 << 20) + 1)), "larger than"),
     "bad manifest": (lambda t: add_file(t, "manifest.json", b'{"Config": 1}'), "decoding tar manifest.json"),
-    "not a tar": (lambda t: None, "loading tar component manifest.json: archive/tar: invalid tar header"),
+    "not a tar": (lambda t: None, 'loading tar component \\"manifest.json\\": archive/tar: invalid tar header'),
 }
 
 

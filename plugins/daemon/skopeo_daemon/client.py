@@ -8,6 +8,7 @@ Podman's Docker-compatible service speaks the same API.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import ssl
@@ -38,47 +39,36 @@ class Endpoint:
     host: str  # as given, for messages
     scheme: str  # "unix", "http" or "https"
     address: str  # socket path, or host:port
-    source: str  # "option", "DOCKER_HOST" or "default"
+    source: str  # "option" or "default"
 
 
 def resolve_endpoint(ctx: SystemContext) -> Endpoint:
-    """The daemon to talk to: ``--*-daemon-host``, else ``$DOCKER_HOST`` (which
-    the reference tool ignores), else the default socket."""
+    """The daemon to talk to: ``--*-daemon-host``, else the default socket.  As
+    upstream, ``$DOCKER_HOST`` (the docker CLI's setting) is not read."""
     if ctx.daemon_host:
         host, source = ctx.daemon_host, "option"
-    elif os.environ.get("DOCKER_HOST"):
-        host, source = os.environ["DOCKER_HOST"], "DOCKER_HOST"
     else:
         host, source = DEFAULT_HOST, "default"
     proto, sep, addr = host.partition("://")
     if not sep or not addr:
-        raise SkopeoError(f"unable to parse docker host `{host}`")
-    proto = proto.lower()
+        raise SkopeoError(f"initializing docker engine client: unable to parse docker host `{host}`")
     if proto == "unix":
         return Endpoint(host, "unix", addr, source)
     if proto in ("tcp", "http", "https"):
         addr = addr.rstrip("/")
         if ":" not in addr.rsplit("]", 1)[-1]:
             addr += ":2376" if proto != "http" else ":2375"
-        if proto == "http":
-            scheme = "http"
-        elif proto == "https":
-            scheme = "https"
-        elif source == "DOCKER_HOST":
-            # The docker CLI's convention for DOCKER_HOST: TLS only when asked for.
-            scheme = "https" if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH") else "http"
-        else:
-            # Upstream: a tcp:// --daemon-host always uses TLS (http:// is plain).
-            scheme = "https"
-        return Endpoint(host, scheme, addr, source)
-    raise SkopeoError(f"unsupported docker host protocol {proto!r} in {host!r} (use unix://, tcp:// or http://)")
+        # Upstream: a tcp:// --daemon-host always uses TLS (http:// is plain).
+        return Endpoint(host, "http" if proto == "http" else "https", addr, source)
+    if proto == "npipe":
+        raise SkopeoError("initializing docker engine client: protocol not available")
+    raise SkopeoError(f"initializing docker engine client: unsupported docker host protocol {proto!r} in {host!r} "
+                      "(use unix://, tcp:// or http://)")
 
 
 def tls_context(ctx: SystemContext, endpoint: Endpoint) -> ssl.SSLContext:
     """Docker's naming in the cert dir: ``ca.pem``, ``cert.pem``, ``key.pem``."""
     cert_dir = ctx.cert_dir
-    if cert_dir is None and endpoint.source == "DOCKER_HOST":
-        cert_dir = os.environ.get("DOCKER_CERT_PATH") or None
     sslctx = ssl.create_default_context()
     if cert_dir:
         ca = os.path.join(cert_dir, "ca.pem")
@@ -133,6 +123,7 @@ class DaemonClient:
         self._http.close()
 
     def _connection_error(self, e: Exception) -> SkopeoError:
+        """The Docker client's words for a failed connection (its doRequest)."""
         import httpx
 
         if deadline.expired():  # --command-timeout: Go's client reports the request's context
@@ -144,8 +135,19 @@ class DaemonClient:
                 op = request.method[:1] + request.method[1:].lower()
                 return SkopeoError(f'{op} "{request.url}": {deadline.MESSAGE}')
             return deadline.DeadlineExceeded()
-        return SkopeoError(f"Cannot connect to the Docker daemon at {self.endpoint.host}. "
-                           f"Is the docker daemon running? ({e})")
+        host = self.endpoint.host
+        cause: BaseException | None = e
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        errno_ = cause.errno if isinstance(cause, OSError) else None
+        if errno_ == errno.EACCES:
+            return SkopeoError(f"permission denied while trying to connect to the docker API at {host}")
+        if errno_ == errno.ENOENT and self.endpoint.scheme == "unix":
+            return SkopeoError(f"failed to connect to the docker API at {host}; check if the path is correct and if "
+                               f"the daemon is running: dial unix {self.endpoint.address}: connect: no such file or directory")
+        if self.endpoint.scheme == "unix" or errno_ == errno.ECONNREFUSED or "timed out" in str(e).lower():
+            return SkopeoError(f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?")
+        return SkopeoError(f"error during connect: {e}")
 
     @staticmethod
     def _timeout() -> Any:
@@ -196,21 +198,31 @@ class DaemonClient:
     # --- save ---------------------------------------------------------------------
     @contextlib.contextmanager
     def save(self, name: str) -> Iterator[BlobStream]:
-        """``GET /images/{name}/get`` as a stream (a docker-archive tar)."""
+        """``GET /images/{name}/get`` as a stream (a docker-archive tar); failures
+        to start it are upstream's "loading image from docker engine: …"."""
         import httpx
 
-        url = self._url(f"/images/{urllib.parse.quote(name, safe='/:@')}/get")
+        context = "loading image from docker engine"
         try:
-            with self._http.stream("GET", url, timeout=self._timeout()) as resp:
-                if resp.status_code != 200:
-                    body = resp.read()[:MAX_ERROR_BODY]
-                    message = f"Error response from daemon: {self._error_message(resp, body)}"
-                    if resp.status_code == 404:
-                        raise ImageNotFoundError(message)
-                    raise SkopeoError(message)
-                yield _ResponseReader(resp.iter_raw(CHUNK))
+            url = self._url(f"/images/{urllib.parse.quote(name, safe='/:@')}/get")
+            request = self._http.stream("GET", url, timeout=self._timeout())
+            resp = request.__enter__()
+        except httpx.HTTPError as e:
+            raise self._connection_error(e).wrap(context) from None
+        except SkopeoError as e:
+            raise e.wrap(context) from None
+        try:
+            if resp.status_code != 200:
+                body = resp.read()[:MAX_ERROR_BODY]
+                message = f"{context}: Error response from daemon: {self._error_message(resp, body)}"
+                if resp.status_code == 404:
+                    raise ImageNotFoundError(message)
+                raise SkopeoError(message)
+            yield _ResponseReader(resp.iter_raw(CHUNK))
         except httpx.HTTPError as e:
             raise self._connection_error(e) from None
+        finally:
+            request.__exit__(None, None, None)
 
     # --- load ---------------------------------------------------------------------
     def load(self, body: Iterator[bytes]) -> None:

@@ -190,8 +190,8 @@ class DirDestination(ImageDestination):
         if os.path.lexists(resolved):
             try:
                 entries = os.listdir(resolved)
-            except OSError as e:
-                raise SkopeoError(path_error_text("readdirent", resolved, e)) from None
+            except OSError as e:  # Go's os.ReadDir opens the directory first
+                raise SkopeoError(path_error_text("open", resolved, e)) from None
             if entries:
                 try:
                     with open(os.path.join(path, "version"), "rb") as f:

@@ -24,7 +24,7 @@ ACCEPT = PolicyContext(Policy.accept_anything())
 def test_blob_names() -> None:
     assert blob_name("sha256:" + "a" * 64) == "a" * 64
     assert blob_name("sha512:" + "b" * 128) == "sha512-" + "b" * 128
-    with pytest.raises(SkopeoError, match=r"^invalid checksum digest format: 'sha256:\.\./\.\./etc/passwd'$"):
+    with pytest.raises(SkopeoError, match=r"^invalid checksum digest length$"):  # go-digest: the length first
         blob_name("sha256:../../etc/passwd")
 
 

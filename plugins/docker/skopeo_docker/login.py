@@ -159,9 +159,9 @@ def login(
     password = opts.password
     if opts.password_stdin:
         if opts.password:
-            raise UsageError("Can't specify both --password-stdin and --password")
+            raise UsageError("can't specify both --password-stdin and --password")
         if not opts.username:
-            raise UsageError("Must provide --username with --password-stdin")
+            raise UsageError("must provide --username with --password-stdin")
         password = _read_password_stdin(stdin)
     if not opts.username and not password and stored.username and stored.password:
         out.write(f"Authenticating with existing credentials for {key}\n")
@@ -200,10 +200,7 @@ def logout(
         if compat_auth_file:
             authfile.remove_all_from_file(compat_auth_file)
         else:
-            try:
-                _remove_all(ctx)
-            except SkopeoError as e:
-                raise authfile.multierror(e) from None
+            _remove_all(ctx)
         out.write("Removed login credentials for all registries\n")
         return
     if not args:
@@ -217,7 +214,7 @@ def logout(
         try:
             removed = _remove(ctx, key)
         except SkopeoError as e:
-            raise authfile.multierror(e).wrap(f'logging out of "{key}"') from None
+            raise e.wrap(f'logging out of "{key}"') from None
     if removed:
         out.write(f"Removed login credentials for {key}\n")
         return

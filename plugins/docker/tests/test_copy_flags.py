@@ -83,7 +83,7 @@ def test_dest_force_compress_format(skopeo: Runner, reference_skopeo: Runner, re
 
     proc = skopeo("copy", "--dest-force-compress-format", oci_image, f"dir:{tmp_path}/bad")
     assert proc.returncode == 1
-    assert fatal_message(proc.stderr) == "--dest-force-compress-format can only be used with --dest-compress-format"
+    assert fatal_message(proc.stderr) == "cannot use ForceCompressionFormat with undefined default compression format"
 
 
 @pytest.mark.oracle

@@ -195,11 +195,14 @@ def test_yaml_filters_credentials_and_tls(source, registry_factory, skopeo: Runn
     assert digest_of(f"docker://{dst.host}/y/img:p1") == private_digest
     # 1.2.0 matched no filter.
     assert "1.2.0" not in api.list_tags(f"docker://{dst.host}/y/app", ctx())["Tags"]
-    # Without the YAML's tls-verify the private registry's certificate is refused.
+    # Without the YAML's tls-verify the private registry's certificate is refused:
+    # as upstream, that repository is skipped with an error and the rest is synced.
     config.write_text(config.read_text().replace("  tls-verify: false\n  credentials", "  credentials"))
     bad = skopeo("sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", str(config), f"{dst.host}/y")
-    assert bad.returncode == 1
-    assert "certificate signed by unknown authority" in fatal_message(bad.stderr)
+    assert bad.returncode == 0, bad.stderr
+    errors = [line for line in bad.stderr.splitlines() if "level=error" in line]
+    assert 'msg="Error processing repo, skipping"' in errors[0] and "repo=secret/img" in errors[0]
+    assert "certificate signed by unknown authority" in errors[1]
 
 
 def test_dry_run_copies_nothing(source, registry_factory, skopeo: Runner, tmp_path: Path) -> None:
@@ -231,8 +234,9 @@ def test_keep_going_reports_failures(source, registry_factory, faulty_proxy, sko
     assert proc.returncode == 1
     assert "Sync failed due to previous reported error(s) for one or more images" in fatal_message(proc.stderr)
     assert f'level=error msg="Error copying ref \\"docker://{proxy.host}/team/app:v2\\"' in proc.stderr
-    c, s, f = copied(proc)
-    assert f == 1 and c + s == 3
+    # As upstream, the failed image is not counted; our summary is not printed after a failure
+    # (it would come before upstream's last line, the fatal one).
+    assert 'msg="Synced 3 images from 1 sources"' in proc.stderr and "Summary:" not in proc.stderr
     for tag in ("v1", "1.2.0", "1.3.0"):
         assert digest_of(f"docker://{dst.host}/k/app:{tag}") == digests[f"team/app:{tag}"]
     # Nothing presented as complete for the failed one.
@@ -241,7 +245,7 @@ def test_keep_going_reports_failures(source, registry_factory, faulty_proxy, sko
     dproxy = faulty_proxy(dst.port)
     rerun = skopeo("sync", "--keep-going", "--src", "docker", "--dest", "docker", *NOTLS, f"{proxy.host}/team/app",
                    f"{dproxy.host}/k")
-    assert copied(rerun) == (0, 3, 1)
+    assert rerun.returncode == 1 and 'msg="Synced 3 images from 1 sources"' in rerun.stderr
     manifest_requests = [(m, t) for m, t, _ in dproxy.requests if "/manifests/" in t]
     assert sorted(manifest_requests) == sorted(("HEAD", f"/v2/k/app/manifests/{t}") for t in ("v1", "1.2.0", "1.3.0"))
 

@@ -50,6 +50,14 @@ class SimpleSigningHandler(SignatureHandler):
     def progress_message(self) -> str:
         return "Signing image using simple signing"
 
+    def check_signing(self, options: dict[str, Any]) -> None:
+        """An unknown key fails the copy before anything is copied (upstream
+        copies the image first, then fails with the same message)."""
+        try:
+            Mechanism().check_secret_key(options.get("key_fingerprint") or "")
+        except SkopeoError as e:
+            raise e.wrap("creating signature") from None
+
     def sign(self, manifest: bytes, identity: str, options: dict[str, Any]) -> bytes:
         key = options.get("key_fingerprint")
         if not key:

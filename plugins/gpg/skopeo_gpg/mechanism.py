@@ -108,6 +108,12 @@ class Mechanism:
                 human.append(line.strip())
         return _Result(proc.returncode, proc.stdout, status, "; ".join(human))
 
+    def check_secret_key(self, key_identity: str) -> None:
+        """gpgme's GetKey(…, secret): a secret key *key_identity* names must exist."""
+        res = self._run(["--with-colons", "--list-secret-keys", "--", key_identity], b"")
+        if not any(line.startswith(b"sec:") for line in res.stdout.splitlines()):
+            raise GPGError(_key_not_found(key_identity))
+
     def sign(self, payload: bytes, key_identity: str, passphrase: str | None = None) -> bytes:
         """An OpenPGP signed message of *payload* made with *key_identity*.  An
         empty passphrase is no passphrase, as upstream: the agent asks for one
@@ -167,13 +173,19 @@ _KEY_NOT_FOUND = {"1", "9"}  # "No such key", "No secret key"
 _SIGNING_FAILED = "gpg: signing failed: "
 
 
+def _key_not_found(key_identity: str) -> str:
+    from skopeo.golang.gojson import quote
+
+    return f"key {quote(key_identity.encode('utf-8', 'surrogateescape'))} not found"
+
+
 def _sign_failure(res: _Result, key_identity: str) -> str:
     """gpgme's error text for a failed signing, as upstream prints it: the key
     lookup's ``key "X" not found``, else libgpg-error's text of the failure,
     which gpg prints itself (``Bad passphrase``, ``No passphrase given``, …)."""
     for st in res.status:
         if st[0] == "INV_SGNR" and len(st) > 1 and st[1] in _KEY_NOT_FOUND:
-            return f'key "{key_identity}" not found'
+            return _key_not_found(key_identity)
     for line in res.stderr.split("; "):
         if line.startswith(_SIGNING_FAILED):
             return line[len(_SIGNING_FAILED):]

@@ -99,6 +99,8 @@ def _decompress(body: bytes) -> bytes:
 
 def read_untrusted(message: bytes) -> UntrustedMessage:
     """The literal data and one-pass signer key ID of a signed message."""
+    if not message:
+        raise OpenPGPError("EOF")  # Go's packet reader: io.EOF before the first packet
     packets = _packets(message)
     key_id: str | None = None
     while packets:

@@ -290,3 +290,18 @@ def test_passphrase_and_key_failures_match_oracle(gpg: Any, run_skopeo, oracle, 
         run("standalone-sign", str(manifest), IDENTITY, gpg.c.fingerprint, "--passphrase-file",
             str(tmp_path / "right"), "-o", str(tmp_path / "sig"), check=True)
         run_skopeo("standalone-verify", str(manifest), IDENTITY, gpg.c.fingerprint, str(tmp_path / "sig"), check=True)
+def test_unknown_signing_key(gpg: Any, run_skopeo, oracle, sample_layout: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A key GnuPG does not have: gpgme's 'key "X" not found', as upstream.  copy
+    fails before anything is copied (upstream copies the image, then fails)."""
+    manifest = _manifest(sample_layout, tmp_path)
+    args = ("standalone-sign", str(manifest), IDENTITY, "DEADBEEF", "-o", str(tmp_path / "sig"))
+    ours, theirs = run_skopeo(*args), oracle(*args)
+    assert ours.returncode == theirs.returncode == 1
+    assert _msg(ours) == _msg(theirs) == 'Error creating signature: key "DEADBEEF" not found'
+    dest = tmp_path / "out.tar"
+    args = ("copy", "--sign-by", "DEADBEEF", f"oci:{sample_layout}:hello", f"docker-archive:{dest}:{IDENTITY}")
+    ours, theirs = run_skopeo(*args), oracle(*args)
+    assert ours.returncode == theirs.returncode == 1
+    assert _msg(ours) == _msg(theirs) == 'creating signature: key "DEADBEEF" not found'
+    assert "Getting image source signatures" in theirs.stdout and ours.stdout == ""
+    assert not dest.exists()

@@ -67,6 +67,9 @@ def layer_branch(digest: str) -> str:
 
 class OstreeTransport(Transport):
     name = "ostree"
+    # Upstream main no longer has an ostree: transport (1.9.3 listed it): help's
+    # transports line stays main's, the transport works all the same.
+    listed = False
 
     def parse_reference(self, text: str) -> OstreeReference:
         image, sep, repo_part = text.partition("@/")
@@ -85,10 +88,7 @@ class OstreeTransport(Transport):
 
 
 class UnavailableOstreeTransport(OstreeTransport):
-    """Stands in when libostree cannot be loaded: not listed in help, and any
-    use says what is missing."""
-
-    listed = False
+    """Stands in when libostree cannot be loaded: any use says what is missing."""
 
     def __init__(self, missing: str) -> None:
         self.missing = missing

@@ -134,9 +134,14 @@ def _short_read_error(what: str, got: int) -> SIFError:
     return SIFError(f"{what}: {EOF if got == 0 else UNEXPECTED_EOF}")
 
 
-def load(fd: int) -> SIFImage:
-    """Parse the header and descriptors of the SIF file open at *fd*."""
-    raw = _read_full(fd, 0, HEADER.size)
+def load(fd: int, path: str) -> SIFImage:
+    """Parse the header and descriptors of the SIF file *path*, open at *fd*."""
+    try:
+        raw = _read_full(fd, 0, HEADER.size)
+    except OSError as e:  # a directory: Go opens it, then its read fails
+        from skopeo.golang.oserror import path_error_text
+
+        raise SIFError(f"reading global header: {path_error_text('read', path, e)}") from None
     if len(raw) < HEADER.size:
         raise _short_read_error("reading global header", len(raw))
     (_launch, magic, version, arch, ident, created, modified, free, total,

@@ -80,7 +80,7 @@ class SifSource(ImageSource):
             raise SkopeoError(f"loading SIF file: {path_error_text('open', reference.file, e)}") from None
         try:
             try:
-                image = siffile.load(fd)
+                image = siffile.load(fd, reference.file)
             except siffile.SIFError as e:
                 raise e.wrap("loading SIF file") from None
             try:

@@ -116,12 +116,14 @@ def parse_file(path: str) -> dict[str, Any]:
 
     from skopeo.golang.oserror import path_error_text
 
+    # upstream's NewSignerFromParameterFile frames every error of ParseFile.
+    setting_up = f"setting up signing using parameter file {_q(path)}"
     try:
         with open(path, "rb") as f:
             source = f.read()
     except OSError as e:
-        raise ParamsError(f'reading "{path}": {path_error_text("open", path, e)}') from None
-    where = f'setting up signing using parameter file "{path}": parsing "{path}"'
+        raise ParamsError(f'{setting_up}: reading {_q(path)}: {path_error_text("open", path, e)}') from None
+    where = f"{setting_up}: parsing {_q(path)}"
     try:
         documents = yaml.compose_all(source.decode("utf-8", "replace"), Loader=yaml.SafeLoader)
         node = next(documents, None)
@@ -163,7 +165,7 @@ def go_url_error(raw: str) -> str | None:
 def _q(text: str) -> str:
     from skopeo.golang import gojson
 
-    return gojson.quote(text.encode())
+    return gojson.quote(text.encode("utf-8", "surrogateescape"))
 
 
 def _check_url(value: str, name: str) -> None:

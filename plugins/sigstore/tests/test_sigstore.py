@@ -72,7 +72,7 @@ def test_generate_refuses_overwrite_and_needs_tty(keypair: tuple[Path, Path, Pat
     missing = tmp_path / "no-dir" / "k.private"
     p = run_skopeo("generate-sigstore-key", "--output-prefix", str(tmp_path / "no-dir" / "k"), "--passphrase-file",
                    str(keypair[2]))
-    assert _msg(p) == f'Error writing key to "{missing}": open {missing}: no such file or directory'
+    assert _msg(p) == f'Error writing private key to "{missing}": open {missing}: no such file or directory'
 
 
 def _policy(tmp_path: Path, name: str, **req: Any) -> Path:

@@ -296,6 +296,7 @@ def choose_driver(name: str, graph_root: str, priority: list[str]) -> str:
             if len(prior) > 1:
                 raise SkopeoError(f"{graph_root} contains several valid graphdrivers: {', '.join(prior)}; "
                                   "Please cleanup or explicitly choose storage driver (-s <DRIVER>)")
+            log.info(f"[graphdriver] using prior storage driver: {candidate}")  # as upstream, every time
             return candidate
     for candidate in order:
         if candidate == OVERLAY and _overlay_supported():

@@ -14,7 +14,6 @@ parsing, as upstream, because an ID prefix is resolved against it.
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
 from skopeo.context import SystemContext
@@ -28,9 +27,6 @@ if TYPE_CHECKING:
 MIN_TRUNCATED_ID_LENGTH = 3
 ERR_INVALID = "invalid reference"
 ERR_NOT_ABSOLUTE = "path name is not absolute"
-_DIGEST_ANCHORED = r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$"
-_ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
-_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def _q(text: str) -> str:
@@ -41,17 +37,12 @@ def _q(text: str) -> str:
 
 def digest_error(text: str) -> str | None:
     """go-digest's ``Digest.Validate`` error text, or None for a valid digest."""
-    i = text.find(":")
-    if i <= 0 or i + 1 == len(text):
-        return "invalid checksum digest format"
-    algo, encoded = text[:i], text[i + 1:]
-    size = _ALGORITHMS.get(algo)
-    if size is None:
-        return "unsupported digest algorithm" if re.match(_DIGEST_ANCHORED, text) else "invalid checksum digest format"
-    if len(encoded) != size:
-        return "invalid checksum digest length"
-    if not set(encoded) <= _HEX_DIGITS:
-        return "invalid checksum digest format"
+    from skopeo.digest import validate
+
+    try:
+        validate(text)
+    except InvalidReferenceError as e:
+        return e.message
     return None
 
 

@@ -106,3 +106,19 @@ def test_additional_image_store_is_read_only(make_store, oci_images: Path, run_s
     run_skopeo("copy", f"oci:{oci_images}:one", f"containers-storage:{spec}localhost/new:v1", check=True)
     assert (shared.root / "vfs-images" / "images.json").read_bytes() == before
     assert "localhost/new:v1" in (main.root / "vfs-images" / "images.json").read_text()
+
+
+@pytest.mark.parametrize(("present", "priority", "chosen", "logged"), [
+    (["overlay"], [], "overlay", True),  # prior state decides, and says so (upstream's info line)
+    (["vfs"], ["vfs", "overlay"], "vfs", True),
+    ([], ["vfs"], "vfs", False),
+])
+def test_driver_chosen_from_prior_state(tmp_path: Path, capsys: pytest.CaptureFixture[str], present: list[str],
+                                         priority: list[str], chosen: str, logged: bool) -> None:
+    from skopeo_storage.drivers import choose_driver
+
+    for name in present:
+        (tmp_path / name).mkdir()
+    assert choose_driver("", str(tmp_path), priority) == chosen
+    line = f"level=info msg=\"[graphdriver] using prior storage driver: {chosen}\"\n"
+    assert capsys.readouterr().err.endswith(line) == logged

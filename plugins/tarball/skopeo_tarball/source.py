@@ -57,6 +57,8 @@ class TarballSource(ImageSource):
             return cast(BinaryIO, _PositionalReader(fd, size)), size, time.time_ns()
         try:
             f = open(name, "rb")
+        except IsADirectoryError as e:  # Go opens it, then the first read fails (upstream's text, unwrapped)
+            raise SkopeoError(path_error_text("read", name, e)) from None
         except OSError as e:
             raise SkopeoError(path_error_text("open", name, e)) from None
         try:

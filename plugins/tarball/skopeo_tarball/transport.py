@@ -51,6 +51,8 @@ class TarballTransport(Transport):
                 continue
             try:
                 open(name, "rb").close()
+            except IsADirectoryError:
+                pass  # Go opens a directory; reading it fails later (see the source)
             except OSError as e:
                 raise InvalidReferenceError(f"error opening {quote_name(name)}: {path_error_text('open', name, e)}") from None
         return TarballReference(self, filenames, stdin)
