@@ -14,7 +14,7 @@ from .. import manifest as mf
 from ..errors import ManifestError, SkopeoError
 from ..events import CopyingConfig
 from ..golang import gojson
-from ..transport import BlobInfo
+from ..transport import BlobInfo, read_config_blob
 from .layers import LayerResult
 from .schema1 import schema1_manifest
 from .session import CopySession
@@ -73,9 +73,10 @@ class ManifestBuilder:
 
     def __init__(self, session: CopySession) -> None:
         self.session = session
-        # Config blobs being stored ahead of their manifest (by digest).
+        # Config blobs being stored ahead of their manifest; each future's
+        # result is the digest it stored.
         self._background: ThreadPoolExecutor | None = None
-        self._config_uploads: dict[str, Future[None]] = {}
+        self._config_uploads: list[Future[str]] = []
 
     def build(
         self,
@@ -102,23 +103,60 @@ class ManifestBuilder:
         self.put_config(stored, data)
         return parsed.serialize(target, new_config, new_layers), target
 
-    def start_config_upload(self, parsed: mf.ImageManifest, target: str, config_raw: bytes | None) -> None:
+    def _executor(self) -> ThreadPoolExecutor:
+        with self.session.lock:
+            if self._background is None:
+                self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="config")
+            return self._background
+
+    def fetch_config(self, parsed: mf.ImageManifest) -> Future[bytes | None]:
+        """The source's config blob, verified.  When layers are copied in
+        parallel it is read in the background, as upstream reads it only after
+        the layers: a round trip fewer on a registry copy's critical path (its
+        error surfaces where the config is first needed).  Otherwise now."""
+        config = parsed.config
+        src = self.session.src
+
+        def read() -> bytes | None:
+            if config is None:
+                return None
+            try:
+                return read_config_blob(src, config)
+            except SkopeoError as e:
+                raise e.wrap(f"reading config blob {config.digest}") from None
+
+        if config is not None and self.session.parallel:
+            return self._executor().submit(read)
+        future: Future[bytes | None] = Future()
+        try:
+            future.set_result(read())
+        except SkopeoError as e:
+            future.set_exception(e)
+        return future
+
+    def start_config_upload(self, parsed: mf.ImageManifest, target: str, config: Future[bytes | None]) -> None:
         """Store the config the first manifest candidate needs while the layers
         are copied, instead of after them (three requests fewer on the critical
         path of a registry copy); :meth:`put_config` reports it at the usual
         point and waits for it."""
-        if parsed.config is None or config_raw is None or target in mf.SCHEMA1:
+        if parsed.config is None or target in mf.SCHEMA1:
             return
         if parsed.mime == mf.OCI_MANIFEST and target != mf.OCI_MANIFEST and parsed.config.media_type != mf.OCI_CONFIG:
             return  # an artifact: the conversion fails before any config is stored
-        try:
-            desc, data, _ = target_config(parsed, target, config_raw)
-        except ManifestError:
-            return  # reported when the manifest is built
+
+        def upload() -> str:
+            try:
+                config_raw = config.result()
+                assert config_raw is not None
+                desc, data, _ = target_config(parsed, target, config_raw)
+            except (ManifestError, SkopeoError):
+                return ""  # reported when the manifest is built
+            self._store_config(desc, data)
+            return desc.digest
+
+        future = self._executor().submit(upload)
         with self.session.lock:
-            if self._background is None:
-                self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="config")
-            self._config_uploads[desc.digest] = self._background.submit(self._store_config, desc, data)
+            self._config_uploads.append(future)
 
     def put_config(self, desc: mf.Descriptor | None, data: bytes | None) -> None:
         if desc is None or data is None:
@@ -129,10 +167,8 @@ class ManifestBuilder:
             raise e.wrap("copying config") from None
         self.session.emit(CopyingConfig(desc.digest, desc.size))
         with self.session.lock:
-            early = self._config_uploads.pop(desc.digest, None)
-        if early is not None:
-            early.result()
-        else:
+            early, self._config_uploads = self._config_uploads, []
+        if desc.digest not in {f.result() for f in early}:
             self._store_config(desc, data)
 
     def _store_config(self, desc: mf.Descriptor, data: bytes) -> None:

@@ -12,7 +12,7 @@ from .. import layertypes as lt
 from .. import manifest as mf
 from ..errors import ManifestError, ManifestTypeRejectedError, SkopeoError
 from ..layertypes import LayerCompressionIncompatibleError
-from ..transport import BlobInfo, read_config_blob
+from ..transport import BlobInfo
 from .decisions import layers_to_encrypt, manifest_candidates
 from .layers import ImageFacts, LayerPipeline, LayerResult
 from .manifests import ManifestBuilder
@@ -57,15 +57,18 @@ class ImageCopier:
         candidates = manifest_candidates(mime, may_modify, s.dest.capabilities.supported_manifest_types,
                                          o.manifest_type, s.compression_format(),
                                          (encrypted and o.decryption is None) or o.encryption is not None)
-        config_raw = self._read_config(parsed)
-        self._check_os(config_raw)
+        config = self.manifests.fetch_config(parsed)
+        config_raw: bytes | None
+        if s.dest.capabilities.must_match_runtime_os:
+            self._check_os(config.result())
         if mime in mf.SCHEMA1 and candidates[0] not in mf.SCHEMA1:
+            config.result()
             if not may_modify:
                 raise ManifestError(f"Unsupported manifest type, need a {candidates[0]} manifest")
             parsed, config_raw, layer_results = converted_from_schema1(self.layers, parsed)
         else:
             if s.parallel:
-                self.manifests.start_config_upload(parsed, candidates[0], config_raw)
+                self.manifests.start_config_upload(parsed, candidates[0], config)
             facts = ImageFacts(parsed.mime, parsed.config.media_type if parsed.config is not None else "",
                                s.cannot_modify_reason(sigs),
                                layers_to_encrypt(o.encrypt_layers if o.encryption is not None else None,
@@ -74,6 +77,7 @@ class ImageCopier:
                                                     manifest_types=tuple(candidates))
             for r, orig in zip(layer_results, original_layers, strict=True):
                 r.changed = r.changed or r.digest != orig.digest
+            config_raw = config.result()
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
             raise SkopeoError(
@@ -134,16 +138,8 @@ class ImageCopier:
             s.emit(ev.StoringSignatures(len(new_sigs)))
             s.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(manifest))
 
-    def _read_config(self, parsed: mf.ImageManifest) -> bytes | None:
-        if parsed.config is None:
-            return None
-        try:
-            return read_config_blob(self.session.src, parsed.config)
-        except SkopeoError as e:
-            raise e.wrap(f"reading config blob {parsed.config.digest}") from None
-
     def _check_os(self, config_raw: bytes | None) -> None:
-        if not self.session.dest.capabilities.must_match_runtime_os or config_raw is None:
+        if config_raw is None:
             return
         wanted = mf.runtime_platform()[0]
         os_name = imageconfig.to_oci_config(config_raw).get("os", "")
