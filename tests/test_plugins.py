@@ -132,3 +132,23 @@ def test_plugins_load_lazily_after_first_full_load(tmp_path) -> None:  # type: i
     creds = "from skopeo import plugins; pm = plugins.hook_manager('get_credentials'); print(pm.has_plugin('docker'))"
     out = subprocess.run([sys.executable, "-c", creds], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_a_copy_loads_only_the_plugins_of_its_two_ends(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The CLI's copy between dir: and oci: imports those two plugins only: not
+    every transport for the help text's list, nor a signing plugin when
+    nothing is signed (start-up time of every command)."""
+    src = tmp_path / "src"
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(' '.join(sorted(m for m in sys.modules if m.startswith('skopeo_')"
+        " and '.' not in m))))\n"
+        f"sys.argv = ['skopeo', '--insecure-policy', 'copy', 'dir:{src}', 'oci:{tmp_path / 'out'}:t']\n"
+        "from skopeo.cli import entry\n"
+        "entry()\n"
+    )
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": ""}
+    for _ in range(2):  # the first run builds the plugin index (loading every plugin)
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr  # no such directory: what matters is what was loaded
+    assert proc.stdout.split() == ["skopeo_dir", "skopeo_oci"], proc.stdout

@@ -181,11 +181,14 @@ def _sub_command(decl: Command) -> CobraCommand:
             deadline.start(timeout, last_resort)
         return int(decl.run(opts) or 0)
 
-    long = decl.long
-    if "{transports}" in long:
-        long = long.replace("{transports}", transport_list())
-    if "{tag_transports}" in long:
-        long = long.replace("{tag_transports}", transport_list(" ", tag_listing=True))
+    def long() -> str:
+        text = decl.long
+        if "{transports}" in text:
+            text = text.replace("{transports}", transport_list())
+        if "{tag_transports}" in text:
+            text = text.replace("{tag_transports}", transport_list(" ", tag_listing=True))
+        return text
+
     complete: Completer | None = None
     if decl.complete_image_names:
         from .complete import complete_image_names

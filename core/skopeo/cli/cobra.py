@@ -32,7 +32,7 @@ class Command:
         use: str,
         *,
         short: str = "",
-        long: str = "",
+        long: str | Callable[[], str] = "",
         example: str = "",
         run: Callable[[Command, list[str]], int | None] | None = None,
         args: ArgsCheck | None = None,
@@ -47,7 +47,10 @@ class Command:
         persistent_pre_run: Callable[[Command, list[str]], None] | None = None,
         version: str = "",
     ) -> None:
-        self.use, self.short, self.long, self.example = use, short, long, example
+        self.use, self.short, self.example = use, short, example
+        # A callable is asked only when help is shown (a transport list loads
+        # every plugin: not on the path of a command that just runs).
+        self._long = long
         self.run = run
         self.args = args
         self.hidden = hidden
@@ -74,6 +77,12 @@ class Command:
         self.called_as = ""
 
     # --- tree ------------------------------------------------------------------------
+    @property
+    def long(self) -> str:
+        if callable(self._long):
+            self._long = self._long()
+        return self._long
+
     @property
     def name(self) -> str:
         return self.use.split(" ", 1)[0]

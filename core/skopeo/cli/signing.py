@@ -52,6 +52,8 @@ def signers_from_flags(opts: Options, dest_ref: ImageReference | None) -> list[C
         raise UsageError(
             "Only one of --sign-by, --sign-by-sq-fingerprint and --sign-by-sigstore-private-key can be used with --sign-passphrase-file"
         )
+    if not chosen and not opts.get("sign_passphrase_file") and not opts.get("sign_by_sq_fingerprint"):
+        return []  # nothing to sign with: no signing plugin to load
     from .. import plugins
     from ..signature import prompt_passphrase, read_passphrase_file
 
