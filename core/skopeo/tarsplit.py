@@ -70,7 +70,7 @@ class TarSplitPacker:
     """Formats entries as JSON lines and hands them to *sink* (which
     compresses and stores them)."""
 
-    def __init__(self, sink: Callable[[bytes], None]) -> None:
+    def __init__(self, sink: Callable[[bytes], object]) -> None:
         self._sink = sink
         self._position = 0
         self._seen: set[str] = set()

@@ -11,7 +11,9 @@ The metadata is a stream of JSON entries, one per line, gzipped:
   base64, replaces ``name`` when it is not UTF-8; ``size`` is omitted when 0,
   and the payload, Go's CRC-64/ISO of the content, is then null).
 
-A port of the Go format (no Python implementation exists).  Segment
+The record format itself (entries, CRC-64, names) is :mod:`skopeo.tarsplit`,
+shared with containers-storage and zstd:chunked; this module walks a tar file
+to make a record and rebuilds the tar from one.  Segment
 boundaries follow Go's reader: a segment holds what lies between the end of
 one member's data and the start of the next one's; the tail comes as the
 last member's padding with the end-of-archive blocks, then 1 MiB pieces.  Readers only concatenate, so the
@@ -25,7 +27,6 @@ import gzip
 import io
 import json
 import os
-import posixpath
 import tarfile
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
@@ -33,25 +34,20 @@ from typing import Any, BinaryIO
 from skopeo.errors import SkopeoError
 from skopeo.golang import gojson
 from skopeo.golang.archivetar import tar_error_text
+from skopeo.tarsplit import (
+    ERR_DUPLICATE_PATH,
+    FILE_TYPE,
+    SEGMENT_TYPE,
+    TarSplitPacker,
+    crc64,
+    crc_payload,
+    entry_name,
+    entry_payload,
+    go_clean,
+)
 
-FILE_TYPE = 1
-SEGMENT_TYPE = 2
 CHUNK = 1 << 20
 END_BLOCKS = 2 * tarfile.BLOCKSIZE
-DUPLICATE = "duplicates of file paths not supported"
-
-
-def crc64(data: bytes | memoryview, crc: int | None = None) -> int:
-    """Go's ``crc64.Update`` with the ISO table (chained through *crc*)."""
-    import fastcrc
-
-    return int(fastcrc.crc64.go_iso(data) if crc is None else fastcrc.crc64.go_iso(data, initial=crc))
-
-
-def _clean(name: str) -> str:
-    """Go's ``filepath.Clean`` (the key for duplicate detection)."""
-    cleaned = posixpath.normpath(name) if name else "."
-    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
 
 
 def _raw_header_name(fd: int, member: tarfile.TarInfo) -> str | None:
@@ -76,21 +72,21 @@ def _has_data(member: tarfile.TarInfo) -> bool:
     return member.isreg() or member.type not in tarfile.SUPPORTED_TYPES
 
 
-def _file_entry(fd: int, member: tarfile.TarInfo) -> dict[str, Any]:
+def _add_file(packer: TarSplitPacker, fd: int, member: tarfile.TarInfo) -> None:
+    """The file entry of *member* (a directory keeps the trailing slash Go's
+    reader keeps), its CRC-64 read from the tar at *fd*."""
     name = member.name
     if member.isdir():
         raw = _raw_header_name(fd, member)
         if raw is not None and raw.rstrip("/") == name and raw.endswith("/"):
             name += "/"
-    entry: dict[str, Any] = {"type": FILE_TYPE}
-    encoded = name.encode("utf-8", "surrogateescape")
     try:
-        entry["name"] = encoded.decode("utf-8")
-    except UnicodeDecodeError:
-        entry["name_raw"] = base64.b64encode(encoded).decode()
+        packer.check_name(name)
+    except ValueError as e:
+        raise SkopeoError(str(e)) from None
     checksum = None
     if member.size > 0:
-        crc: int | None = None
+        crc = 0
         pos, remaining = member.offset_data, member.size if _has_data(member) else 0
         while remaining > 0:
             data = os.pread(fd, min(remaining, CHUNK), pos)
@@ -99,36 +95,8 @@ def _file_entry(fd: int, member: tarfile.TarInfo) -> dict[str, Any]:
             crc = crc64(data, crc)
             pos += len(data)
             remaining -= len(data)
-        checksum = (crc or 0).to_bytes(8, "big")
-        entry["size"] = member.size
-    entry["payload"] = base64.b64encode(checksum).decode() if checksum is not None else None
-    return entry
-
-
-class _Packer:
-    """``storage.NewJSONPacker`` writing into a gzip stream."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self.out = out
-        self.position = 0
-        self.seen: set[str] = set()
-
-    def add(self, entry: dict[str, Any]) -> None:
-        if entry["type"] == FILE_TYPE:
-            name = entry.get("name")
-            if name is None:
-                name = base64.b64decode(entry["name_raw"]).decode("utf-8", "surrogateescape")
-            key = _clean(name)
-            if key in self.seen:
-                raise SkopeoError(DUPLICATE)
-            self.seen.add(key)
-        entry["position"] = self.position
-        self.out.write(gojson.marshal(entry) + b"\n")
-        self.position += 1
-
-    def segment(self, data: bytes) -> None:
-        if data:
-            self.add({"type": SEGMENT_TYPE, "payload": base64.b64encode(data).decode()})
+        checksum = crc_payload(crc)
+    packer.file(name, member.size, checksum)
 
 
 def disassemble(path: str) -> bytes:
@@ -136,7 +104,7 @@ def disassemble(path: str) -> bytes:
     buf = io.BytesIO()
     with open(path, "rb") as f, gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
         fd = f.fileno()
-        packer = _Packer(gz)  # type: ignore[arg-type]
+        packer = TarSplitPacker(gz.write)
         end = 0
         try:
             with tarfile.open(fileobj=f, mode="r:") as tar:
@@ -144,7 +112,7 @@ def disassemble(path: str) -> bytes:
                     if member.issparse():
                         raise SkopeoError(f"sparse file {member.name!r} is not supported")
                     packer.segment(os.pread(fd, member.offset_data - end, end))
-                    packer.add(_file_entry(fd, member))
+                    _add_file(packer, fd, member)
                     end = member.offset_data + (member.size if _has_data(member) else 0)
         except tarfile.ReadError as e:
             if str(e) != "empty file":
@@ -182,18 +150,11 @@ def _entries(metadata: bytes) -> Iterator[dict[str, Any]]:
         if not isinstance(entry, dict):
             raise SkopeoError("tar-split metadata: not an entry")
         if entry.get("type") == FILE_TYPE:
-            key = _clean(entry_name(entry))
+            key = go_clean(entry_name(entry))
             if key in seen:
-                raise SkopeoError(DUPLICATE)
+                raise SkopeoError(ERR_DUPLICATE_PATH)
             seen.add(key)
         yield entry
-
-
-def entry_name(entry: dict[str, Any]) -> str:
-    raw = entry.get("name_raw")
-    if raw:
-        return base64.b64decode(raw).decode("utf-8", "surrogateescape")
-    return str(entry.get("name") or "")
 
 
 def assemble(metadata: bytes, open_file: Callable[[str], BinaryIO]) -> Iterator[bytes]:
@@ -206,7 +167,7 @@ def assemble(metadata: bytes, open_file: Callable[[str], BinaryIO]) -> Iterator[
                 yield base64.b64decode(payload)
         elif entry.get("type") == FILE_TYPE and entry.get("size"):
             name = entry_name(entry)
-            crc: int | None = None
+            crc = 0
             stream = open_file(name)
             try:
                 while data := stream.read(CHUNK):
@@ -214,8 +175,7 @@ def assemble(metadata: bytes, open_file: Callable[[str], BinaryIO]) -> Iterator[
                     yield data
             finally:
                 stream.close()
-            expected = base64.b64decode(entry.get("payload") or "")
-            if (crc or 0).to_bytes(8, "big") != expected:
+            if crc_payload(crc) != entry_payload(entry):
                 raise SkopeoError(f"file integrity checksum failed for {gojson.quote(name.encode('utf-8', 'surrogateescape'))}")
 
 
