@@ -8,6 +8,9 @@ when none works)."""
 
 from __future__ import annotations
 
+import threading
+from typing import NamedTuple
+
 from skopeo import blobinfocache, log
 from skopeo import digest as digest_mod
 from skopeo.blobinfocache import Candidate, CandidateOptions
@@ -37,16 +40,13 @@ class BlobFinder:
         Without *options*: *info* itself, from anywhere it was seen."""
         assert info.digest is not None
         original_ok = options is None or options.accepts_original()
+        checks: list[_Check] = []
         if original_ok and not self.new_repository:
-            size = blob_exists(self.client, self.ref, self.ref.path, info.digest, None)
-            if size is not None:
-                record_location(self.ctx, info.digest, self.ref)
-                return ReusedBlob(info.digest, size)
+            checks.append(_Check(self.ref.path, info.digest, None))
         lookup = None if options is None else CandidateOptions(
             options.can_substitute, options.possible_manifest_formats, options.required_compression)
         candidates = blobinfocache.cache_for(self.ctx).candidate_locations(TRANSPORT, self.ref.domain, info.digest,
                                                                            lookup)
-        tried: set[tuple[str, str]] = set()
         for c in candidates:
             path = self._candidate_path(c)
             if path is None:
@@ -54,21 +54,60 @@ class BlobFinder:
             if original_ok and path == self.ref.path and c.digest == info.digest:
                 log.debug("... Already tried the primary destination")
                 continue
-            tried.add((path, c.digest))
-            size = self._take_from(path, c.digest)
-            if size is not None:
-                if c.digest == info.digest:
-                    return ReusedBlob(c.digest, size)
-                return ReusedBlob(c.digest, size, c.compression, c.annotations)
+            checks.append(_Check(path, c.digest, c))
         if original_ok:
             # Repositories whose manifests (read or written by this process) name it.
+            tried = {(check.path, check.digest) for check in checks}
             for path in manifest_locations.candidates(info.digest, self.ref.domain, self.ref.path):
                 if (path, info.digest) not in tried:
                     log.debug(f"Trying to reuse blob {info.digest} in destination repo {self.ref.domain}/{path}")
-                    size = self._take_from(path, info.digest)
-                    if size is not None:
-                        return ReusedBlob(info.digest, size)
+                    checks.append(_Check(path, info.digest, None))
+        # Upstream asks one place after the other; the answers are taken in the
+        # same order, but the questions go out together: one round trip per
+        # layer instead of one per candidate.
+        for check, size in zip(checks, self._sizes(checks, primary=bool(checks) and checks[0].primary_of(self.ref, info)),
+                               strict=True):
+            if size is None or (check.path != self.ref.path and not self._mount(check.path, check.digest)):
+                continue
+            record_location(self.ctx, check.digest, self.ref)
+            found = check.candidate
+            if found is None or found.digest == info.digest:
+                return ReusedBlob(check.digest, size)
+            return ReusedBlob(found.digest, size, found.compression, found.annotations)
         return None
+
+    def _sizes(self, checks: list[_Check], primary: bool) -> list[int | None]:
+        """The size of each check's blob where it looks (None: not there).  An
+        error of the primary check (the destination repository itself) is
+        raised, as upstream; a candidate's error only disqualifies it."""
+        sizes: list[int | None] = [None] * len(checks)
+        errors: list[BaseException | None] = [None] * len(checks)
+
+        def one(i: int) -> None:
+            check = checks[i]
+            scope = None if primary and i == 0 else Scope("repository", check.path, "pull")
+            try:
+                sizes[i] = blob_exists(self.client, self.ref, check.path, check.digest, scope)
+            except SkopeoError as e:
+                if primary and i == 0:
+                    errors[i] = e
+                else:
+                    log.debug(f"... Failed: {e}")
+            except BaseException as e:  # e.g. --command-timeout's end: raised below
+                errors[i] = e
+
+        threads = [threading.Thread(target=one, args=(i,), name="blob-exists", daemon=True)
+                   for i in range(1, len(checks))]
+        for t in threads:
+            t.start()
+        if checks:
+            one(0)
+        for t in threads:
+            t.join()
+        for e in errors:
+            if e is not None:
+                raise e
+        return sizes
 
     def _candidate_path(self, candidate: Candidate) -> str | None:
         """The repository (path on this registry) to look in for *candidate*."""
@@ -90,22 +129,25 @@ class BlobFinder:
             return None
         return repo.path
 
-    def _take_from(self, path: str, digest: str) -> int | None:
-        """The size of *digest* once the destination repository has it from
-        repository *path* (checked there, then mounted unless it is the
-        destination itself), else None."""
-        scope = Scope("repository", path, "pull")
+    def _mount(self, path: str, digest: str) -> bool:
+        """*digest*, seen in repository *path*, mounted into the destination."""
         try:
-            size = blob_exists(self.client, self.ref, path, digest, scope)
-            if size is None:
-                return None
-            if path != self.ref.path and not mount(self.client, self.ref, path, digest, scope):
-                return None
+            return mount(self.client, self.ref, path, digest, Scope("repository", path, "pull"))
         except SkopeoError as e:
             log.debug(f"... Failed: {e}")
-            return None
-        record_location(self.ctx, digest, self.ref)
-        return size
+            return False
+
+
+class _Check(NamedTuple):
+    """A place to look for a blob: repository *path* (on the destination's
+    registry), *digest*, and the cache's candidate it comes from (if any)."""
+
+    path: str
+    digest: str
+    candidate: Candidate | None
+
+    def primary_of(self, ref: DockerReference, info: BlobInfo) -> bool:
+        return self.candidate is None and self.path == ref.path and self.digest == info.digest
 
 
 def _compressed(compression: str) -> str:

@@ -158,6 +158,34 @@ def test_stale_location_falls_back_to_an_upload(run: Runner, source: Registry, d
     assert len([u for u in _uploads(_since(dest, seen)) if u.startswith("PUT")]) == len(blobs)
 
 
+def test_candidates_are_asked_together(run: Runner, source: Registry, dest: FaultyProxy) -> None:
+    """Each place a layer may already be (the destination repository, then the
+    cache's locations, newest first) is asked at once: with a registry that
+    takes 0.4 s per HEAD, the questions about one blob do not wait for each
+    other's answers.  The answers are still taken in upstream's order: the two
+    newest locations are stale, the oldest is mounted."""
+    for repo in ("r1", "r2", "r3"):
+        run("copy", *NOTLS, f"docker://{source.host}/team/app:v1", f"docker://{dest.host}/{repo}/app:v1")
+    blobs = _blobs(run, f"docker://{dest.host}/r1/app:v1")
+    import httpx
+
+    for repo in ("r2", "r3"):
+        for b in blobs:
+            assert httpx.delete(f"http://{dest.host}/v2/{repo}/app/blobs/{b}").status_code == 202
+    dest.faults.append(Fault(r"^HEAD \S*/blobs/", action="delay", delay=0.4, times=None))
+    seen = len(dest.requests)
+    run("copy", *NOTLS, f"docker://{source.host}/team/app:v1", f"docker://{dest.host}/r4/app:v1")
+    requests = _since(dest, seen)
+    times = dest.request_times[seen:]
+    assert sorted(_mounts(requests, "r4/app")) == sorted(f"{b}<-r1/app" for b in blobs)
+    assert _uploads(requests) == []
+    for b in blobs:
+        heads = sorted((t, target) for (m, target, _), t in zip(requests, times, strict=True)
+                       if m == "HEAD" and target.endswith(f"/blobs/{b}"))
+        assert {target.split("/")[2] for _, target in heads} == {"r1", "r2", "r3", "r4"}, heads
+        assert heads[-1][0] - heads[0][0] < 0.3, heads  # asked one after the other: 0.4 s apart at least
+
+
 def test_sync_mounts_from_an_earlier_push(run: Runner, source: Registry, dest: FaultyProxy) -> None:
     run("copy", *NOTLS, f"docker://{source.host}/team/app:v1", f"docker://{dest.host}/first/app:v1")
     blobs = _blobs(run, f"docker://{dest.host}/first/app:v1")
