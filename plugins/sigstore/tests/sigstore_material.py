@@ -114,11 +114,18 @@ def make_cert(spec: CertSpec, issuer: Cert | None = None) -> Cert:
     return Cert(builder.sign(signer, algorithm), key)
 
 
+# CAs outlive the test run (as real ones do): a check against the current time
+# (a pki: requirement) must not depend on how long the suite took to get there.
+CA_LIFETIME = datetime.timedelta(days=1)
+
+
 def ca(name: str, **kw: Any) -> Cert:
+    kw.setdefault("not_after", NOW + CA_LIFETIME)
     return make_cert(CertSpec(common_name=name, ca=True, eku=None, **kw))
 
 
 def intermediate(name: str, parent: Cert, **kw: Any) -> Cert:
+    kw.setdefault("not_after", NOW + CA_LIFETIME)
     return make_cert(CertSpec(common_name=name, ca=True, eku=None, **kw), parent)
 
 
