@@ -47,27 +47,13 @@ class Written:
     media_type: str
 
 
-class OCILayoutWriter:
-    """Writes blobs, manifests and index entries into an OCI layout directory."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
-        with open(os.path.join(path, "oci-layout"), "w") as f:
-            f.write('{"imageLayoutVersion":"1.0.0"}')
-        self.index_path = os.path.join(path, "index.json")
-        if not os.path.exists(self.index_path):
-            self._write_index({"schemaVersion": 2, "manifests": []})
-
-    def _write_index(self, index: dict[str, object]) -> None:
-        with open(self.index_path, "wb") as f:
-            f.write(gojson.marshal(index))
+class ImageWriter:
+    """Builds images (configs, layers, manifests, lists) from blobs; where the
+    blobs go is up to the subclass (:class:`OCILayoutWriter`: a layout on disk,
+    :class:`skopeo.testing.memory.MemoryImageWriter`: the in-memory transport)."""
 
     def blob(self, data: bytes, media_type: str = "") -> Written:
-        d = _sha(data)
-        with open(os.path.join(self.path, "blobs", "sha256", d.split(":")[1]), "wb") as f:
-            f.write(data)
-        return Written(d, len(data), media_type)
+        raise NotImplementedError
 
     def image(
         self,
@@ -114,6 +100,29 @@ class OCILayoutWriter:
         w = self.blob(raw)
         return Written(w.digest, w.size, lst.mime)
 
+
+class OCILayoutWriter(ImageWriter):
+    """Writes blobs, manifests and index entries into an OCI layout directory."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
+        with open(os.path.join(path, "oci-layout"), "w") as f:
+            f.write('{"imageLayoutVersion":"1.0.0"}')
+        self.index_path = os.path.join(path, "index.json")
+        if not os.path.exists(self.index_path):
+            self._write_index({"schemaVersion": 2, "manifests": []})
+
+    def _write_index(self, index: dict[str, object]) -> None:
+        with open(self.index_path, "wb") as f:
+            f.write(gojson.marshal(index))
+
+    def blob(self, data: bytes, media_type: str = "") -> Written:
+        d = _sha(data)
+        with open(os.path.join(self.path, "blobs", "sha256", d.split(":")[1]), "wb") as f:
+            f.write(data)
+        return Written(d, len(data), media_type)
+
     def tag(self, written: Written, name: str | None) -> None:
         with open(self.index_path, "rb") as f:
             index = json.load(f)
@@ -129,6 +138,12 @@ def make_image(path: str, tag: str, seed: int = 1, layers: int = 2, **kwargs: ob
     img = w.image([random_layer_tar(seed * 100 + i) for i in range(layers)], **kwargs)  # type: ignore[arg-type]
     w.tag(img, tag)
     return img
+
+
+def write_sample_layout(path: str) -> Written:
+    """The kit's sample: an OCI layout at *path* holding one linux/amd64 image
+    (two gzip layers of a few files) tagged ``hello``, the same bytes every time."""
+    return make_image(path, "hello", seed=42, layers=2, labels={"org.example.sample": "hello"})
 
 
 def sparse_layer_image(path: str, tag: str, payload: int) -> Written:
@@ -232,4 +247,4 @@ def _validate_through_our_transports(name: str) -> list[str]:
     return checked
 
 
-__all__ = ["OCILayoutWriter", "digest_mod", "make_image", "make_multiarch", "random_layer_tar", "sparse_layer_image", "validate"]
+__all__ = ["ImageWriter", "OCILayoutWriter", "Written", "digest_mod", "make_image", "make_multiarch", "random_layer_tar", "sparse_layer_image", "validate", "write_sample_layout"]
