@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .. import digest as digest_mod
 from .. import manifest as mf
+from ..context import SystemContext
 from ..golang import gojson
 
 
@@ -188,13 +189,15 @@ def make_multiarch(path: str, tag: str, docker: bool = False) -> Written:
     return idx
 
 
-def validate(name: str) -> list[str]:
+def validate(name: str, check_media_types: bool = True, ctx: SystemContext | None = None) -> list[str]:
     """Check an image through our own transports: every manifest's digest, every
-    blob's digest and size, and every layer's diff_id; then again with an
+    blob's digest and size, every layer's diff_id and (unless told not to) that
+    its media type names its compression; then again with an
     independent reader (:mod:`skopeo.testing.independent`: plain json, hashlib,
     tarfile, httpx) where the transport allows, which must check the same layers.
-    Returns the layer digests checked."""
-    checked = _validate_through_our_transports(name)
+    *ctx* is the context our transports open the image with.  Returns the
+    layer digests checked."""
+    checked = _validate_through_our_transports(name, check_media_types, ctx)
     from .independent import read_image
 
     independent = read_image(name)
@@ -203,18 +206,18 @@ def validate(name: str) -> list[str]:
     return checked
 
 
-def _validate_through_our_transports(name: str) -> list[str]:
+def _validate_through_our_transports(name: str, check_media_types: bool, ctx: SystemContext | None) -> list[str]:
     from .. import api
     from ..compression import decompressing_reader, detect
-    from ..context import SystemContext
     from ..transport import BlobInfo
 
     checked: list[str] = []
     ref = api.parse(name)
-    with ref.new_image_source(SystemContext()) as src:
+    with ref.new_image_source(ctx or SystemContext()) as src:
         raw, mime = src.get_manifest(None)
         parsed = mf.parse(raw, mime or mf.guess_mime(raw))
-        images: list[mf.ImageManifest] = []
+        # (instance digest or None, manifest) of each image.
+        images: list[tuple[str | None, mf.ImageManifest]] = []
         if isinstance(parsed, mf.ManifestList):
             for d in parsed.instances:
                 inst_raw, inst_mime = src.get_manifest(d.digest)
@@ -222,10 +225,10 @@ def _validate_through_our_transports(name: str) -> list[str]:
                 assert len(inst_raw) == d.size, f"instance {d.digest} size mismatch"
                 inner = mf.parse(inst_raw, inst_mime or mf.guess_mime(inst_raw))
                 assert isinstance(inner, mf.ImageManifest)
-                images.append(inner)
+                images.append((d.digest, inner))
         else:
-            images.append(parsed)
-        for img in images:
+            images.append((None, parsed))
+        for instance, img in images:
             assert img.config is not None
             stream, _ = src.get_blob(BlobInfo(img.config.digest, img.config.size))
             cfg = stream.read()
@@ -233,16 +236,24 @@ def _validate_through_our_transports(name: str) -> list[str]:
             assert _sha(cfg) == img.config.digest and len(cfg) == img.config.size
             diff_ids = json.loads(cfg)["rootfs"]["diff_ids"]
             assert len(diff_ids) == len(img.layers)
-            for layer, diff_id in zip(img.layers, diff_ids, strict=True):
-                stream, _ = src.get_blob(BlobInfo(layer.digest, layer.size))
+            # A source that cannot serve the manifest's blobs (a store keeping
+            # layers unpacked) names the ones a reader gets instead.
+            layers = src.layer_infos_for_copy(instance)
+            if layers is None:
+                layers = [BlobInfo(d.digest, d.size, d.media_type) for d in img.layers]
+            assert len(layers) == len(img.layers)
+            for layer, diff_id in zip(layers, diff_ids, strict=True):
+                stream, _ = src.get_blob(layer)
                 data = stream.read()
                 stream.close()
                 assert _sha(data) == layer.digest, f"layer {layer.digest} digest mismatch"
-                assert len(data) == layer.size, f"layer {layer.digest} size mismatch"
+                assert layer.size < 0 or len(data) == layer.size, f"layer {layer.digest} size mismatch"
                 algo = detect(data[:8])
                 plain = decompressing_reader(io.BytesIO(data), algo).read() if algo else data
                 assert _sha(plain) == diff_id, f"layer {layer.digest} diff_id mismatch"
-                assert mf.layer_compression(layer.media_type) == algo, f"layer {layer.digest} media type {layer.media_type} but content {algo}"
+                assert not check_media_types or not layer.media_type or mf.layer_compression(layer.media_type) == algo, \
+                    f"layer {layer.digest} media type {layer.media_type} but content {algo}"
+                assert layer.digest is not None
                 checked.append(layer.digest)
     return checked
 
