@@ -18,3 +18,6 @@ def sample_layout(tmp_path: Path) -> Path:
     dest = tmp_path / "sample-oci"
     shutil.copytree(HELLO_OCI, dest)
     return dest
+
+# Packages the tests build into wheels and test in their own venvs (tests/test_wheels.py).
+collect_ignore = ["tests/packages"]
