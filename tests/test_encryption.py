@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from samples import HELLO_OCI as SAMPLE_LAYOUT
 from skopeo import manifest as mf
-from skopeo.testing.fixtures import SAMPLE_LAYOUT, fatal_message
+from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.images import make_image, validate
 from skopeo.testing.require import DEFAULT_UPSTREAM, find_upstream_main, require_tool
 

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from samples import HELLO_OCI as SAMPLE_LAYOUT
 from skopeo import manifest as mf
 from skopeo.golang import gojson
 from skopeo.golang.gotemplate import GoTime, TemplateError, tabwriter_unflushed
 from skopeo.golang.gotime import go_time_json, go_time_string
 from skopeo.report import render
-from skopeo.testing.fixtures import SAMPLE_LAYOUT, fatal_message
+from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.images import OCILayoutWriter, gzip_bytes, random_layer_tar
 from skopeo.testing.require import DEFAULT_UPSTREAM, find_upstream_main
 

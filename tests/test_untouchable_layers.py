@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from samples import HELLO_OCI as SAMPLE_LAYOUT
 from skopeo import manifest as mf
 from skopeo.golang import gojson
-from skopeo.testing.fixtures import SAMPLE_LAYOUT, fatal_message
+from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.images import OCILayoutWriter, Written, random_layer_tar
 from skopeo.testing.require import find_upstream_main, reference_skopeo
 

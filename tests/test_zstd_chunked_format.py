@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 import zstandard
 
+from samples import HELLO_OCI as SAMPLE_LAYOUT
 from skopeo import manifest as mf
-from skopeo.testing.fixtures import SAMPLE_LAYOUT, fatal_message
+from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.images import OCILayoutWriter, validate
 from skopeo.testing.require import DEFAULT_UPSTREAM, find_upstream_main
 

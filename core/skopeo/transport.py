@@ -280,6 +280,10 @@ class Transport(ABC):
     # whose errors ``list-tags`` prefixes with this context, if any.
     lists_tags: ClassVar[bool] = False
     list_tags_context: ClassVar[str] = ""
+    # Its references implement ImageReference.delete_image (``skopeo delete``);
+    # the others refuse with UnsupportedError.  The conformance suite
+    # (skopeo.testing.conformance) holds a transport to what this says.
+    deletes_images: ClassVar[bool] = False
     # The transport-specific SystemContext fields it reads (and checks), such
     # as "dir_force_compress": a flag setting one for a transport that does
     # not read it is ineffective, which the CLI says.

@@ -19,9 +19,6 @@ from .require import (  # noqa: F401  (pytest hooks of this plugin)
     reference_skopeo,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SAMPLE_LAYOUT = REPO_ROOT / "samples" / "hello-oci"
-
 
 def fatal_message(stderr: str) -> str:
     """The msg of the single ``level=fatal`` line of a failed run (unescaped),
@@ -106,10 +103,24 @@ def forget_blob_info_cache() -> None:
 
 @pytest.fixture
 def sample_layout(tmp_path: Path) -> Path:
-    """A private copy of the bundled sample OCI layout (tag ``hello``)."""
+    """A private sample OCI layout with one image, tag ``hello``
+    (:func:`skopeo.testing.images.write_sample_layout`).  This repository's
+    own tests get its busybox sample instead (the root ``conftest.py``)."""
+    from .images import write_sample_layout
+
     dest = tmp_path / "sample-oci"
-    shutil.copytree(SAMPLE_LAYOUT, dest)
+    write_sample_layout(str(dest))
     return dest
+
+
+@pytest.fixture
+def memory_transport() -> Iterator[None]:
+    """``memory:`` images usable in this test, in-process, beside the installed
+    plugins (:mod:`skopeo.testing.memory`); the store is emptied afterwards."""
+    from .memory import enabled
+
+    with enabled():
+        yield
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ class DockerTransport(Transport):
     reference_prefix = "//"
     lists_tags = True
     list_tags_context = "Error listing repository tags"
+    deletes_images = True
 
     def parse_reference(self, text: str) -> DockerImageReference:
         if not text.startswith("//"):

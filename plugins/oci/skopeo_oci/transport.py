@@ -86,6 +86,7 @@ def validate_scope(scope: str) -> None:
 class OCITransport(Transport):
     name = "oci"
     path_references = True
+    deletes_images = True
     settings = frozenset({"oci_accept_uncompressed_layers"})
 
     def parse_reference(self, text: str) -> OCIReference:

@@ -126,7 +126,7 @@ def test_disassembly_equals_go_tar_split(make: Callable[[], bytes], tmp_path: Pa
 
 
 def _sample_layer() -> bytes:
-    from skopeo.testing.fixtures import SAMPLE_LAYOUT
+    from samples import HELLO_OCI as SAMPLE_LAYOUT
 
     blobs = SAMPLE_LAYOUT / "blobs" / "sha256"
     return max(blobs.iterdir(), key=lambda p: p.stat().st_size).read_bytes()

@@ -11,7 +11,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from skopeo.testing.fixtures import SAMPLE_LAYOUT
+from samples import HELLO_OCI as SAMPLE_LAYOUT
 from skopeo_sif import siffile
 
 DESCRIPTORS_OFFSET = 4096

@@ -52,6 +52,7 @@ def image_id_error(image_id: str) -> str | None:
 
 class StorageTransport(Transport):
     name = "containers-storage"
+    deletes_images = True
 
     def parse_reference(self, text: str) -> StorageReference:
         from .config import StoreOptions, load_store_options

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 from storage_layers import build_tar, chardev, directory, file, rich_layer, symlink, whiteout_layer, write_image
 
-from skopeo.testing.fixtures import REPO_ROOT, fatal_message
+from samples import REPO_ROOT
+from skopeo.testing.fixtures import fatal_message
 from skopeo.testing.require import find_reference_skopeo, require_root, require_tool, skip_or_fail
 
 UID = 65534

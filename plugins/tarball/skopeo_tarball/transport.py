@@ -40,6 +40,8 @@ CHUNK = 1 << 20
 class TarballTransport(Transport):
     name = "tarball"
     path_references = True
+    # Upstream's delete removes the layer files.
+    deletes_images = True
 
     def parse_reference(self, text: str) -> TarballReference:
         filenames = text.split(SEPARATOR)
