@@ -185,3 +185,27 @@ def test_connection_errors_are_httpx_errors(client_for) -> None:  # type: ignore
     with pytest.raises(httpx.ReadTimeout):
         client.get(silent.url, timeout=httpx.Timeout(5.0, read=0.3))
     silent.close()
+
+
+def test_registry_clients_keep_no_cookies() -> None:
+    """As containers/image's http.Client (no cookie jar): a Set-Cookie from a
+    registry (or a load balancer in front of it) is never sent back."""
+    from skopeo_docker.pools import PoolSet
+
+    def answer(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\nContent-Length: 2\r\n\r\nok")
+        return True
+
+    server = ScriptedServer(answer)
+    pools = PoolSet()
+    try:
+        client = pools.pool(f"127.0.0.1:{server.port}", "", True).client
+        for _ in range(2):
+            resp = client.get(f"{server.url}/v2/")
+            assert resp.status_code == 200 and resp.headers["set-cookie"].startswith("session=")
+        assert len(server.requests) == 2
+        assert b"cookie:" not in server.requests[1].lower(), server.requests[1]
+        assert not client.cookies
+    finally:
+        pools.close()
+        server.close()
