@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from skopeo import plugins
-from skopeo.context import SystemContext
 from skopeo.errors import InvalidReferenceError, PluginError
 from skopeo.hookspecs import hookimpl
 from skopeo.transport import Transport
@@ -77,22 +76,6 @@ def test_duplicate_transport_fails(isolated_manager: Any) -> None:
         plugins.transports()
 
 
-def test_auth_provider_first_answer_wins(isolated_manager: Any) -> None:
-    from skopeo.auth import Credentials, resolve
-
-    class Vendor:
-        @hookimpl
-        def get_credentials(self, registry: str, repository: str | None, ctx: SystemContext) -> Credentials | None:
-            return Credentials("vendor", "token", source="vendor") if registry == "vendor.example" else None
-
-    isolated_manager.register(Vendor())
-    assert resolve(SystemContext(auth_file="/nonexistent"), "vendor.example").username == "vendor"
-    assert resolve(SystemContext(auth_file="/nonexistent"), "other.example").anonymous
-    # Explicit credentials and --no-creds win over every provider.
-    assert resolve(SystemContext(username="u", password="p"), "vendor.example").username == "u"
-    assert resolve(SystemContext(no_creds=True), "vendor.example").anonymous
-
-
 def test_unknown_hook_fails_at_startup() -> None:
     pm = plugins.new_manager(load_entry_points=False)
 
@@ -129,6 +112,67 @@ def test_plugins_load_lazily_after_first_full_load(tmp_path) -> None:  # type: i
     second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert second.strip() == "['skopeo_dir']"
     # Hooks still reach every plugin implementing them.
-    creds = "from skopeo import plugins; pm = plugins.hook_manager('get_credentials'); print(pm.has_plugin('docker'))"
+    creds = ("from skopeo import plugins; pm = plugins.hook_manager('register_auth_providers'); "
+             "print(pm.has_plugin('docker'))")
     out = subprocess.run([sys.executable, "-c", creds], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_register_hooks_go_through_pluggy(isolated_manager: Any) -> None:
+    """register_transports is called through pluggy: a plugin's tryfirst impl
+    registers before the others, and a hook wrapper sees each plugin's call."""
+    order: list[str] = []
+    wrapped: list[str] = []
+
+    def transport(name: str) -> Transport:
+        class Named(Transport):
+            def parse_reference(self, text: str) -> Any:
+                return (name, text)
+
+        t = Named()
+        t.name = name
+        return t
+
+    class Late:
+        @hookimpl
+        def register_transports(self, register: Callable[[Transport], None]) -> None:
+            order.append("late")
+            register(transport("late"))
+
+    class Early:
+        @hookimpl(tryfirst=True)
+        def register_transports(self, register: Callable[[Transport], None]) -> None:
+            order.append("early")
+            register(transport("early"))
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def register_transports(self, register: Callable[[Transport], None]) -> Any:
+            result = yield
+            wrapped.append(f"after {len(order)}")
+            return result
+
+    # Registered last, Late would be called first (pluggy's LIFO) but for Early's tryfirst.
+    isolated_manager.register(Early(), name="early")
+    isolated_manager.register(Late(), name="late")
+    isolated_manager.register(Wrapper(), name="wrapper")
+    plugins.set_manager(isolated_manager)
+    assert sorted(plugins.transports()) == ["early", "late"]
+    # One call per plugin, each inside the wrapper; the tryfirst plugin first.
+    assert order == ["early", "late"]
+    assert wrapped == ["after 1", "after 2"]
+
+
+def test_lazy_loads_what_a_wrapper_needs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The index records the hooks a plugin wraps, so an on-demand load of one
+    transport also loads the plugins wrapping register_transports."""
+    from skopeo.plugins import _Lazy
+
+    pm = plugins.new_manager(load_entry_points=False)
+    index = {"dir": {"hooks": ["register_transports"], "wrappers": [], "transports": ["dir"]},
+             "oci": {"hooks": ["register_transports"], "wrappers": ["register_transports"], "transports": ["oci"]},
+             "docker": {"hooks": ["register_transports"], "wrappers": [], "transports": ["docker"]}}
+    eps = [plugins.EntryPoint(n, f"skopeo_{n}") for n in index]
+    lazy = _Lazy(pm, eps, index)
+    assert lazy.transport("dir") is not None
+    assert sorted(lazy.pending) == ["docker"]

@@ -1,5 +1,6 @@
 """``login`` and ``logout``: credential keys, the registry check, and storing or
-removing credentials (auth file or registries.conf ``credential-helpers``).
+removing credentials through the credential providers (:mod:`skopeo.auth`: a
+vendor's, registries.conf ``credential-helpers``, the auth files).
 
 Output goes to the *out* stream given by the caller (stdout in the CLI)."""
 
@@ -12,15 +13,12 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from typing import TextIO
 
-from skopeo import authfile, log
+from skopeo import auth, authfile, log
 from skopeo.auth import Credentials
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError, UsageError
 from skopeo.golang.oserror import path_error_text
 from skopeo.reference import parse_normalized
-
-from . import registries_conf
-from .credentials import erase_with_helper, store_with_helper
 
 DOCKER_IO_COMPAT_KEY = "https://index.docker.io/v1/"
 
@@ -47,12 +45,10 @@ def parse_credentials_key(arg: str) -> tuple[str, str]:
 
 def lookup(ctx: SystemContext, key: str) -> Credentials:
     """Stored credentials for *key* (``host`` or ``host/ns/repo``) from every source."""
-    from skopeo.auth import resolve
-
     registry = key.split("/", 1)[0]
     lookup_ctx = replace(ctx, username=None, password=None, identity_token=None, no_creds=False)
     try:
-        return resolve(lookup_ctx, registry, key if "/" in key else None)
+        return auth.resolve(lookup_ctx, registry, key if "/" in key else None)
     except SkopeoError as e:
         raise e.wrap("get credentials") from None
 
@@ -80,33 +76,12 @@ def _compat_key(key: str) -> str:
 
 
 def store(ctx: SystemContext, key: str, username: str, password: str, compat_auth_file: str = "") -> str:
-    """Store credentials where upstream would; returns a description of where."""
+    """Store credentials where the credential providers say (the first that
+    serves the registry; by default the primary auth file); returns where."""
     if compat_auth_file:
         authfile.store_in_file(compat_auth_file, _compat_key(key), username, password)
         return compat_auth_file
-    registry = key.split("/", 1)[0]
-    helpers = [registries_conf.AUTH_FILE_HELPER] if ctx.auth_file else registries_conf.load(ctx).credential_helpers
-    errors = []
-    for helper in helpers:
-        try:
-            if helper == registries_conf.AUTH_FILE_HELPER:
-                path = authfile.primary_auth_file(ctx)
-                file_helper = authfile.credential_helper_in_file(path, registry)
-                if file_helper is not None:
-                    if key != registry:
-                        raise SkopeoError(f"namespaced key {key!r} is not supported by credential helper {file_helper}")
-                    store_with_helper(file_helper, registry, username, password)
-                    return f"credential helper: {file_helper}"
-                authfile.store_in_file(path, key, username, password)
-                return path
-            if key != registry:
-                raise SkopeoError(f"namespaced key {key!r} is not supported by credential helper {helper}")
-            store_with_helper(helper, registry, username, password)
-            return f"credential helper: {helper}"
-        except SkopeoError as e:
-            log.debug(f"Error storing credentials for {key} in credential helper {helper}: {e}")
-            errors.append(f"{helper}: {e}")
-    raise SkopeoError("; ".join(errors) or "no credential helper configured")
+    return auth.store(ctx, key, Credentials(username, password))
 
 
 def _read_password_stdin(stdin: TextIO) -> str:
@@ -200,7 +175,7 @@ def logout(
         if compat_auth_file:
             authfile.remove_all_from_file(compat_auth_file)
         else:
-            _remove_all(ctx)
+            auth.erase_all(ctx)
         out.write("Removed login credentials for all registries\n")
         return
     if not args:
@@ -212,7 +187,7 @@ def logout(
         removed = authfile.remove_from_file(compat_auth_file, _compat_key(key))
     else:
         try:
-            removed = _remove(ctx, key)
+            removed = auth.erase(ctx, key)
         except SkopeoError as e:
             raise e.wrap(f'logging out of "{key}"') from None
     if removed:
@@ -239,31 +214,3 @@ def _check_auth_file(path: str) -> None:
         os.stat(path)
     except OSError as e:
         raise SkopeoError(f"credential file is not accessible: {path_error_text('faccessat', path, e)}") from None
-
-
-def _helpers(ctx: SystemContext) -> list[str]:
-    if ctx.auth_file:
-        return [registries_conf.AUTH_FILE_HELPER]
-    return registries_conf.load(ctx).credential_helpers
-
-
-def _remove(ctx: SystemContext, key: str) -> bool:
-    registry = key.split("/", 1)[0]
-    removed = False
-    for helper in _helpers(ctx):
-        if helper == registries_conf.AUTH_FILE_HELPER:
-            path = authfile.primary_auth_file(ctx)
-            file_helper = authfile.credential_helper_in_file(path, registry)
-            if file_helper is not None and key == registry:
-                removed = erase_with_helper(file_helper, registry) or removed
-            if os.path.exists(path):
-                removed = authfile.remove_from_file(path, key) or removed
-        elif key == registry:
-            removed = erase_with_helper(helper, registry) or removed
-    return removed
-
-
-def _remove_all(ctx: SystemContext) -> None:
-    for helper in _helpers(ctx):
-        if helper == registries_conf.AUTH_FILE_HELPER:
-            authfile.remove_all_from_file(authfile.primary_auth_file(ctx))

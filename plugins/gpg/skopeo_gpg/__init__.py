@@ -1,10 +1,12 @@
 """Simple signing (``containers-signature`` blobs made and checked with GnuPG):
-the ``simple-signing`` signature kind, evaluating ``signedBy`` policy requirements."""
+the ``simple-signing`` signature kind, evaluating ``signedBy`` policy
+requirements, and the commands around its blobs (``standalone-sign``,
+``standalone-verify``, ``untrusted-signature-dump-without-verification``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skopeo.hookspecs import hookimpl
 
@@ -18,3 +20,12 @@ def register_signature_handlers(register: Callable[[SignatureHandler], None]) ->
     from .handler import SimpleSigningHandler
 
     register(SimpleSigningHandler())
+
+
+@hookimpl
+def register_commands(register: Callable[[Any], None]) -> None:
+    # Imported here: typer loads only when one of these commands is needed.
+    from .commands import app, bare_app
+
+    register(app)
+    register(bare_app)

@@ -1,10 +1,11 @@
 """Sigstore signatures with cosign-compatible keys: the ``sigstore`` signature
-kind, evaluating ``sigstoreSigned`` policy requirements."""
+kind, evaluating ``sigstoreSigned`` policy requirements, and the
+``generate-sigstore-key`` command."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skopeo.hookspecs import hookimpl
 
@@ -18,3 +19,11 @@ def register_signature_handlers(register: Callable[[SignatureHandler], None]) ->
     from .handler import SigstoreHandler
 
     register(SigstoreHandler())
+
+
+@hookimpl
+def register_commands(register: Callable[[Any], None]) -> None:
+    # Imported here: typer loads only when the command is needed.
+    from .commands import app
+
+    register(app)
