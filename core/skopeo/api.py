@@ -1,12 +1,19 @@
-"""The Python API: what the command line does, for programs that import it.
+"""The Python API: what the command line does, for programs that import it;
+the command line is a thin layer over these calls.
 
     >>> from skopeo import api
     >>> api.copy("oci:/images/layout:v1", "dir:/tmp/v1")
-    >>> api.inspect("dir:/tmp/v1")["Digest"]
+    >>> api.inspect("dir:/tmp/v1").digest
 
-Every function raises :class:`skopeo.errors.SkopeoError` subclasses with a
-message and an ``exit_code``; nothing here prints except the copy progress
-written to ``options.report`` when one is given.
+A program that makes many calls uses a :class:`Session` instead (the same
+calls as methods; connections, tokens, the policy and the contexts are kept
+between them).  Results are typed (:class:`~skopeo.results.ImageInfo`,
+:class:`~skopeo.results.TagList`, :class:`~skopeo.copy.CopyResult`,
+:class:`~skopeo.sync.SyncResult`), with ``to_json()`` giving the command's
+output.  Progress comes as events (:mod:`skopeo.events`).  Every function
+raises :class:`skopeo.errors.SkopeoError` subclasses with a message and an
+``exit_code`` (docs/api.md says which, when); nothing here prints except the
+copy progress written to ``options.report`` when one is given.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from .transport import ImageReference, read_blob_verified
 if TYPE_CHECKING:
     from .copy import CopyOptions, CopyResult
     from .policy import PolicyContext
+    from .results import ImageInfo, TagList
+    from .session import Session
     from .sync import SyncOptions, SyncResult
 
 
@@ -40,7 +49,12 @@ def copy(
     retry_delay: float = 0.0,
     digestfile: str | None = None,
 ) -> CopyResult:
-    """Copy an image.  *policy* defaults to the system trust policy (policy.json)."""
+    """Copy an image; the result names the manifest written (``.digest``).
+    *policy* defaults to the system trust policy (policy.json); *options*
+    carry both ends' contexts, the copy's settings, and where progress goes
+    (``events``: a consumer of :mod:`skopeo.events`; ``report``: the
+    command's lines).  *retry_times* repeats the whole copy after a retryable
+    failure (``--retry-times``); *digestfile* receives the digest."""
     if isinstance(source, str):
         try:
             source = parse(source)
@@ -121,10 +135,13 @@ def inspect_config(name: str, ctx: SystemContext | None = None) -> dict[str, Any
 
 
 def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False,
-            digest_algorithm: str | None = None) -> dict[str, Any]:
-    """The ``skopeo inspect`` object (all fields; see :func:`skopeo.inspect.to_json_object`);
-    its Digest uses *digest_algorithm*, by default the config digest's."""
+            digest_algorithm: str | None = None) -> ImageInfo:
+    """What ``skopeo inspect`` prints, as an :class:`~skopeo.results.ImageInfo`
+    (``to_json()`` is the command's output; ``["Digest"]`` still works); its
+    digest uses *digest_algorithm* (``--manifest-digest``), by default the
+    config digest's."""
     from .inspect import output_digest
+    from .results import ImageInfo
 
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
@@ -137,7 +154,7 @@ def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False,
                 tags = src.repo_tags() or []
             except SkopeoError as e:
                 raise e.wrap("Error determining repository tags") from None
-        return output(image, dref.name if dref is not None else None, tags, digest)
+        return ImageInfo.from_output(output(image, dref.name if dref is not None else None, tags, digest))
 
 
 def manifest_digest(data: bytes) -> str:
@@ -150,22 +167,23 @@ def manifest_digest(data: bytes) -> str:
         return of_bytes(data)
 
 
-def list_tags(name: str, ctx: SystemContext | None = None) -> dict[str, Any]:
-    """``{"Repository": …, "Tags": […]}`` (Repository omitted when the transport has none)."""
+def list_tags(name: str, ctx: SystemContext | None = None) -> TagList:
+    """The repository's tags, as a :class:`~skopeo.results.TagList`
+    (``repository`` is None for transports without one; ``to_json()`` is
+    ``skopeo list-tags``' output; ``["Tags"]`` still works)."""
+    from .results import TagList
+
     ctx = ctx or SystemContext()
     _, sep, _ = name.partition(":")
     if not sep:
         raise SkopeoError(f'Invalid "{name}": does not specify a transport')
     ref = parse(name)
     repo, tags = ref.list_tags(ctx)
-    out: dict[str, Any] = {}
-    if repo:
-        out["Repository"] = repo
-    out["Tags"] = tags
-    return out
+    return TagList(repo or None, list(tags))
 
 
 def delete(name: str, ctx: SystemContext | None = None) -> None:
+    """Delete the image *name* (for the transports that can)."""
     ctx = ctx or SystemContext()
     try:
         ref = parse(name)
@@ -174,7 +192,16 @@ def delete(name: str, ctx: SystemContext | None = None) -> None:
     ref.delete_image(ctx)
 
 
+def __getattr__(name: str) -> Any:
+    # Session imports this module: loaded on first use.
+    if name == "Session":
+        from .session import Session
+
+        return Session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "SystemContext", "copy", "delete", "inspect", "inspect_config", "inspect_raw", "list_tags",
+    "Session", "SystemContext", "copy", "delete", "inspect", "inspect_config", "inspect_raw", "list_tags",
     "manifest_digest", "parse", "read_blob_verified", "sync",
 ]

@@ -93,21 +93,34 @@ def providers() -> list[AuthProvider]:
     return plugins.auth_providers()
 
 
+# Where a session remembers what the providers returned (see resolve).
+SESSION_KEY = "skopeo.auth"
+
+
 def resolve(ctx: SystemContext, registry: str, repository: str | None = None) -> Credentials:
     """Credentials for a registry: ``--no-creds`` and explicit ``--creds`` win,
-    then the providers serving *registry*, in order."""
+    then the providers serving *registry*, in order.  Within a session
+    (``ctx.resources``), what the providers returned is remembered per
+    registry, repository and auth file for the session's life (a login or
+    logout through the session forgets it)."""
     if ctx.no_creds:
         return Credentials(source="--no-creds")
     if ctx.username is not None or ctx.password is not None:
         return Credentials(ctx.username or "", ctx.password or "", source="command line")
     if ctx.identity_token:
         return Credentials(identity_token=ctx.identity_token, source="command line")
-    for provider in providers():
-        if serves(provider, registry, ctx):
-            found = provider.get(registry, repository, ctx)
-            if found is not None:
-                return found
-    return Credentials()
+
+    def ask() -> Credentials:
+        for provider in providers():
+            if serves(provider, registry, ctx):
+                found = provider.get(registry, repository, ctx)
+                if found is not None:
+                    return found
+        return Credentials()
+
+    if ctx.resources is None:
+        return ask()
+    return ctx.resources.get((SESSION_KEY, registry, repository, ctx.auth_file), ask)
 
 
 def registry_of(key: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .resources import Resources
     from .tlsdetails import TLSDetails
 
 
@@ -58,6 +59,9 @@ class SystemContext:
     override_variant: str | None = None
     # Anything a third-party transport wants to carry (keyed by its own names).
     extra: dict[str, Any] = field(default_factory=dict)
+    # The session this context belongs to: what transports keep between calls
+    # (connection pools, tokens; see skopeo.resources).  None: the process's.
+    resources: Resources | None = None
 
     def tmp_directory(self) -> str:
         """Where big temporary files go: ``--tmpdir``, else /var/tmp (upstream's

@@ -79,3 +79,16 @@ class UploadInterruptedError(SkopeoError):
     again; nothing of the failed attempt is visible at the destination."""
 
     retryable = True
+
+
+class SyncError(SkopeoError):
+    """A sync in which images failed.  ``result`` (a ``skopeo.sync.SyncResult``)
+    says what became of every image; without keep-going the message and the
+    exit status are the first failure's (its error is ``__cause__``)."""
+
+    def __init__(self, message: str, result: object = None, cause: SkopeoError | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+        if cause is not None:
+            self.exit_code = cause.exit_code
+            self.__cause__ = cause

@@ -1,9 +1,13 @@
-"""Copy progress for people and for logs.
+"""Copy progress for people and for logs: the command line's consumer of
+the copy engine's events (:mod:`skopeo.events`).
 
 Lines that scripts parse (``Copying blob sha256:…``, ``Writing manifest …``) are
-printed as the reference prints them.  On a terminal each blob also gets a live
-bar with bytes and speed; elsewhere (CI logs) a one-line status is printed every
-``interval`` seconds while blobs are in flight, so long copies show progress.
+printed as the reference prints them (:func:`line_for` says which event is
+which line).  On a terminal each blob also gets a live bar with bytes and
+speed; elsewhere (CI logs) a one-line status is printed every ``interval``
+seconds while blobs are in flight, so long copies show progress.  The lines
+of the instances of a list, copied several at once, come out as if they had
+been copied one after the other, as upstream does (:class:`OrderedLines`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from . import deadline
+from . import events as ev
 
 if TYPE_CHECKING:
     from .transport import BlobStream
@@ -72,12 +77,17 @@ class CancelledError(Exception):
     """Another part of the same copy failed; stop moving bytes."""
 
 
-class CountingReader:
-    """Counts bytes read from a stream into a BlobProgress, and stops early when
-    *cancel* is set (a sibling blob failed, the whole copy will fail) or when
-    ``--command-timeout`` has passed (whatever the transport)."""
+class ByteCounter(Protocol):
+    def add(self, n: int) -> None: ...
 
-    def __init__(self, stream: BlobStream, progress: BlobProgress, cancel: threading.Event | None = None) -> None:
+
+class CountingReader:
+    """Counts bytes read from a stream (into an :class:`events.BlobCounter`,
+    or a bar), and stops early when *cancel* is set (a sibling blob failed,
+    the whole copy will fail) or when ``--command-timeout`` has passed
+    (whatever the transport)."""
+
+    def __init__(self, stream: BlobStream, progress: ByteCounter, cancel: threading.Event | None = None) -> None:
         self._stream = stream
         self._progress = progress
         self._cancel = cancel
@@ -95,7 +105,8 @@ class CountingReader:
 
 
 class Progress:
-    """Thread-safe progress output.  ``out=None`` is quiet."""
+    """Thread-safe progress output, and a consumer of copy events (call it
+    with each event).  ``out=None`` is quiet."""
 
     def __init__(self, out: TextIO | None, interval: float = STATUS_INTERVAL) -> None:
         self.out = out
@@ -107,6 +118,44 @@ class Progress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._total = 0
+        # The bars of blobs being copied, by blob_id.
+        self._bars: dict[int, BlobProgress] = {}
+        # The lines of a list's instances, printed in the list's order.
+        self._parts: OrderedLines | None = None
+
+    # --- events --------------------------------------------------------------
+    def __call__(self, event: ev.Event) -> None:
+        if self.out is None:
+            return
+        sink = self._parts.sink(event.instance) if self._parts is not None and event.instance is not None else None
+        if isinstance(event, ev.BlobProgress):
+            bar = self._bars.get(event.blob_id)
+            if bar is not None:
+                bar.size = event.size
+                bar.copied = event.copied
+        elif isinstance(event, ev.BlobStarted):
+            self._bars[event.blob_id] = self.blob(blob_label(event.digest), event.size, sink)
+        elif isinstance(event, ev.BlobDone):
+            bar = self._bars.pop(event.blob_id, None)
+            if bar is not None:
+                bar.size = event.size
+                bar.copied = event.copied
+                bar.finish()
+        elif isinstance(event, ev.BlobSkipped):
+            (sink or self.line)(self.skipped_text(blob_label(event.digest)))
+        elif isinstance(event, ev.InstanceDone):
+            if self._parts is not None:
+                self._parts.done(event.index)
+        elif isinstance(event, ev.InstanceFailed):
+            if self._parts is not None:
+                self._parts.failed(event.index)
+        else:
+            text = line_for(event)
+            if text is None:
+                return
+            (sink or self.line)(text)
+            if isinstance(event, ev.CopyingInstances) and event.count:
+                self._parts = OrderedLines(self.line, event.count)
 
     # --- plain lines ---------------------------------------------------------
     def line(self, text: str) -> None:
@@ -203,42 +252,6 @@ class Progress:
             self._drawn = len(self._active)
 
 
-class Reporter(Protocol):
-    """What the copy engine reports to: a :class:`Progress`, or one part's
-    :class:`ProgressView` of it."""
-
-    def line(self, text: str) -> None: ...
-
-    def blob(self, label: str, size: int) -> BlobProgress: ...
-
-    def skipped(self, label: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class ProgressView:
-    """One part of a copy whose parts run in parallel (the instances of a
-    list): live bars stay shared on the terminal, but every permanent line
-    goes to *sink*, which prints it in the parts' order."""
-
-    def __init__(self, progress: Progress, sink: LineSink) -> None:
-        self._progress = progress
-        self._sink = sink
-
-    def line(self, text: str) -> None:
-        if self._progress.out is not None:
-            self._sink(text)
-
-    def blob(self, label: str, size: int) -> BlobProgress:
-        return self._progress.blob(label, size, self._sink)
-
-    def skipped(self, label: str) -> None:
-        self.line(self._progress.skipped_text(label))
-
-    def close(self) -> None:
-        pass  # the shared Progress is closed by its owner
-
-
 class OrderedLines:
     """The lines of *parts* parts running in parallel, printed as if they had
     run one after the other (upstream copies the instances of a list in turn,
@@ -283,3 +296,31 @@ class OrderedLines:
             self._limit = min(self._limit, part + 1)
             for later in range(self._limit, len(self._waiting)):
                 self._waiting[later].clear()
+
+
+def blob_label(digest: str) -> str:
+    return f"Copying blob {digest}"
+
+
+def line_for(event: ev.Event) -> str | None:
+    """The line upstream prints for *event* (blob lines aside: see
+    :class:`Progress`), or None."""
+    if isinstance(event, ev.GettingSignatures):
+        return f"Getting image {'list' if event.list else 'source'} signatures"
+    if isinstance(event, ev.CheckingSignatureSupport):
+        return "Checking if image destination supports signatures"
+    if isinstance(event, ev.CopyingConfig):
+        return f"Copying config {event.digest}"
+    if isinstance(event, ev.WritingManifest):
+        return f"Writing manifest {'list ' if event.list else ''}to image destination"
+    if isinstance(event, ev.CreatingSignature):
+        return f"Creating signature: {event.message}"
+    if isinstance(event, ev.StoringSignatures):
+        return f"Storing {'list ' if event.list else ''}signatures"
+    if isinstance(event, ev.ImageSkipped):
+        return "Skipping: image already present at destination"
+    if isinstance(event, ev.CopyingInstances):
+        return f"Copying {event.count} images generated from {event.total} images in list"
+    if isinstance(event, ev.InstanceStarted):
+        return f"Copying image {event.digest} ({event.index + 1}/{event.total})"
+    return None

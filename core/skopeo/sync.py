@@ -18,17 +18,20 @@ an error like any other (1.9.3 only warned and then found no images).
 
 from __future__ import annotations
 
+import builtins
 import copy as copy_mod
 import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from . import log, plugins, retry
 from .context import SystemContext
 from .copy import CopyOptions, CopyResult, copy_image
-from .errors import SkopeoError, UsageError
+from .errors import SkopeoError, SyncError, UsageError
+from .events import Emitter, SyncImageDone, SyncImageStarted
 from .golang.oserror import path_error_text
 from .policy import PolicyContext
 from .reference import parse_normalized
@@ -58,6 +61,31 @@ class SyncOptions:
     shard: Shard | None = None
 
 
+# What became of each image of a sync (SyncedImage.status).
+COPIED, SKIPPED, FAILED = "copied", "skipped", "failed"
+# Not copied: the sync stopped at an earlier failure (without keep_going); a dry run's images.
+NOT_STARTED, PLANNED = "not-started", "planned"
+
+
+@dataclass
+class SyncedImage:
+    """One image of a sync: where from, where to, and what became of it
+    (*status*: ``copied``, ``skipped`` because the destination has it,
+    ``failed`` with *error*, ``not-started`` after an earlier failure, or
+    ``planned`` in a dry run); *digest* is the manifest at the destination."""
+
+    source: str
+    destination: str
+    status: str = NOT_STARTED
+    digest: str = ""
+    bytes_copied: int = 0
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Source": self.source, "Destination": self.destination, "Status": self.status,
+                "Digest": self.digest, "BytesCopied": self.bytes_copied, "Error": self.error}
+
+
 @dataclass
 class SyncResult:
     sources: int = 0
@@ -69,7 +97,24 @@ class SyncResult:
     failed: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    # (source, destination) of every image, in order.
     planned: list[tuple[str, str]] = field(default_factory=list)
+    # What became of each image, in the same order.
+    results: list[SyncedImage] = field(default_factory=list)
+
+    def with_status(self, status: str) -> list[SyncedImage]:
+        """The images that ended with *status* (``COPIED``, ``SKIPPED``, ``FAILED`` …)."""
+        return [r for r in self.results if r.status == status]
+
+    def to_json(self) -> builtins.bytes:
+        """The result as JSON (the command prints none: skopeo-py's own keys)."""
+        import json
+
+        return json.dumps({
+            "Sources": self.sources, "Images": self.images, "ShardImages": self.shard_images, "Copied": self.copied,
+            "Skipped": self.skipped, "Failed": self.failed, "Bytes": self.bytes, "Seconds": self.seconds,
+            "Results": [r.to_dict() for r in self.results],
+        }, indent=4).encode() + b"\n"
 
 
 # What a registry destination holds for an image, from its repository's tag list.
@@ -209,6 +254,7 @@ def sync_sources(sources: list[Source], destination: str, options: SyncOptions, 
         log.warning("Running in dry-run mode")
         for i, job, dest, _ in planned:
             log.info(f"Would have copied image ref {i + 1}/{total}", **{"from": str(job.source), "to": dest})
+            result.results[i].status = PLANNED
         result.copied = total
         log.info(f"Would have synced {total} images from {len(sources)} sources")
         result.seconds = time.monotonic() - started
@@ -217,7 +263,7 @@ def sync_sources(sources: list[Source], destination: str, options: SyncOptions, 
     result.seconds = time.monotonic() - started
     log.info(f"Synced {result.copied + result.skipped} images from {len(sources)} sources")
     if result.failed:
-        raise SkopeoError("Sync failed due to previous reported error(s) for one or more images")
+        raise SyncError("Sync failed due to previous reported error(s) for one or more images", result)
     # Our own line, after upstream's last one (never between upstream's lines).
     log.info(
         f"Summary: {result.copied} copied, {result.skipped} skipped, {result.failed} failed, "
@@ -254,6 +300,7 @@ def _plan(jobs: list[Job], destination: str, options: SyncOptions, result: SyncR
             dest = str(dest_ref)  # as upstream names it (with the implied :latest)
         planned.append((i, job, dest, dest_ref))
         result.planned.append((str(job.source), dest))
+        result.results.append(SyncedImage(str(job.source), dest))
     return planned
 
 
@@ -272,6 +319,10 @@ class _Copies:
         self.first_error: list[SkopeoError] = []
         self.destination_tags = _DestinationTags(options.copy.dest_ctx) if options.dest_kind == "docker" else None
         self.digestfile = _digestfile(options)
+        # The sync's events and every copy's share one consumer, called one at a time.
+        consumer = options.copy.events
+        self.emit = Emitter(consumer)
+        self.copy_options = replace(options.copy, events=self.emit.consumer)
 
     def run(self, planned: list[_Planned]) -> None:
         from . import blobinfocache
@@ -290,7 +341,8 @@ class _Copies:
         finally:
             cache.close()
         if self.first_error:
-            raise self.first_error[0]
+            first = self.first_error[0]
+            raise SyncError(first.message, self.result, first) from first
 
     def _run_one(self, item: _Planned) -> None:
         try:
@@ -307,16 +359,19 @@ class _Copies:
 
     def _copy_one(self, i: int, job: Job, dest: str, dest_ref: ImageReference | None) -> None:
         options, result = self.options, self.result
+        outcome = result.results[i]
         if self.stop.is_set():
             return
         if dest_ref is None:  # dir: the image's directory is created here, as upstream does
             try:
                 dest_ref = _dir_destination(dest[len("dir:"):])
             except SkopeoError as e:
+                self._done(i, outcome, FAILED, error=e.message)
                 self._fail(e)  # fatal even with --keep-going, as upstream
                 return
         log.info(f"Copying image ref {i + 1}/{self.total}", **{"from": str(job.source), "to": dest})
-        opts = copy_mod.copy(options.copy)
+        self.emit(SyncImageStarted(i, self.total, outcome.source, dest))
+        opts = copy_mod.copy(self.copy_options)
         opts.source_ctx = job.source_ctx
         try:
             status = self.destination_tags.status(dest) if self.destination_tags is not None else MAYBE_PRESENT
@@ -329,6 +384,7 @@ class _Copies:
         except SkopeoError as e:
             with self.lock:
                 result.failed += 1
+            self._done(i, outcome, FAILED, error=e.message)
             if not options.keep_going:
                 self._fail(e.wrap(f'Error copying ref "{job.source}"'))
                 return
@@ -343,3 +399,9 @@ class _Copies:
             if self.digestfile:
                 with open(self.digestfile, "a") as f:
                     f.write(f"{res.digest} {dest}\n")
+        self._done(i, outcome, SKIPPED if res.skipped else COPIED, res.digest, 0 if res.skipped else res.bytes_copied)
+
+    def _done(self, i: int, outcome: SyncedImage, status: str, digest: str = "", copied: int = 0,
+              error: str = "") -> None:
+        outcome.status, outcome.digest, outcome.bytes_copied, outcome.error = status, digest, copied, error
+        self.emit(SyncImageDone(i, self.total, outcome.source, outcome.destination, status, digest, error))

@@ -252,6 +252,17 @@ def _missing_command(name: str) -> CobraCommand:
     return CobraCommand(name, long=message, run=run, hidden=True, skopeo_usage=True, disable_flag_parsing=True)
 
 
+def write_stdout(data: bytes) -> None:
+    """Write *data* to stdout as it is (raw manifests, an API result's ``to_json()``)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
+    else:
+        sys.stdout.flush()
+        buffer.write(data)
+    sys.stdout.flush()
+
+
 def print_stdout(text: str) -> None:
     """Write *text* to stdout; characters standing for bytes that were not UTF-8
     (argv's surrogateescape) go out as those bytes, as Go writes them."""

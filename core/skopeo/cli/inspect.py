@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from ..errors import UsageError
-from .app import BOOL, STR, Command, Flag, Options, print_stdout
+from .app import BOOL, STR, Command, Flag, Options, print_stdout, write_stdout
 from .options import authfile_flag, image_flags, registry_flags, retry_flags, retry_settings, system_context
 
 FLAGS = [
@@ -25,7 +23,6 @@ FLAGS = [
 def run(opts: Options) -> int:
     from .. import api, retry
     from ..golang import gojson
-    from ..inspect import to_json_object
 
     name = opts.args[0]
     if opts.raw and opts.format:
@@ -39,8 +36,7 @@ def run(opts: Options) -> int:
     times, delay = retry_settings(opts)
     if opts.raw:
         data = retry.if_necessary(lambda: api.inspect_raw(name, ctx, config=bool(opts.config)), times, delay)
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        write_stdout(data)
         return 0
     if opts.config:
         cfg = retry.if_necessary(lambda: api.inspect_config(name, ctx), times, delay)
@@ -58,11 +54,9 @@ def run(opts: Options) -> int:
     out = retry.if_necessary(lambda: api.inspect(name, ctx, no_tags=bool(opts.no_tags), digest_algorithm=algorithm),
                              times, delay)
     if opts.format:
-        from ..inspect import template_data
-
-        _print_template(opts.format, template_data(out), "")
+        _print_template(opts.format, out.template_data(), "")
     else:
-        print_stdout(gojson.marshal_indent(to_json_object(out)))
+        write_stdout(out.to_json())
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .app import Command, Options, print_stdout
+from .app import Command, Options, write_stdout
 from .options import authfile_flag, registry_flags, retry_flags, retry_settings, system_context
 
 if TYPE_CHECKING:
@@ -16,7 +16,6 @@ FLAGS = [authfile_flag(), *registry_flags(""), *retry_flags()]
 def run(opts: Options) -> int:
     from .. import api, retry
     from ..errors import InvalidReferenceError, SkopeoError
-    from ..golang import gojson
 
     name = opts.args[0]
     transport = _tag_listing_transport(name)
@@ -34,7 +33,7 @@ def run(opts: Options) -> int:
         if transport is not None and transport.list_tags_context:
             raise e.wrap(transport.list_tags_context) from None
         raise
-    print_stdout(gojson.marshal_indent(out))
+    write_stdout(out.to_json())
     return 0
 
 

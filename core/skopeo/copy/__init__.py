@@ -13,9 +13,12 @@ shares), :mod:`.layers` (the layer pipeline, its restarts), :mod:`.manifests`
 
 from __future__ import annotations
 
+from .. import events
 from .. import manifest as mf
 from ..errors import SkopeoError
+from ..events import Emitter
 from ..policy import PolicyContext
+from ..progress import Progress
 from ..transport import ImageReference
 from .layers import LayerPipeline
 from .lists import copy_list
@@ -43,10 +46,28 @@ def copy_image(
     src_ref: ImageReference,
     options: CopyOptions | None = None,
 ) -> CopyResult:
-    """Copy the image *src_ref* to *dest_ref*; return the manifest written."""
+    """Copy the image *src_ref* to *dest_ref*; return the manifest written.
+    Progress goes to ``options.events`` (events) and ``options.report`` (text)."""
     options = options or CopyOptions()
     if options.multi_arch not in (MULTI_ARCH_SYSTEM, MULTI_ARCH_ALL, MULTI_ARCH_INDEX_ONLY):
         raise SkopeoError(f"unknown multi-arch option {options.multi_arch!r}")
+    text = Progress(options.report) if options.report is not None else None
+    emit = Emitter(events.fan_out(text, options.events), events.new_copy_id())
+    try:
+        emit(events.CopyStarted(str(src_ref), str(dest_ref)))
+        result = _open_and_copy(policy, dest_ref, src_ref, options, emit)
+    except Exception as e:
+        emit(events.CopyFailed(str(e)))
+        raise
+    finally:
+        if text is not None:
+            text.close()
+    emit(events.CopyDone(result.digest, result.mime, result.skipped, result.bytes_copied))
+    return result
+
+
+def _open_and_copy(policy: PolicyContext, dest_ref: ImageReference, src_ref: ImageReference, options: CopyOptions,
+                   emit: Emitter) -> CopyResult:
     # Destination first, then source, each error with its context: upstream's
     # order and wording ("initializing source docker://…: pinging …").
     try:
@@ -59,7 +80,7 @@ def copy_image(
         except SkopeoError as e:
             raise e.wrap(f"initializing source {src_ref}") from None
         try:
-            session = CopySession(policy, src, dest, options)
+            session = CopySession(policy, src, dest, options, emit)
             manifests = ManifestBuilder(session)
             session.cache.open()
             try:
@@ -68,7 +89,6 @@ def copy_image(
                 return result
             finally:
                 manifests.close()
-                session.output.close()
                 session.cache.close()  # writes what was learned
         finally:
             src.close()

@@ -3,7 +3,7 @@ destination, verified while it flows, (de)compressed when the decision says
 so, several at once when both ends allow it, and read again from the source
 when an upload was interrupted.
 
-The chain is ``src.get_blob`` → ``CountingReader`` (progress, cancellation) →
+The chain is ``src.get_blob`` → ``CountingReader`` (progress events, cancellation) →
 ``VerifyingReader`` (digest and size) → ``PeekReader`` (compression sniffed
 from the content) → optional decompressor → optional compressor →
 ``dest.put_blob``."""
@@ -20,7 +20,8 @@ from .. import layertypes as lt
 from .. import manifest as mf
 from ..digest import VerifyingReader
 from ..errors import SkopeoError, UploadInterruptedError
-from ..progress import BlobProgress, CancelledError, CountingReader
+from ..events import BlobCounter, BlobSkipped
+from ..progress import CancelledError, CountingReader
 from ..retry import Backoff, retrying
 from ..streams import PrefetchReader, ReadErrorAnnotator
 from ..transport import BlobInfo, BlobStream
@@ -169,22 +170,22 @@ class LayerPipeline:
         crypto = LayerCryptoStep(desc.digest, o.decryption if decrypt else None, o.encryption if encrypt else None)
         # Encrypting or decrypting always reads the layer (upstream does not reuse there).
         if not crypto.operation:
-            reused = self._reused(desc, info, batch)
+            reused = self._reused(index, desc, info, batch)
             if reused is not None:
                 return reused
         # A destination that cannot rewind a stream it consumed part of raises
         # UploadInterruptedError on a transient failure (e.g. a registry upload
         # whose connection was reset): the blob is then read again from the
         # source, through a fresh pipeline, instead of buffering it anywhere.
-        bars: list[BlobProgress] = []  # one progress bar across attempts
+        counters: list[BlobCounter] = []  # one blob in the events across attempts
 
         def announce(e: BaseException, delay: float, retry: int) -> None:
             log.debug(f"{e}: copying blob {desc.digest} again in {delay:g}s ({retry}/{BLOB_RESTART_ATTEMPTS - 1})")
 
-        return retrying(lambda: self._transfer(desc, info, batch, bars, crypto), _restart_policy(),
+        return retrying(lambda: self._transfer(index, desc, info, batch, counters, crypto), _restart_policy(),
                         UploadInterruptedError, announce, may_retry=lambda e: not s.cancel.is_set())
 
-    def _reused(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch) -> LayerResult | None:
+    def _reused(self, index: int, desc: mf.Descriptor, info: BlobInfo, batch: _Batch) -> LayerResult | None:
         """The layer as the destination already has it, in this or (through the
         blob-info cache) another compression, without reading the source; as
         upstream, tried whenever the layer's diffID is not needed or is known."""
@@ -205,27 +206,27 @@ class LayerPipeline:
             raise e.wrap(f"trying to reuse blob {desc.digest} at destination") from None
         if reused is None:
             return None
-        s.progress.skipped(f"Copying blob {desc.digest}")
         digest, size, compression, changed, annotations = reused_layer(desc, reused)
+        s.emit(BlobSkipped(desc.digest, desc.size, index, digest))
         return LayerResult(digest, size, compression, desc, changed, diff_id=diff_id, annotations=annotations)
 
-    def _transfer(self, desc: mf.Descriptor, info: BlobInfo, batch: _Batch, bars: list[BlobProgress],
+    def _transfer(self, index: int, desc: mf.Descriptor, info: BlobInfo, batch: _Batch, counters: list[BlobCounter],
                   crypto: LayerCryptoStep) -> LayerResult:
         """One attempt at reading a layer from the source and writing it."""
         s = self.session
         prefetch: PrefetchReader | None = None
-        if not bars:  # announced before the source is opened, as upstream does
-            bars.append(s.progress.blob(f"Copying blob {desc.digest}", desc.size))
-        bar = bars[0]
+        if not counters:  # announced before the source is opened, as upstream does
+            counters.append(BlobCounter(s.emit, desc.digest, desc.size))
+            counters[0].started(index)
+        counter = counters[0]
         try:
             stream, size = s.src.get_blob(info)
         except SkopeoError as e:
             raise e.wrap(f"reading blob {desc.digest}") from None
         try:
             expected_size = desc.size if desc.size >= 0 else size
-            bar.size = expected_size
-            bar.copied = 0  # from the start (again, when restarted)
-            counted = CountingReader(stream, bar, s.cancel)
+            counter.restart(expected_size)  # from the start (again, when restarted)
+            counted = CountingReader(stream, counter, s.cancel)
             verifier = VerifyingReader(counted, desc.digest, expected_size, what="blob")
             peek = comp.PeekReader(crypto.decrypted(verifier, desc.annotations))
             detected = comp.detect(peek.peek())
@@ -260,7 +261,8 @@ class LayerPipeline:
                 # The destination stopped early; finish reading so the digest is checked.
                 while verifier.read(comp.CHUNK):
                     pass
-            bar.finish()
+            assert stored.digest is not None
+            counter.done(stored.digest)
             s.count_copied(verifier.size)
         finally:
             if prefetch is not None:

@@ -2,19 +2,19 @@
 and signatures of the list, its type, every instance (``all``), then the
 first list type the destination accepts, then the list's signatures.
 
-Instances are copied several at once when both ends allow it, but their
-progress lines come out in upstream's order (one instance after the other,
-:class:`~skopeo.progress.OrderedLines`), and a failure is the first failing
-instance's, worded ``copying image N/M from manifest list: …``, as upstream's
+Instances are copied several at once when both ends allow it (their
+events name the instance: the command line's consumer prints their lines in
+upstream's order, :class:`~skopeo.progress.OrderedLines`), and a failure is
+the first failing instance's, worded ``copying image N/M from manifest list: …``, as upstream's
 sequential loop reports it."""
 
 from __future__ import annotations
 
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
+from .. import events as ev
 from .. import manifest as mf
 from ..errors import SkopeoError, UnsupportedError
-from ..progress import OrderedLines, ProgressView
 from .decisions import list_candidates, list_type
 from .options import MULTI_ARCH_ALL, CopyResult
 from .session import CopySession
@@ -39,7 +39,7 @@ def copy_list(session: CopySession, images: ImageCopier, parsed: mf.ManifestList
     s = session
     check_supports_lists(s)
     s.check_policy(parsed.raw, None)
-    sigs = s.signatures(None, "image list")
+    sigs = s.signatures(None, of_list=True)
     may_modify = s.may_modify(sigs)
     supported = s.dest.capabilities.supported_manifest_types
     forced = s.options.manifest_type
@@ -50,9 +50,9 @@ def copy_list(session: CopySession, images: ImageCopier, parsed: mf.ManifestList
     if s.options.multi_arch == MULTI_ARCH_ALL:
         updated = _copy_instances(s, images, instances)
     else:
-        s.report(f"Copying 0 images generated from {len(instances)} images in list")
+        s.emit(ev.CopyingInstances(0, len(instances)))
         updated = list(instances)
-    s.report("Writing manifest list to image destination")
+    s.emit(ev.WritingManifest(list=True))
     errors: list[str] = []
     for candidate in list_candidates(chosen, may_modify, supported, forced):
         if updated == instances and candidate == parsed.mime:
@@ -66,35 +66,41 @@ def copy_list(session: CopySession, images: ImageCopier, parsed: mf.ManifestList
         except SkopeoError as e:
             errors.append(f"{candidate}({e})")
             continue
+        s.emit(ev.ManifestWritten(mf.manifest_digest(out), candidate, list=True))
         break
     else:
         raise SkopeoError(f"Uploading manifest list failed, attempted the following formats: {', '.join(errors)}")
     sigs = sigs + s.create_signatures(out)
-    s.report("Storing list signatures")
+    s.emit(ev.StoringSignatures(len(sigs), list=True))
     s.put_signatures(sigs, None)
+    s.emit(ev.ListDone(mf.manifest_digest(out), candidate))
     return CopyResult(out, candidate)
 
 
 def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Descriptor]) -> list[mf.Descriptor]:
     """Copy every instance; their updated descriptors."""
     total = len(instances)
-    s.report(f"Copying {total} images generated from {total} images in list")
-    lines = OrderedLines(s.report, total)
-    views = [s.view(ProgressView(s.output, lines.sink(i))) for i in range(total)]
+    s.emit(ev.CopyingInstances(total, total))
+    views = [s.view(i) for i in range(total)]
 
     def one(index: int) -> mf.Descriptor:
         d = instances[index]
         view = views[index]
-        view.report(f"Copying image {d.digest} ({index + 1}/{total})")
+        view.emit(ev.InstanceStarted(index, total, d.digest))
         copier = images.for_session(view)
         try:
             inst_raw, inst_mime = view.read_manifest(d.digest, d.media_type)
             res = copier.copy(inst_raw, inst_mime, d.digest, toplevel=False)
         except SkopeoError as e:
-            raise e.wrap(f"copying image {index + 1}/{total} from manifest list") from None
+            error = e.wrap(f"copying image {index + 1}/{total} from manifest list")
+            view.emit(ev.InstanceFailed(index, str(error)))
+            raise error from None
+        except Exception as e:  # cancelled because another instance failed, or a bug
+            view.emit(ev.InstanceFailed(index, str(e)))
+            raise
         finally:
             copier.close()
-        lines.done(index)
+        view.emit(ev.InstanceDone(index, d.digest, res.digest))
         return d._replace(digest=res.digest, size=len(res.manifest), media_type=res.mime)
 
     if not s.parallel or total < 2:
@@ -110,7 +116,6 @@ def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Desc
                 # later ones are cancelled (what they printed is dropped), the
                 # earlier ones finish, and the first failure in order wins.
                 first = min(failed)
-                lines.failed(first)
                 for later in range(first + 1, total):
                     futures[later].cancel()
                     views[later].cancel.set()

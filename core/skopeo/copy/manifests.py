@@ -12,6 +12,7 @@ from .. import deadline, imageconfig
 from .. import layertypes as lt
 from .. import manifest as mf
 from ..errors import ManifestError, SkopeoError
+from ..events import CopyingConfig
 from ..golang import gojson
 from ..transport import BlobInfo
 from .layers import LayerResult
@@ -126,7 +127,7 @@ class ManifestBuilder:
             deadline.check()
         except SkopeoError as e:
             raise e.wrap("copying config") from None
-        self.session.report(f"Copying config {desc.digest}")
+        self.session.emit(CopyingConfig(desc.digest, desc.size))
         with self.session.lock:
             early = self._config_uploads.pop(desc.digest, None)
         if early is not None:

@@ -11,6 +11,7 @@ from .. import manifest as mf
 from ..context import SystemContext
 
 if TYPE_CHECKING:
+    from ..events import Consumer
     from ..ocicrypt.config import DecryptConfig, EncryptConfig
     from ..transport import ImageReference
 
@@ -26,6 +27,9 @@ class CopyOptions:
     dest_ctx: SystemContext = field(default_factory=SystemContext)
     # Where progress lines go (stdout in the CLI); None is quiet.
     report: TextIO | None = None
+    # Called with each event of the copy (skopeo.events), from any thread
+    # but one call at a time.
+    events: Consumer | None = None
     remove_signatures: bool = False
     # Force the destination manifest MIME type (``--format``).
     manifest_type: str | None = None
@@ -56,6 +60,10 @@ class CopyOptions:
 
 @dataclass
 class CopyResult:
+    """The manifest written (with a list, of the instance copied for this
+    platform, unless the whole list was: ``multi_arch``), its MIME type and
+    digest; *skipped* when the destination had it already (``skip_existing``)."""
+
     manifest: bytes
     mime: str
     skipped: bool = False
@@ -65,3 +73,11 @@ class CopyResult:
     @property
     def digest(self) -> str:
         return mf.manifest_digest(self.manifest)
+
+    def to_json(self) -> bytes:
+        """The result as JSON (``skopeo copy`` prints none: skopeo-py's own
+        keys; ``--digestfile`` holds the digest alone)."""
+        import json
+
+        return json.dumps({"Digest": self.digest, "MIMEType": self.mime, "Skipped": self.skipped,
+                           "BytesCopied": self.bytes_copied}, indent=4).encode() + b"\n"

@@ -1,5 +1,5 @@
 """What every part of one copy shares: both ends, the options, the trust
-policy, progress, the cancel event, the parallelism decided once, and the
+policy, its events, the cancel event, the parallelism decided once, and the
 checks and writes that single images and lists both make."""
 
 from __future__ import annotations
@@ -8,25 +8,24 @@ import copy
 import threading
 
 from .. import blobinfocache, log
+from .. import events as ev
 from ..errors import PolicyError, SkopeoError, UnsupportedError
 from ..image import checked_manifest
 from ..policy import PolicyContext
-from ..progress import Progress, Reporter
 from ..transport import ImageDestination, ImageSource
 from .decisions import cannot_modify_reason, encryption_compression_format
 from .options import CopyOptions, CopyResult
 
 
 class CopySession:
-    def __init__(self, policy: PolicyContext, src: ImageSource, dest: ImageDestination, options: CopyOptions) -> None:
+    def __init__(self, policy: PolicyContext, src: ImageSource, dest: ImageDestination, options: CopyOptions,
+                 emit: ev.Emitter | None = None) -> None:
         self.policy = policy
         self.src = src
         self.dest = dest
         self.options = options
-        # The copy's output; a view of a part of it reports to its own Reporter.
-        self.output = Progress(options.report)
-        self.progress: Reporter = self.output
-        self.report = self.progress.line
+        # Where the copy's events go; a view's events name its list instance.
+        self.emit = emit if emit is not None else ev.Emitter(options.events)
         self._bytes_copied = [0]  # shared with every view
         self.lock = threading.Lock()
         # Set when one blob failed: the others stop at their next read.
@@ -42,13 +41,12 @@ class CopySession:
             and dest.capabilities.thread_safe_put_blob
         )
 
-    def view(self, progress: Reporter) -> CopySession:
-        """This session as one instance of a list copied beside others sees it:
-        its own progress lines and its own cancel event (a failed blob stops
-        its siblings, not the other instances); everything else shared."""
+    def view(self, instance: int) -> CopySession:
+        """This session as list instance *instance*, copied beside others, sees
+        it: its events name the instance, it has its own cancel event (a failed
+        blob stops its siblings, not the other instances); everything else shared."""
         view = copy.copy(self)
-        view.progress = progress
-        view.report = progress.line
+        view.emit = self.emit.for_instance(instance)
         view.cancel = threading.Event()
         return view
 
@@ -103,19 +101,20 @@ class CopySession:
         if self.dest.existing_manifest_digest() != digest:
             return False
         self.check_policy(manifest, instance)
-        self.report("Skipping: image already present at destination")
+        self.emit(ev.ImageSkipped(digest))
         return True
 
     # --- signatures -----------------------------------------------------------------------
-    def signatures(self, instance: str | None, what: str) -> list[bytes]:
-        """The source's signatures to copy (none with ``remove_signatures``);
-        fails before any blob moves if the destination cannot store them."""
+    def signatures(self, instance: str | None, of_list: bool) -> list[bytes]:
+        """The source's signatures (of the image or *of_list*) to copy (none
+        with ``remove_signatures``); fails before any blob moves if the
+        destination cannot store them."""
         if self.options.remove_signatures:
             return []
-        self.report(f"Getting {what} signatures")
+        self.emit(ev.GettingSignatures(of_list))
         sigs = self.src.get_signatures(instance)
         if sigs:
-            self.report("Checking if image destination supports signatures")
+            self.emit(ev.CheckingSignatureSupport())
             reason = self.dest.capabilities.signatures_unsupported_reason
             if reason:
                 raise UnsupportedError(f"Can not copy signatures to {self.dest.reference}: {reason}")
@@ -133,7 +132,7 @@ class CopySession:
         for signer in self.options.signers:
             message = getattr(signer, "progress_message", "")
             if message:
-                self.report(f"Creating signature: {message}")
+                self.emit(ev.CreatingSignature(message))
             out.append(signer(manifest, self.dest.reference))
         return out
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .. import events as ev
 from .. import imageconfig
 from .. import layertypes as lt
 from .. import manifest as mf
@@ -44,7 +45,7 @@ class ImageCopier:
             parsed = mf.parse(raw, mime)
         except SkopeoError as e:
             raise e.wrap(f"initializing image from source {s.src.reference}") from None
-        sigs = s.signatures(instance, "image source")
+        sigs = s.signatures(instance, of_list=False)
         may_modify = s.may_modify(sigs)
         if not isinstance(parsed, mf.ImageManifest):
             raise ManifestError("nested manifest lists are not supported")
@@ -81,6 +82,7 @@ class ImageCopier:
             )
         out, out_mime = self._write_manifest(parsed, candidates, layer_results, config_raw, may_modify, toplevel)
         self._store_signatures(sigs, out, toplevel)
+        s.emit(ev.ImageDone(mf.manifest_digest(out), out_mime))
         return CopyResult(out, out_mime)
 
     def _write_manifest(
@@ -108,11 +110,12 @@ class ImageCopier:
                     out, out_mime = self.manifests.build(parsed, cand, layers, config_raw, may_modify)
                 except ManifestError as e:
                     raise e.wrap("creating an updated image manifest") from None
-                s.report("Writing manifest to image destination")
+                s.emit(ev.WritingManifest())
                 try:
                     s.dest.put_manifest(out, out_mime, None if toplevel else mf.manifest_digest(out))
                 except SkopeoError as e:
                     raise e.wrap("writing manifest") from None
+                s.emit(ev.ManifestWritten(mf.manifest_digest(out), out_mime))
             except (ManifestError, ManifestTypeRejectedError) as e:
                 if len(candidates) == 1:
                     raise  # no other choice: the error as it is, without MIME types
@@ -128,7 +131,7 @@ class ImageCopier:
         s = self.session
         new_sigs = sigs + s.create_signatures(manifest)
         if new_sigs:
-            s.report("Storing signatures")
+            s.emit(ev.StoringSignatures(len(new_sigs)))
             s.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(manifest))
 
     def _read_config(self, parsed: mf.ImageManifest) -> bytes | None:

@@ -539,7 +539,11 @@ class FaultyProxy:
     ``paginate`` adds ``?n=2`` to tag-list requests so the registry pages with
     ``Link`` headers; ``deny_tags`` / ``ecr_tags`` make tag lists fail the way
     some registries do.  Each connection handles one request (``Connection: close``
-    is forced).  ``faults`` adds targeted failures of any request (see
+    is forced) unless *keep_alive* is set: then a client's connection serves
+    request after request (each forwarded on a connection of its own), as a
+    registry's would, whenever the answer's length is known and no fault
+    applies.  ``connections`` counts the client connections accepted (TCP
+    connects).  ``faults`` adds targeted failures of any request (see
     :class:`Fault`); they are checked in order and the first that applies wins."""
 
     upstream_port: int
@@ -551,6 +555,9 @@ class FaultyProxy:
     requests: list[tuple[str, str, list[tuple[str, str]]]] = field(default_factory=list)
     # time.monotonic() at which each request of ``requests`` arrived.
     request_times: list[float] = field(default_factory=list)
+    keep_alive: bool = False
+    # Client connections accepted so far.
+    connections: int = 0
     _dropped: set[bytes] = field(default_factory=set)
     _server: socketserver.ThreadingTCPServer | None = None
     # Set by stop(): releases the connections held by "stall" and "hang".
@@ -561,7 +568,10 @@ class FaultyProxy:
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
-                proxy._handle(self.rfile, self.connection)
+                with _fault_lock:
+                    proxy.connections += 1
+                while proxy._handle(self.rfile, self.connection) and proxy.keep_alive:
+                    pass
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
@@ -574,15 +584,17 @@ class FaultyProxy:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _handle(self, rfile: Any, conn: socket.socket) -> None:
+    def _handle(self, rfile: Any, conn: socket.socket) -> bool:
+        """Serve one request; True when the connection may serve another
+        (the answer was complete and framed by its length)."""
         if rfile.peek(1)[:1] == b"\x16":
             # A TLS ClientHello (the client tries HTTPS first): answer like a plain
             # HTTP server would, at once, instead of waiting for a request line.
             conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
-            return
+            return False
         request_line = rfile.readline()
         if not request_line:
-            return
+            return False
         headers = []
         length = 0
         while True:
@@ -605,7 +617,7 @@ class FaultyProxy:
             else:
                 rfile.read(length // 2)
             _reset(conn)
-            return
+            return False
         body = rfile.read(length) if length else b""
         if chunked:
             body = self._read_chunked(rfile)
@@ -620,23 +632,23 @@ class FaultyProxy:
         canned = self._canned_tag_list_error(target)
         if canned is not None:
             conn.sendall(canned)
-            return
+            return False
         if fault is not None and fault.action == "status":
             conn.sendall(self._status_response(fault))
-            return
+            return False
         if fault is not None and fault.action == "redirect":
             location = fault.location.replace("{target}", target.decode(errors="replace"))
             conn.sendall(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n"
                          "Connection: close\r\n\r\n".encode())
-            return
+            return False
         if fault is not None and fault.action == "reset" and not fault.forward:
             _reset(conn)
-            return
+            return False
         if fault is not None and fault.action == "delay":
             time.sleep(fault.delay)
         if fault is not None and fault.action == "hang":
             self._stopping.wait()
-            return
+            return False
         paginate = self.mode == "paginate" and b"/tags/list" in target
         if paginate:
             # registry 2.8 does not page tag lists itself: ask for all, serve pages of 2.
@@ -660,15 +672,15 @@ class FaultyProxy:
         head, _, payload = response.partition(b"\r\n\r\n")
         if fault is not None and fault.action == "reset":
             _reset(conn)
-            return
+            return False
         if fault is not None and fault.action == "truncate":
             conn.sendall(head + b"\r\n\r\n" + payload[: len(payload) // 2])
             conn.shutdown(socket.SHUT_RDWR)
-            return
+            return False
         if fault is not None and fault.action == "stall":
             conn.sendall(head + b"\r\n\r\n" + payload[: len(payload) // 2])
             self._stopping.wait()
-            return
+            return False
         if fault is not None and fault.action == "substitute":
             head, payload = self._substituted(head, fault), fault.body
         if paginate and response.startswith(b"HTTP/1.1 200"):
@@ -683,8 +695,20 @@ class FaultyProxy:
             self._dropped.add(target)
             conn.sendall(head + b"\r\n\r\n" + payload[: len(payload) // 2])
             conn.shutdown(socket.SHUT_RDWR)
-            return
+            return False
+        reuse = self.keep_alive and fault is None and self._framed(head)
+        if reuse:
+            # The registry answered "Connection: close" to our forwarded request; the client's stays open.
+            head = b"\r\n".join(h for h in head.split(b"\r\n") if not h.lower().startswith(b"connection:"))
         conn.sendall(head + b"\r\n\r\n" + payload)
+        return reuse
+
+    @staticmethod
+    def _framed(head: bytes) -> bool:
+        """Whether a response's end is known without closing the connection."""
+        lines = [h.lower() for h in head.split(b"\r\n")[1:]]
+        return any(h.startswith(b"content-length:") for h in lines) or any(
+            h.startswith(b"transfer-encoding:") and b"chunked" in h for h in lines)
 
     @staticmethod
     def _substituted(head: bytes, fault: Fault) -> bytes:
@@ -854,11 +878,12 @@ if pytest is not None:
 
     @pytest.fixture
     def faulty_proxy() -> Any:
-        """``make(upstream_port, mode, faults=[Fault(…)])`` → a started :class:`FaultyProxy`."""
+        """``make(upstream_port, mode, faults=[Fault(…)], keep_alive=False)`` → a started :class:`FaultyProxy`."""
         proxies: list[FaultyProxy] = []
 
-        def make(upstream_port: int, mode: str = "none", faults: list[Fault] | None = None) -> FaultyProxy:
-            p = FaultyProxy(upstream_port, mode, list(faults or [])).start()
+        def make(upstream_port: int, mode: str = "none", faults: list[Fault] | None = None,
+                 keep_alive: bool = False) -> FaultyProxy:
+            p = FaultyProxy(upstream_port, mode, list(faults or []), keep_alive=keep_alive).start()
             proxies.append(p)
             return p
 

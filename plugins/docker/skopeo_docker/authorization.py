@@ -1,6 +1,11 @@
 """Authorization for registry requests: Basic credentials, bearer tokens
 fetched from the challenge's realm (per scope, cached until they expire),
-identity tokens (OAuth2 refresh) and ``--registry-token``."""
+identity tokens (OAuth2 refresh) and ``--registry-token``.
+
+Bearer tokens are kept by one client (one image source or destination), as
+upstream does; within a :class:`skopeo.session.Session` they are kept by the
+session instead (:class:`TokenStore`), so that the next call for the same
+registry, credentials and scope does not ask the token server again."""
 
 from __future__ import annotations
 
@@ -50,20 +55,47 @@ class Token(NamedTuple):
 
 
 
+class TokenStore:
+    """Bearer tokens by what they were fetched for (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[object, ...], Token] = {}
+
+    def get(self, key: tuple[object, ...]) -> Token | None:
+        with self._lock:
+            found = self._tokens.get(key)
+        return found if found is not None and time.time() < found.expires else None
+
+    def put(self, key: tuple[object, ...], token: Token) -> None:
+        with self._lock:
+            self._tokens[key] = token
+
+    def forget(self, key: tuple[object, ...]) -> None:
+        with self._lock:
+            self._tokens.pop(key, None)
+
+
 class Authenticator:
     """The Authorization header of one client's requests (thread-safe: blob
-    threads share one token fetch)."""
+    threads share one token fetch).  *tokens* is where bearer tokens are kept
+    (a session's store; by default this authenticator's own); *host* tells
+    the registries apart in a shared store."""
 
-    def __init__(self, creds: Credentials, registry_token: str, scope: Scope | None, send: Send) -> None:
+    def __init__(self, creds: Credentials, registry_token: str, scope: Scope | None, send: Send,
+                 tokens: TokenStore | None = None, host: str = "") -> None:
         self.creds = creds
         self.registry_token = registry_token
         self.scope = scope
         self._send = send
-        self._tokens: dict[str, Token] = {}
+        self._tokens = tokens if tokens is not None else TokenStore()
+        # Everything a token depends on besides the challenge and the extra scope.
+        self._identity: tuple[object, ...] = (host, creds.username, creds.password, creds.identity_token, scope)
         self._token_lock = threading.Lock()
 
-    def authorization(self, challenges: list[wwwauth.Challenge], extra_scope: Scope | None) -> tuple[str | None, str | None]:
-        """(Authorization header value, token cache key if a cached bearer token was used)."""
+    def authorization(self, challenges: list[wwwauth.Challenge],
+                      extra_scope: Scope | None) -> tuple[str | None, tuple[object, ...] | None]:
+        """(Authorization header value, the key of the bearer token used, for :meth:`forget`)."""
         if not challenges:
             return None, None
         names = []
@@ -75,7 +107,8 @@ class Authenticator:
             if scheme == "bearer":
                 if self.registry_token:
                     return f"Bearer {self.registry_token}", None
-                key = str(extra_scope) if extra_scope is not None else ""
+                key = (*self._identity, str(extra_scope) if extra_scope is not None else "",
+                       params.get("realm", ""), params.get("service", ""))
                 return f"Bearer {self._bearer_token(params, extra_scope, key)}", key
             log.debug(f"no handler for {scheme} authentication")
         log.info(
@@ -84,15 +117,15 @@ class Authenticator:
         )
         return None, None
 
-    def _bearer_token(self, params: dict[str, str], extra_scope: Scope | None, key: str) -> str:
+    def _bearer_token(self, params: dict[str, str], extra_scope: Scope | None, key: tuple[object, ...]) -> str:
         # One lock: concurrent blob threads wait for a single token fetch.
         with self._token_lock:
             cached = self._tokens.get(key)
-            if cached is not None and time.time() < cached.expires:
+            if cached is not None:
                 return cached.token
             scopes = [s for s in (self.scope, extra_scope) if s is not None]
             token = self.fetch_token(params, scopes)
-            self._tokens[key] = token
+            self._tokens.put(key, token)
             return token.token
 
     def fetch_token(self, params: dict[str, str], scopes: list[Scope]) -> Token:
@@ -170,7 +203,6 @@ class Authenticator:
                 pass
         return Token(str(token), issued + expires_in)
 
-    def forget(self, cache_key: str) -> None:
+    def forget(self, cache_key: tuple[object, ...]) -> None:
         """Drop a cached token the registry refused (revoked or expired early)."""
-        with self._token_lock:
-            self._tokens.pop(cache_key, None)
+        self._tokens.forget(cache_key)

@@ -17,7 +17,8 @@ starts a cool-down shared by every thread talking to that registry, so a
 thread hammering the registry until its attempts run out.
 
 One ``httpx.Client`` (a keep-alive connection pool) is shared per registry and
-TLS configuration for the whole process, and so is the ping result: inspecting
+TLS configuration for the whole process (or a :class:`skopeo.session.Session`),
+and so is the ping result: inspecting
 an image and then listing its tags does not reconnect or re-ping.  A
 :class:`RegistryClient` holds what is specific to one use (credentials, the
 repository scope, its tokens); it is thread-safe, because the copy engine moves
@@ -46,7 +47,7 @@ from skopeo.reference import DockerReference
 from skopeo.retry import Attempts, Backoff
 
 from . import registries_conf, tlsconfig, wwwauth
-from .authorization import Authenticator, Scope
+from .authorization import Authenticator, Scope, TokenStore
 from .network import TransportError, collect, error_from, url_error
 from .pools import CONNECT_TIMEOUT, READ_TIMEOUT, Ping, cooldown, pool
 from .registry_errors import UnauthorizedForCredentialsError, status_text
@@ -91,9 +92,11 @@ class RegistryClient:
         # certs.d is looked up by the user-visible name (docker.io, not registry-1).
         self.cert_dir = tlsconfig.cert_dir_for(registry, ctx.cert_dir)
         self.user_agent = user_agent(ctx)
-        self._pool = pool(self.host, self.cert_dir, skip_verify, ctx.tls_details)
+        self._pool = pool(ctx, self.host, self.cert_dir, skip_verify, ctx.tls_details)
         self._cooldown = cooldown(self.host)
-        self._auth = Authenticator(creds, ctx.registry_token or "", scope, self._send_retrying)
+        # Outside a session, tokens are this client's own (as upstream's per-source client).
+        tokens = None if ctx.resources is None else ctx.resources.get("skopeo_docker.tokens", TokenStore)
+        self._auth = Authenticator(creds, ctx.registry_token or "", scope, self._send_retrying, tokens, self.host)
         self._warned: set[str] = set()
         # Separate from the token lock: warnings are logged while a token is fetched.
         self._warned_lock = threading.Lock()

@@ -1,19 +1,24 @@
-"""Process-wide state per registry: one ``httpx.Client`` (a keep-alive
-connection pool) per registry and TLS configuration, its ping result, and the
-cool-down a registry asked for (429, ``Retry-After``) shared by every thread."""
+"""State per registry: one ``httpx.Client`` (a keep-alive connection pool)
+per registry and TLS configuration, with its ping result, for the process or
+for each :class:`skopeo.session.Session` (closed with it: see
+:mod:`skopeo.resources`), and the cool-down a registry asked for (429,
+``Retry-After``), shared by every thread of the process."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
-from skopeo import deadline
+from skopeo import deadline, resources
 from skopeo.tlsdetails import TLSDetails
 
 from . import http11, tlsconfig, wwwauth
+
+if TYPE_CHECKING:
+    from skopeo.context import SystemContext
 
 # Seconds a connection may take to open, and a read or write to make progress
 # (--command-timeout shortens both to the time left).
@@ -76,10 +81,6 @@ def cooldown(host: str) -> Cooldown:
         return c
 
 
-_pools_lock = threading.Lock()
-_pools: dict[tuple[str, str, bool, TLSDetails | None], Pool] = {}
-
-
 _LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
 
 
@@ -100,38 +101,67 @@ def _tune_httpcore() -> None:
         HTTP11Connection.READ_NUM_BYTES = http11.READ_SIZE
 
 
-def pool(host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None = None) -> Pool:
-    key = (host, cert_dir, skip_verify, tls_details)
-    with _pools_lock:
-        pool = _pools.get(key)
-        if pool is None:
-            ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify, tls_details)
-            options: dict[str, Any] = {}
-            if _environment_proxies():
-                # HTTP(S)_PROXY / NO_PROXY as Go's ProxyFromEnvironment: httpx's own
-                # transport, which tunnels through proxies.
-                # Like Go, never for loopback hosts.
-                _tune_httpcore()
-                options.update(verify=ssl_context, trust_env=True, mounts=dict.fromkeys(_LOOPBACK_PATTERNS),
-                               limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
-            else:
-                options.update(transport=http11.ConnectionPool(ssl_context), trust_env=False)
-            client = httpx.Client(
-                follow_redirects=False,
-                timeout=httpx.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=READ_TIMEOUT, pool=None),
-                **options,
-            )
-            # Go sends no Accept header unless asked; the manifest GETs send their own.
-            del client.headers["Accept"]
-            pool = Pool(client)
-            _pools[key] = pool
-    return pool
+class PoolSet:
+    """The pools of one session (or of the process), by registry and TLS setup."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[tuple[str, str, bool, TLSDetails | None], Pool] = {}
+
+    def pool(self, host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None = None) -> Pool:
+        key = (host, cert_dir, skip_verify, tls_details)
+        with self._lock:
+            found = self._pools.get(key)
+            if found is None:
+                found = self._pools[key] = Pool(_new_client(host, cert_dir, skip_verify, tls_details))
+        return found
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for p in pools:
+            p.client.close()
+
+
+def _new_client(host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None) -> httpx.Client:
+    ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify, tls_details)
+    options: dict[str, Any] = {}
+    if _environment_proxies():
+        # HTTP(S)_PROXY / NO_PROXY as Go's ProxyFromEnvironment: httpx's own
+        # transport, which tunnels through proxies.
+        # Like Go, never for loopback hosts.
+        _tune_httpcore()
+        options.update(verify=ssl_context, trust_env=True, mounts=dict.fromkeys(_LOOPBACK_PATTERNS),
+                       limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
+    else:
+        options.update(transport=http11.ConnectionPool(ssl_context), trust_env=False)
+    client = httpx.Client(
+        follow_redirects=False,
+        timeout=httpx.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=READ_TIMEOUT, pool=None),
+        **options,
+    )
+    # Go sends no Accept header unless asked; the manifest GETs send their own.
+    del client.headers["Accept"]
+    return client
+
+
+_KEY = "skopeo_docker.pools"
+
+
+def pools_for(ctx: SystemContext) -> PoolSet:
+    """The pools *ctx*'s session (or the process) holds."""
+    return resources.of(ctx).get(_KEY, PoolSet)
+
+
+def pool(ctx: SystemContext, host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None = None) -> Pool:
+    return pools_for(ctx).pool(host, cert_dir, skip_verify, tls_details)
 
 
 def close_all() -> None:
-    """Close every pooled connection (tests; the process exit does it otherwise)."""
-    with _pools_lock:
-        pools = list(_pools.values())
-        _pools.clear()
-    for p in pools:
-        p.client.close()
+    """Close every connection the process's pools hold (tests; the process
+    exit does it otherwise; a session closes its own)."""
+    found = resources.PROCESS.peek(_KEY)
+    if found is not None:
+        found.close()
