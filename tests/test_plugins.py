@@ -176,3 +176,56 @@ def test_lazy_loads_what_a_wrapper_needs(tmp_path) -> None:  # type: ignore[no-u
     lazy = _Lazy(pm, eps, index)
     assert lazy.transport("dir") is not None
     assert sorted(lazy.pending) == ["docker"]
+
+
+CORE_COMMANDS = ["copy", "delete", "help", "inspect", "list-tags", "manifest-digest", "sync"]
+
+
+def test_core_only_lists_core_commands_and_names_packages(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without plugins (SKOPEO_PLUGINS=), help lists the core's commands only;
+    a first-party plugin's command, or its API call, names the package."""
+    import os
+
+    env = {**os.environ, "SKOPEO_PLUGINS": "", "XDG_CACHE_HOME": str(tmp_path)}
+    run = [sys.executable, "-m", "skopeo"]
+    out = subprocess.run([*run, "--help"], env=env, capture_output=True, text=True, check=True).stdout
+    listed = out.split("Available Commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split()[0] for line in listed] == CORE_COMMANDS
+    for command, package in (("login", "skopeo-docker"), ("standalone-verify", "skopeo-gpg"),
+                             ("generate-sigstore-key", "skopeo-sigstore")):
+        proc = subprocess.run([*run, command, "x"], env=env, capture_output=True, text=True)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert f'unknown command \\"{command}\\" (the {package} plugin is installed but not loaded' in proc.stderr
+    code = "from skopeo import api\ntry:\n    api.standalone_sign(b'', 'x', 'y')\nexcept Exception as e:\n    print(e)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.startswith("standalone_sign needs a plugin that provides it (the skopeo-gpg plugin is installed")
+
+
+def test_missing_command_and_api_call_name_the_package(isolated_manager: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(plugins.FIRST_PARTY_COMMANDS, "frob", "skopeo-notyet")
+    monkeypatch.setitem(plugins.FIRST_PARTY_API_CALLS, "frob", "skopeo-notyet")
+    assert plugins.missing_command("frob") == 'unknown command "frob" (the skopeo-notyet plugin is not installed: ' \
+                                              'pip install skopeo-notyet)'
+    with pytest.raises(PluginError, match=r"^frob needs a plugin that provides it \(the skopeo-notyet plugin is not "
+                                          r"installed: pip install skopeo-notyet\)$"):
+        plugins.api_call("frob")
+
+
+def test_api_calls_come_through_the_hook(isolated_manager: Any) -> None:
+    """A plugin's register_api_calls implementation serves skopeo.api; a second
+    registration of the same call is refused."""
+    from skopeo import api
+
+    class Signer:
+        @hookimpl
+        def register_api_calls(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
+            register("standalone_sign", lambda manifest, ref, key, passphrase: b"signed:" + manifest)
+
+    isolated_manager.register(Signer())
+    plugins.set_manager(isolated_manager)
+    assert api.standalone_sign(b"m", "ref", "key") == b"signed:m"
+    isolated_manager.register(Signer())
+    plugins.set_manager(isolated_manager)
+    with pytest.raises(PluginError, match="registered twice"):
+        api.standalone_sign(b"m", "ref", "key")

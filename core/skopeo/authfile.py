@@ -207,10 +207,6 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
 
 
 # --- write side (login / logout) -------------------------------------------------------
-class NotLoggedInError(SkopeoError):
-    """No credentials were stored for the key being removed."""
-
-
 def write_auth_file(path: str, data: dict[str, object]) -> None:
     """Write *data* as containers/image does: tab-indented JSON, sorted keys, no
     trailing newline, mode 0600 in a 0700 directory, replaced atomically."""

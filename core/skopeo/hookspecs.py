@@ -56,3 +56,13 @@ def register_commands(register: Callable[[Any], None]) -> None:
     see docs/plugin-authoring.md).  Import typer and the module defining the
     commands *inside* this function: it is called only when a plugin command
     is looked up, listed in help, or completed."""
+
+
+@hookspec
+def register_api_calls(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Call ``register(name, function)`` for each call of :mod:`skopeo.api`
+    the plugin implements (``login``, ``logout``, ``get_login``,
+    ``standalone_sign``, ``standalone_verify``, ``untrusted_signature_dump``,
+    ``generate_sigstore_key``): the core defines each call's signature,
+    result and errors, and the plugin that has the protocol or the key
+    format does the work.  A name is implemented once."""

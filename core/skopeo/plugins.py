@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
@@ -60,8 +61,20 @@ FIRST_PARTY_COMMANDS = {
     "untrusted-signature-dump-without-verification": "skopeo-gpg",
 }
 
+# skopeo.api calls implemented by first-party plugins (register_api_calls).
+FIRST_PARTY_API_CALLS = {
+    "generate_sigstore_key": "skopeo-sigstore",
+    "get_login": "skopeo-docker",
+    "login": "skopeo-docker",
+    "logout": "skopeo-docker",
+    "standalone_sign": "skopeo-gpg",
+    "standalone_verify": "skopeo-gpg",
+    "untrusted_signature_dump": "skopeo-gpg",
+}
+
 _signature_handlers: dict[str, SignatureHandler] | None = None
 _auth_providers: list[AuthProvider] | None = None
+_api_calls: dict[str, Callable[..., Any]] | None = None
 
 
 class EntryPoint(NamedTuple):
@@ -465,10 +478,11 @@ def hook_manager(hook: str) -> pluggy.PluginManager:
 
 def set_manager(pm: pluggy.PluginManager | None) -> None:
     """Replace the process-wide manager (tests); None reloads on next use."""
-    global _lazy, _signature_handlers, _auth_providers
+    global _lazy, _signature_handlers, _auth_providers, _api_calls
     _lazy = None if pm is None else _Lazy(pm, [], {})
     _signature_handlers = None
     _auth_providers = None
+    _api_calls = None
 
 
 def transports() -> dict[str, Transport]:
@@ -502,6 +516,28 @@ def auth_providers() -> list[AuthProvider]:
         hook_manager("register_auth_providers").hook.register_auth_providers(register=found.append)
         _auth_providers = found
     return _auth_providers
+
+
+def api_call(name: str) -> Callable[..., Any]:
+    """The plugin function behind ``skopeo.api.<name>`` (loads the plugins
+    implementing ``register_api_calls``); PluginError naming the package to
+    install when none provides it."""
+    global _api_calls
+    if _api_calls is None:
+        found: dict[str, Callable[..., Any]] = {}
+
+        def register(call: str, function: Callable[..., Any]) -> None:
+            if call in found:
+                raise PluginError(f"the API call {call!r} is registered twice")
+            found[call] = function
+
+        hook_manager("register_api_calls").hook.register_api_calls(register=register)
+        _api_calls = found
+    function = _api_calls.get(name)
+    if function is None:
+        package = FIRST_PARTY_API_CALLS.get(name)
+        raise PluginError(f"{name} needs a plugin that provides it" + (f" ({_not_loaded(package)})" if package else ""))
+    return function
 
 
 def command_names() -> list[str]:

@@ -128,3 +128,48 @@ class TagList(_ByFieldName):
         from .golang import gojson
 
         return gojson.marshal_indent(self.to_dict()).encode("utf-8", "surrogateescape")
+
+
+# --- login, logout and the signing commands ------------------------------------------------
+@dataclass
+class LoginResult:
+    """A successful :func:`skopeo.api.login`: the credentials *key* (``host[:port]``
+    or ``host[:port]/ns/repo``), its *registry*, the *username*, and where the
+    credentials went (*stored_in*: an auth file's path, ``credential helper:
+    NAME``, a vendor backend's description; what ``login --verbose`` prints).
+    *reused* is True when no credentials were given and the stored ones were
+    valid: nothing was stored."""
+
+    key: str
+    registry: str
+    username: str
+    stored_in: str = ""
+    reused: bool = False
+
+
+@dataclass
+class LogoutResult:
+    """A successful :func:`skopeo.api.logout`.  *key* is None for all
+    registries.  *removed* is False only when nothing was stored by this tool
+    but credentials from elsewhere (``docker login``) are valid for *key*: the
+    command then tells the user to use ``docker logout``."""
+
+    key: str | None
+    removed: bool = True
+
+
+@dataclass
+class VerifiedSignature:
+    """A signature :func:`skopeo.api.standalone_verify` accepted: the key's
+    *fingerprint* and the *digest* of the manifest it signs."""
+
+    fingerprint: str
+    digest: str
+
+
+@dataclass
+class SigstoreKeyPair:
+    """The files :func:`skopeo.api.generate_sigstore_key` wrote."""
+
+    private_key: str
+    public_key: str

@@ -31,6 +31,16 @@ def register_commands(register: Callable[[Any], None]) -> None:
 
 
 @hookimpl
+def register_api_calls(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """``skopeo.api.login``, ``get_login`` and ``logout``."""
+    from . import login
+
+    register("login", login.login)
+    register("get_login", login.get_login)
+    register("logout", login.logout)
+
+
+@hookimpl
 def register_auth_providers(register: Callable[[AuthProvider], None]) -> None:
     """registries.conf ``credential-helpers``: with the default list
     (``containers-auth.json`` only) the built-in auth-file provider answers;

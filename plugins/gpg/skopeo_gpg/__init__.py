@@ -29,3 +29,13 @@ def register_commands(register: Callable[[Any], None]) -> None:
 
     register(app)
     register(bare_app)
+
+
+@hookimpl
+def register_api_calls(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """``skopeo.api.standalone_sign``, ``standalone_verify`` and ``untrusted_signature_dump``."""
+    from . import standalone
+
+    register("standalone_sign", standalone.standalone_sign)
+    register("standalone_verify", standalone.verify_call)
+    register("untrusted_signature_dump", standalone.untrusted_info)

@@ -1,7 +1,8 @@
 """``standalone-sign``, ``standalone-verify`` and the hidden
 ``untrusted-signature-dump-without-verification``: debugging tools around
 simple-signing blobs, declared with typer (skopeo's core runs them with
-pflag's grammar and cobra's texts).  Upstream checks the argument count of
+pflag's grammar and cobra's texts), each a layer over its :mod:`skopeo.api`
+call (reading and writing the files).  Upstream checks the argument count of
 each itself, so each takes its arguments as one list; flags, help, usage and
 messages are upstream's."""
 
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from skopeo import api
 from skopeo.cli.invocation import Invocation
 from skopeo.errors import SkopeoError
 from skopeo.golang.oserror import path_error_text
@@ -39,13 +41,11 @@ def standalone_sign_command(
     from skopeo.fsutil import write_file
     from skopeo.signature import read_passphrase_file
 
-    from .standalone import standalone_sign
-
     if args is None or len(args) != 3 or not output:
         raise SkopeoError("Usage: skopeo standalone-sign manifest docker-reference key-fingerprint -o signature")
     manifest_path, reference, fingerprint = args
     manifest = read_file(manifest_path, "")
-    signature = standalone_sign(manifest, reference, fingerprint, read_passphrase_file(passphrase_file))
+    signature = api.standalone_sign(manifest, reference, fingerprint, passphrase=read_passphrase_file(passphrase_file))
     try:
         write_file(output, signature)
     except SkopeoError as e:
@@ -62,20 +62,19 @@ def standalone_verify_command(
     public_key_file: Annotated[str | None, typer.Option(
         help="File containing public keys. If not specified, will use local GPG keys.")] = None,
 ) -> None:
-    from .standalone import standalone_verify
+    from .standalone import check_fingerprints
 
     if args is None or len(args) != 4:
         raise SkopeoError("Usage: skopeo standalone-verify manifest docker-reference key-fingerprint signature")
     manifest_path, reference, fingerprints, signature_path = args
     expected = fingerprints.split(",")
-    if not public_key_file and expected == ["any"]:
-        raise SkopeoError("Cannot use any fingerprint without a public key file")
+    check_fingerprints(expected, bool(public_key_file))  # before any file is read, as upstream
     manifest = read_file(manifest_path, "manifest from ")
     signature = read_file(signature_path, "signature from ")
     keys = read_file(public_key_file, "public keys from ") if public_key_file else None
-    fingerprint, digest = standalone_verify(manifest, reference, expected, signature, keys)
+    verified = api.standalone_verify(manifest, reference, expected, signature, public_keys=keys)
     invocation: Invocation = ctx.obj
-    invocation.write(f"Signature verified using fingerprint {fingerprint}, digest {digest}\n")
+    invocation.write(f"Signature verified using fingerprint {verified.fingerprint}, digest {verified.digest}\n")
 
 
 @bare_app.command("untrusted-signature-dump-without-verification", hidden=True, help="",
@@ -86,10 +85,8 @@ def untrusted_signature_dump_command(
 ) -> None:
     from skopeo.golang import gojson
 
-    from .standalone import untrusted_info
-
     if args is None or len(args) != 1:
         raise SkopeoError("Usage: skopeo untrusted-signature-dump-without-verification signature")
     blob = read_file(args[0], "untrusted signature from ")
     invocation: Invocation = ctx.obj
-    invocation.write(gojson.marshal_indent(untrusted_info(blob)))
+    invocation.write(gojson.marshal_indent(api.untrusted_signature_dump(blob)))

@@ -27,3 +27,11 @@ def register_commands(register: Callable[[Any], None]) -> None:
     from .commands import app
 
     register(app)
+
+
+@hookimpl
+def register_api_calls(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """``skopeo.api.generate_sigstore_key``."""
+    from .keygen import generate_key_files
+
+    register("generate_sigstore_key", generate_key_files)
