@@ -102,10 +102,13 @@ def _is_context(annotation: Any) -> bool:
 
 
 def _scalar_converter(kind: type, where: str) -> Callable[[Any], Any]:
+    """The function's value from pflag's (None, an unset default, stays None;
+    a default of the function's own type is kept)."""
     if kind is pathlib.Path:
-        return pathlib.Path
+        return lambda value: value if value is None or isinstance(value, pathlib.Path) else pathlib.Path(value)
     if kind is datetime.timedelta:
-        return lambda seconds: datetime.timedelta(seconds=seconds)
+        return lambda value: value if value is None or isinstance(value, datetime.timedelta) \
+            else datetime.timedelta(seconds=value)
     if kind in (str, int, bool):
         return lambda value: value
     raise PluginError(f"{where}: type {kind!r} is not supported")
@@ -219,7 +222,7 @@ def translate(command: PluginCommand) -> Translated:
 
 def args_check(arguments: list[Argument]) -> ArgsCheck | None:
     """cobra's positional-argument check for these arguments (its texts)."""
-    low = sum(1 for a in arguments if a.required and not a.variadic)
+    low = sum(1 for a in arguments if a.required)  # a required list takes at least one
     high = None if any(a.variadic for a in arguments) else len(arguments)
 
     def check(cmd: CobraCommand, args: list[str]) -> None:
