@@ -153,8 +153,8 @@ def our_command() -> list[str]:
     return [sys.executable, "-m", "skopeo"]
 
 
-# The docs' example plugins: a zip: transport and a command, a credential backend.
-EXAMPLE_PLUGINS = {"zip", "secretdir"}
+# The docs' example plugins: a zip: transport; a credential backend and its commands.
+EXAMPLE_PLUGINS = {"zip", "vault"}
 
 
 def our_env() -> dict[str, str]:
