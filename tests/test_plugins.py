@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -229,3 +230,37 @@ def test_api_calls_come_through_the_hook(isolated_manager: Any) -> None:
     plugins.set_manager(isolated_manager)
     with pytest.raises(PluginError, match="registered twice"):
         api.standalone_sign(b"m", "ref", "key")
+
+
+def test_a_plugin_command_loads_only_its_plugin(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The index records command names: once it is written, ``skopeo login``
+    finds its command in skopeo-docker without importing another plugin's
+    commands; the other plugins it imports are those the login itself asks
+    (credential providers, the API call's providers), never a plugin with
+    transports only; a core command imports no typer."""
+    import os
+
+    auth_file = tmp_path / "auth.json"
+    auth_file.write_text('{"auths": {"reg.example": {"auth": "dTpw"}}}')
+    code = ("import sys; from skopeo.cli import main; code = main(sys.argv[1:]); "
+            "print(sorted(m for m in sys.modules if m.startswith('skopeo_') and m.count('.') < 2 "
+            "and m.endswith(('.commands', '.transport')) or m.startswith('skopeo_') and '.' not in m), "
+            "'typer' in sys.modules)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("SKOPEO_PLUGINS", None)
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True,
+                              check=True, cwd=tmp_path)
+        return proc.stdout.splitlines()[-1]
+
+    login = ("login", "--authfile", str(auth_file), "--get-login", "reg.example")
+    run(*login)  # the first run loads every plugin and writes the index
+    run("--help")  # every plugin's command names are recorded
+    imported, typer_loaded = run(*login).rsplit(" ", 1)
+    modules = set(ast.literal_eval(imported))
+    assert typer_loaded == "True"
+    assert {m for m in modules if m.endswith(".commands")} == {"skopeo_docker.commands"}
+    assert "skopeo_docker" in modules and not modules & {"skopeo_oci", "skopeo_dir", "skopeo_archive",
+                                                           "skopeo_storage", "skopeo_tarball"}
+    assert run("manifest-digest", str(auth_file)) == "[] False"

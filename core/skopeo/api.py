@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import manifest as mf
 from . import plugins, retry
 from .context import SystemContext
 from .errors import SkopeoError
-from .inspect import oci_config, output, resolve
 from .transport import ImageReference, read_blob_verified
+
+# skopeo.inspect and skopeo.manifest are imported by the calls that use them:
+# login and the signing calls (their commands import this module) do not.
 
 if TYPE_CHECKING:
     from .copy import CopyOptions, CopyResult
@@ -111,6 +112,8 @@ def _open_source(name: str, ctx: SystemContext) -> Any:
 def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = False) -> bytes:
     """The top-level manifest bytes as stored, or with *config* the raw config blob
     of the image chosen for this platform."""
+    from .inspect import resolve
+
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
         if not config:
@@ -129,6 +132,8 @@ def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = Fals
 
 def inspect_config(name: str, ctx: SystemContext | None = None) -> dict[str, Any]:
     """The config of the chosen image as an OCI image structure."""
+    from .inspect import oci_config, resolve
+
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
         return oci_config(resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant,
@@ -141,7 +146,7 @@ def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False,
     (``to_json()`` is the command's output; ``["Digest"]`` still works); its
     digest uses *digest_algorithm* (``--manifest-digest``), by default the
     config digest's."""
-    from .inspect import output_digest
+    from .inspect import output, output_digest, resolve
     from .results import ImageInfo
 
     ctx = ctx or SystemContext()
@@ -160,6 +165,8 @@ def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False,
 
 def manifest_digest(data: bytes) -> str:
     """Digest of manifest bytes (the JWS payload for signed schema1)."""
+    from . import manifest as mf
+
     try:
         return mf.manifest_digest(data)
     except SkopeoError:

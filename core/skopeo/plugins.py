@@ -518,6 +518,19 @@ def auth_providers() -> list[AuthProvider]:
     return _auth_providers
 
 
+def deferred(module: str, function: str) -> Callable[..., Any]:
+    """*function* of *module*, imported when first called: what a plugin
+    registers for an API call, so that registering loads nothing heavy
+    (``register("login", deferred(__name__ + ".login", "login"))``)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), function)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = function
+    call.__doc__ = f"{module}.{function}, imported when first called."
+    return call
+
+
 def api_call(name: str) -> Callable[..., Any]:
     """The plugin function behind ``skopeo.api.<name>`` (loads the plugins
     implementing ``register_api_calls``); PluginError naming the package to

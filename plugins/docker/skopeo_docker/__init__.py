@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from skopeo.hookspecs import hookimpl
+from skopeo.plugins import deferred
 
 from .transport import DockerTransport
 
@@ -32,12 +33,10 @@ def register_commands(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def register_api_calls(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """``skopeo.api.login``, ``get_login`` and ``logout``."""
-    from . import login
-
-    register("login", login.login)
-    register("get_login", login.get_login)
-    register("logout", login.logout)
+    """``skopeo.api.login``, ``get_login`` and ``logout`` (:mod:`.login` loads
+    when one is called)."""
+    for call in ("login", "get_login", "logout"):
+        register(call, deferred(__name__ + ".login", call))
 
 
 @hookimpl

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from skopeo.hookspecs import hookimpl
+from skopeo.plugins import deferred
 
 if TYPE_CHECKING:
     from skopeo.signature import SignatureHandler
@@ -33,9 +34,9 @@ def register_commands(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def register_api_calls(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """``skopeo.api.standalone_sign``, ``standalone_verify`` and ``untrusted_signature_dump``."""
-    from . import standalone
-
-    register("standalone_sign", standalone.standalone_sign)
-    register("standalone_verify", standalone.verify_call)
-    register("untrusted_signature_dump", standalone.untrusted_info)
+    """``skopeo.api.standalone_sign``, ``standalone_verify`` and
+    ``untrusted_signature_dump`` (GnuPG's modules load when one is called)."""
+    module = __name__ + ".standalone"
+    register("standalone_sign", deferred(module, "standalone_sign"))
+    register("standalone_verify", deferred(module, "verify_call"))
+    register("untrusted_signature_dump", deferred(module, "untrusted_info"))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from skopeo.hookspecs import hookimpl
+from skopeo.plugins import deferred
 
 if TYPE_CHECKING:
     from skopeo.signature import SignatureHandler
@@ -31,7 +32,5 @@ def register_commands(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def register_api_calls(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """``skopeo.api.generate_sigstore_key``."""
-    from .keygen import generate_key_files
-
-    register("generate_sigstore_key", generate_key_files)
+    """``skopeo.api.generate_sigstore_key`` (its module loads when it is called)."""
+    register("generate_sigstore_key", deferred(__name__ + ".keygen", "generate_key_files"))
