@@ -269,6 +269,9 @@ def test_shell_completion() -> None:
                             check=True).stdout
     assert script.startswith("# bash completion V2 for skopeo") and " __complete " in script
     assert _complete("co") == (["copy"], ":4")
+    # Plugin commands (typer's, run as skopeo's own) complete like the rest.
+    assert _complete("lo") == (["login", "logout"], ":4")
+    assert _complete("login", "--us") == (["--user-agent-prefix", "--username"], ":4")
     assert "completion" not in _complete("")[0]  # hidden, as upstream
     assert _complete("copy", "--dest-compress-f") == (["--dest-compress-format"], ":4")
     assert "--debug" in _complete("--de")[0]

@@ -264,3 +264,25 @@ def test_a_plugin_command_loads_only_its_plugin(tmp_path) -> None:  # type: igno
     assert "skopeo_docker" in modules and not modules & {"skopeo_oci", "skopeo_dir", "skopeo_archive",
                                                            "skopeo_storage", "skopeo_tarball"}
     assert run("manifest-digest", str(auth_file)) == "[] False"
+
+
+def test_a_broken_plugin_fails_every_later_use(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A plugin that cannot be imported does not stop the others from being
+    registered in full (whatever the order), but its error is raised by the
+    load and by every later use of the manager: a broken installation never
+    looks like a missing plugin, even after help swallowed the first error."""
+    from skopeo.plugins import _Lazy
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the index it writes
+    pm = plugins.new_manager(load_entry_points=False)
+    eps = [plugins.EntryPoint("dir", "skopeo_dir"), plugins.EntryPoint("broken", "no_such_module_for_skopeo"),
+           plugins.EntryPoint("oci", "skopeo_oci")]
+    lazy = _Lazy(pm, eps, {})
+    broken = r"^loading plugin 'broken' \(no_such_module_for_skopeo\): "
+    with pytest.raises(PluginError, match=broken):
+        lazy.transport("dir")
+    assert {"dir", "oci"} <= set(lazy.transports) and list(lazy.pending) == ["broken"]
+    for use in (lambda: lazy.transport("dir"), lambda: lazy.for_hook("register_transports"), lazy.load_all,
+                lambda: lazy.commands("login")):
+        with pytest.raises(PluginError, match=broken):
+            use()

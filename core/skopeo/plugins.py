@@ -216,6 +216,7 @@ def _load_into(pm: pluggy.PluginManager, ep: EntryPoint) -> Any:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as e:
+        pm.unregister(plugin)
         raise PluginError(f"plugin {e.plugin!r} implements an unknown hook: {e}") from None
     return plugin
 
@@ -294,6 +295,9 @@ class _Lazy:
         self._commands_collected: set[int] = set()  # ids of plugins whose register_commands ran
         # Threads of one copy or sync may look transports up concurrently.
         self.lock = threading.RLock()
+        # The error of a plugin that failed to load: every later use raises it
+        # (a broken installation stays loud; help catches it to still print).
+        self.failed: PluginError | None = None
 
     @property
     def transports(self) -> dict[str, Transport]:
@@ -324,10 +328,17 @@ class _Lazy:
     def _load(self, names: list[str]) -> None:
         _ = self.transports  # collect the already-registered plugins' transports first
         loaded = []
+        failed: PluginError | None = None
         for name in names:
-            ep = self.pending.pop(name, None)
-            if ep is not None:
+            ep = self.pending.get(name)
+            if ep is None:
+                continue
+            try:
                 loaded.append((name, _load_into(self.pm, ep)))
+            except PluginError as e:  # raised below, once the others are registered
+                failed = failed or e
+                continue
+            del self.pending[name]
         transports_ = {name: self._register_transports_of(plugin)
                        for name, plugin in _in_call_order(self.pm, "register_transports", loaded)}
         changed = False
@@ -347,6 +358,14 @@ class _Lazy:
         self.all_loaded = not self.pending
         if changed:
             self._save()
+        if failed is not None:
+            # Raised once the plugins that did load are registered in full.
+            self.failed = failed
+            raise failed
+
+    def _check(self) -> None:
+        if self.failed is not None:
+            raise self.failed
 
     def _save(self) -> None:
         if os.environ.get(ENV_PLUGINS) is None:
@@ -354,6 +373,7 @@ class _Lazy:
 
     def load_all(self) -> None:
         with self.lock:
+            self._check()
             if not self.all_loaded:
                 self._load(list(self.pending))
 
@@ -370,6 +390,7 @@ class _Lazy:
 
     def for_hook(self, hook: str) -> pluggy.PluginManager:
         with self.lock:
+            self._check()
             if not self.all_loaded:
                 if self._known():
                     self._load([n for n in list(self.pending) if hook in self.index[n].get("hooks", [])])
@@ -379,6 +400,7 @@ class _Lazy:
 
     def transport(self, name: str) -> Transport | None:
         with self.lock:
+            self._check()
             if name not in self.transports and not self.all_loaded:
                 if self._known():
                     self._load([n for n in list(self.pending) if name in self.index[n].get("transports", [])]
@@ -392,6 +414,7 @@ class _Lazy:
         """Names of every plugin command, without importing any plugin when the
         index knows them."""
         with self.lock:
+            self._check()
             names = dict.fromkeys(self._commands)
             for plugin_name, plugin in _in_call_order(self.pm, "register_commands", self.pm.list_name_plugin()):
                 if id(plugin) in self._commands_collected:
@@ -409,6 +432,7 @@ class _Lazy:
         """The plugin commands, with at least the plugin providing *name* (every
         plugin with commands when None) loaded and its commands collected."""
         with self.lock:
+            self._check()
             if not self.all_loaded and (name is None or name not in self._commands):
                 if not self._known():
                     self._load(list(self.pending))
