@@ -226,9 +226,10 @@ def test_flag_errors_match_reference(run_skopeo, oracle, args: list[str]) -> Non
 
 def test_flag_grammar() -> None:
     from skopeo.cli.copy import COMMAND as COPY
-    from skopeo.cli.login import COMMAND as LOGIN
-    from skopeo.cli.pflag import parse
+    from skopeo.cli.pflag import BOOL, STR, Flag, parse
     from skopeo.errors import UsageError
+
+    login_flags = [Flag("username", STR, short="u"), Flag("verbose", BOOL, short="v")]
 
     opts, args = parse(COPY.flags, ["a", "-q", "--retry-times=017", "b", "--additional-tag", "x,y",
                                     "--additional-tag=z", "--src-tls-verify", "--dest-tls-verify=0", "--", "--all"])
@@ -242,7 +243,8 @@ def test_flag_grammar() -> None:
     assert parse(COPY.flags, ["--additional-tag", '"a,b",,c'])[0]["additional_tag"] == ["a,b", "", "c"]
     # Shorthand values: attached, after "=", or the next argument; booleans combine.
     for argv in (["-uNAME"], ["-u=NAME"], ["-u", "NAME"]):
-        assert parse(LOGIN.flags, argv)[0]["username"] == "NAME"
+        assert parse(login_flags, argv)[0]["username"] == "NAME"
+    assert parse(login_flags, ["-vuNAME"])[0] == {"username": "NAME", "verbose": True}
     # A boolean never takes the next argument as its value.
     opts, args = parse(COPY.flags, ["--quiet", "false", "x"])
     assert opts["quiet"] is True and args == ["false", "x"]
@@ -267,6 +269,9 @@ def test_shell_completion() -> None:
                             check=True).stdout
     assert script.startswith("# bash completion V2 for skopeo") and " __complete " in script
     assert _complete("co") == (["copy"], ":4")
+    # Plugin commands (typer's, run as skopeo's own) complete like the rest.
+    assert _complete("lo") == (["login", "logout"], ":4")
+    assert _complete("login", "--us") == (["--user-agent-prefix", "--username"], ":4")
     assert "completion" not in _complete("")[0]  # hidden, as upstream
     assert _complete("copy", "--dest-compress-f") == (["--dest-compress-format"], ":4")
     assert "--debug" in _complete("--de")[0]

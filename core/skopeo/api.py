@@ -18,19 +18,21 @@ copy progress written to ``options.report`` when one is given.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
-from . import manifest as mf
 from . import plugins, retry
 from .context import SystemContext
 from .errors import SkopeoError
-from .inspect import oci_config, output, resolve
 from .transport import ImageReference, read_blob_verified
+
+# skopeo.inspect and skopeo.manifest are imported by the calls that use them:
+# login and the signing calls (their commands import this module) do not.
 
 if TYPE_CHECKING:
     from .copy import CopyOptions, CopyResult
     from .policy import PolicyContext
-    from .results import ImageInfo, TagList
+    from .results import ImageInfo, LoginResult, LogoutResult, SigstoreKeyPair, TagList, VerifiedSignature
     from .session import Session
     from .sync import SyncOptions, SyncResult
 
@@ -110,6 +112,8 @@ def _open_source(name: str, ctx: SystemContext) -> Any:
 def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = False) -> bytes:
     """The top-level manifest bytes as stored, or with *config* the raw config blob
     of the image chosen for this platform."""
+    from .inspect import resolve
+
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
         if not config:
@@ -128,6 +132,8 @@ def inspect_raw(name: str, ctx: SystemContext | None = None, config: bool = Fals
 
 def inspect_config(name: str, ctx: SystemContext | None = None) -> dict[str, Any]:
     """The config of the chosen image as an OCI image structure."""
+    from .inspect import oci_config, resolve
+
     ctx = ctx or SystemContext()
     with _open_source(name, ctx) as src:
         return oci_config(resolve(src, ctx.override_os, ctx.override_arch, ctx.override_variant,
@@ -140,7 +146,7 @@ def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False,
     (``to_json()`` is the command's output; ``["Digest"]`` still works); its
     digest uses *digest_algorithm* (``--manifest-digest``), by default the
     config digest's."""
-    from .inspect import output_digest
+    from .inspect import output, output_digest, resolve
     from .results import ImageInfo
 
     ctx = ctx or SystemContext()
@@ -159,6 +165,8 @@ def inspect(name: str, ctx: SystemContext | None = None, no_tags: bool = False,
 
 def manifest_digest(data: bytes) -> str:
     """Digest of manifest bytes (the JWS payload for signed schema1)."""
+    from . import manifest as mf
+
     try:
         return mf.manifest_digest(data)
     except SkopeoError:
@@ -192,6 +200,96 @@ def delete(name: str, ctx: SystemContext | None = None) -> None:
     ref.delete_image(ctx)
 
 
+# --- login, logout and the signing commands ----------------------------------------------
+# Each is implemented by the plugin that has the protocol or the key format
+# (register_api_calls: skopeo-docker, skopeo-gpg, skopeo-sigstore); without
+# it, the call raises PluginError naming the package to install.
+def login(
+    registry: str,
+    username: str | None = None,
+    password: str | None = None,
+    *,
+    ctx: SystemContext | None = None,
+    compat_auth_file: str | None = None,
+    prompt: Callable[[str, str, str], tuple[str, str]] | None = None,
+    report: TextIO | None = None,
+) -> LoginResult:
+    """``skopeo login``: check *username*/*password* against *registry*
+    (``host[:port]``, ``host[:port]/ns/repo`` or an ``https://`` URL) and
+    store them through the first credential provider serving it (the
+    primary auth file unless a plugin's backend or registries.conf's
+    ``credential-helpers`` say otherwise; *compat_auth_file*: that Docker
+    ``config.json`` instead).  Without credentials, valid stored ones are
+    reused (``reused=True``); otherwise *prompt(username, password,
+    stored_username)* supplies the missing ones, and without a prompt
+    :class:`~skopeo.errors.SkopeoError` says none were given.  *report*
+    receives the command's lines about reusing stored credentials."""
+    call = plugins.api_call("login")
+    result: LoginResult = call(registry, username or "", password or "", ctx or SystemContext(),
+                               compat_auth_file or "", prompt, report)
+    return result
+
+
+def get_login(registry: str, *, ctx: SystemContext | None = None, compat_auth_file: str | None = None) -> str:
+    """``skopeo login --get-login``: the user name stored for *registry*;
+    :class:`~skopeo.errors.NotLoggedInError` when there is none."""
+    username: str = plugins.api_call("get_login")(registry, ctx or SystemContext(), compat_auth_file or "")
+    return username
+
+
+def logout(
+    registry: str | None = None,
+    *,
+    all_registries: bool = False,
+    ctx: SystemContext | None = None,
+    compat_auth_file: str | None = None,
+) -> LogoutResult:
+    """``skopeo logout``: erase the credentials stored for *registry*, or for
+    every registry with *all_registries* (each storing provider's).
+    :class:`~skopeo.errors.NotLoggedInError` when none were stored."""
+    call = plugins.api_call("logout")
+    result: LogoutResult = call(registry, all_registries, ctx or SystemContext(), compat_auth_file or "")
+    return result
+
+
+def standalone_sign(manifest: bytes, docker_reference: str, fingerprint: str, *,
+                    passphrase: str | None = None) -> bytes:
+    """``skopeo standalone-sign``: a simple-signing signature of *manifest*
+    claiming *docker_reference*, made with the GnuPG key *fingerprint*."""
+    signature: bytes = plugins.api_call("standalone_sign")(manifest, docker_reference, fingerprint, passphrase)
+    return signature
+
+
+def standalone_verify(manifest: bytes, docker_reference: str, fingerprints: str | Sequence[str], signature: bytes,
+                      *, public_keys: bytes | None = None) -> VerifiedSignature:
+    """``skopeo standalone-verify``: check that *signature* signs *manifest*
+    as *docker_reference* with one of *fingerprints* (a list, or the
+    command's comma-separated text; ``"any"`` accepts every key of
+    *public_keys*, which must then be given; without *public_keys*, GnuPG's
+    own keyring is used).  Raises :class:`~skopeo.errors.SkopeoError` (``Error
+    verifying signature: …``) otherwise."""
+    expected = fingerprints.split(",") if isinstance(fingerprints, str) else list(fingerprints)
+    call = plugins.api_call("standalone_verify")
+    result: VerifiedSignature = call(manifest, docker_reference, expected, signature, public_keys)
+    return result
+
+
+def untrusted_signature_dump(signature: bytes) -> dict[str, Any]:
+    """``skopeo untrusted-signature-dump-without-verification``: what a
+    simple-signing signature claims, NOT VERIFIED (the command's JSON object,
+    upstream's field names)."""
+    info: dict[str, Any] = plugins.api_call("untrusted_signature_dump")(signature)
+    return info
+
+
+def generate_sigstore_key(output_prefix: str, passphrase: str) -> SigstoreKeyPair:
+    """``skopeo generate-sigstore-key``: a new cosign-compatible key pair in
+    ``PREFIX.private`` (encrypted with *passphrase*) and ``PREFIX.pub``; an
+    existing file is never overwritten."""
+    pair: SigstoreKeyPair = plugins.api_call("generate_sigstore_key")(output_prefix, passphrase)
+    return pair
+
+
 def __getattr__(name: str) -> Any:
     # Session imports this module: loaded on first use.
     if name == "Session":
@@ -202,6 +300,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Session", "SystemContext", "copy", "delete", "inspect", "inspect_config", "inspect_raw", "list_tags",
-    "manifest_digest", "parse", "read_blob_verified", "sync",
+    "Session", "SystemContext", "copy", "delete", "generate_sigstore_key", "get_login", "inspect", "inspect_config",
+    "inspect_raw", "list_tags", "login", "logout", "manifest_digest", "parse", "read_blob_verified",
+    "standalone_sign", "standalone_verify", "sync", "untrusted_signature_dump",
 ]

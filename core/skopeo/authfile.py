@@ -1,15 +1,18 @@
 """The built-in credential provider: containers ``auth.json`` files, Docker's
 ``config.json`` / ``.dockercfg`` and ``docker-credential-*`` helpers, in the
-lookup order of containers/image.  Registered like any plugin (see
-``plugins.DEFAULT_PLUGINS``), last, so vendor providers answer first."""
+lookup order of containers/image; ``login`` writes the primary auth file (or
+the helper its ``credHelpers`` names for the registry).  Registered like any
+plugin (see ``plugins.DEFAULT_PLUGINS``), ``trylast``, so vendor providers
+answer first."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import NamedTuple
 
-from .auth import Credentials
+from .auth import AuthProvider, Credentials
 from .context import SystemContext
 from .errors import SkopeoError
 from .golang import gojson
@@ -203,16 +206,7 @@ def credentials_from_files(ctx: SystemContext, registry: str, repository: str | 
     return None
 
 
-@hookimpl(trylast=True)
-def get_credentials(registry: str, repository: str | None, ctx: SystemContext) -> Credentials | None:
-    return credentials_from_files(ctx, registry, repository)
-
-
 # --- write side (login / logout) -------------------------------------------------------
-class NotLoggedInError(SkopeoError):
-    """No credentials were stored for the key being removed."""
-
-
 def write_auth_file(path: str, data: dict[str, object]) -> None:
     """Write *data* as containers/image does: tab-indented JSON, sorted keys, no
     trailing newline, mode 0600 in a 0700 directory, replaced atomically."""
@@ -279,3 +273,74 @@ def credential_helper_in_file(path: str, registry: str) -> str | None:
     if isinstance(helpers, dict) and isinstance(helpers.get(registry), str):
         return str(helpers[registry])
     return None
+
+
+def _run_helper(helper: str, action: str, payload: bytes) -> tuple[int, str]:
+    """``docker-credential-<helper> <action>`` with *payload* on stdin: (status, output)."""
+    from . import deadline
+
+    prog = f"docker-credential-{helper}"
+    try:
+        proc = deadline.run([prog, action], 60, input=payload)
+    except FileNotFoundError:
+        raise SkopeoError(f'exec: "{prog}": executable file not found in $PATH') from None
+    return proc.returncode, (proc.stdout or proc.stderr).decode(errors="replace").strip()
+
+
+def store_with_helper(helper: str, registry: str, username: str, password: str) -> None:
+    payload = json.dumps({"ServerURL": registry, "Username": username, "Secret": password}).encode()
+    code, out = _run_helper(helper, "store", payload)
+    if code != 0:
+        raise SkopeoError(f"docker-credential-{helper} store: {out}")
+
+
+def erase_with_helper(helper: str, registry: str) -> bool:
+    """True if an entry was removed."""
+    code, out = _run_helper(helper, "erase", registry.encode())
+    if code != 0:
+        if "credentials not found" in out.lower():
+            return False
+        raise SkopeoError(f"docker-credential-{helper} erase: {out}")
+    return True
+
+
+class AuthFileProvider(AuthProvider):
+    """The auth files for lookups; the primary auth file (or the helper its
+    ``credHelpers`` names for the registry) for ``login``/``logout``."""
+
+    name = "auth files"
+    can_store = True
+
+    def get(self, registry: str, repository: str | None, ctx: SystemContext) -> Credentials | None:
+        return credentials_from_files(ctx, registry, repository)
+
+    def store(self, key: str, credentials: Credentials, ctx: SystemContext) -> str:
+        registry = key.split("/", 1)[0]
+        path = primary_auth_file(ctx)
+        helper = credential_helper_in_file(path, registry)
+        if helper is not None:
+            if key != registry:
+                raise SkopeoError(f"namespaced key {key!r} is not supported by credential helper {helper}")
+            store_with_helper(helper, registry, credentials.username, credentials.password)
+            return f"credential helper: {helper}"
+        store_in_file(path, key, credentials.username, credentials.password)
+        return path
+
+    def erase(self, key: str, ctx: SystemContext) -> bool:
+        registry = key.split("/", 1)[0]
+        path = primary_auth_file(ctx)
+        removed = False
+        helper = credential_helper_in_file(path, registry)
+        if helper is not None and key == registry:
+            removed = erase_with_helper(helper, registry)
+        if os.path.exists(path):
+            removed = remove_from_file(path, key) or removed
+        return removed
+
+    def erase_all(self, ctx: SystemContext) -> None:
+        remove_all_from_file(primary_auth_file(ctx))
+
+
+@hookimpl(trylast=True)
+def register_auth_providers(register: Callable[[AuthProvider], None]) -> None:
+    register(AuthFileProvider())

@@ -67,6 +67,15 @@ class PluginError(SkopeoError):
     """A plugin that is missing, broken or implements hooks we do not know."""
 
 
+class NotLoggedInError(SkopeoError):
+    """``login --get-login`` or ``logout`` for a key with no stored credentials."""
+
+
+class InvalidCredentialsError(SkopeoError):
+    """The registry refused the credentials ``login`` was given or found
+    (``logging into "KEY": invalid username/password``)."""
+
+
 class ManifestTypeRejectedError(SkopeoError):
     """Raised by a destination that does not accept a manifest type, so the
     copy engine can try the next candidate format."""

@@ -1,6 +1,11 @@
 """Loading plugins: the built-in ones, then every ``skopeo.plugins`` entry point
 (optionally restricted by ``$SKOPEO_PLUGINS``).  A plugin implementing a hook we
-do not define fails loudly here, at start-up."""
+do not define fails loudly here, at start-up.
+
+Entry points are read with the standard library's ``importlib.metadata``
+(Python 3.11+, which the core requires: the ``importlib-metadata`` backport is
+not needed), and only when the plugin index cache below is stale.  Every hook is
+called through pluggy, so ``tryfirst``/``trylast`` and wrappers apply."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pluggy
@@ -18,6 +24,7 @@ from . import hookspecs
 from .errors import InvalidReferenceError, PluginError
 
 if TYPE_CHECKING:
+    from .auth import AuthProvider
     from .signature import SignatureHandler
     from .transport import ImageReference, Transport
 
@@ -43,7 +50,31 @@ FIRST_PARTY_TRANSPORTS = {
     "tarball": "skopeo-tarball",
 }
 
+# First-party commands and the distribution that provides each (install hints;
+# the command line also keeps upstream's order of commands with them).
+FIRST_PARTY_COMMANDS = {
+    "generate-sigstore-key": "skopeo-sigstore",
+    "login": "skopeo-docker",
+    "logout": "skopeo-docker",
+    "standalone-sign": "skopeo-gpg",
+    "standalone-verify": "skopeo-gpg",
+    "untrusted-signature-dump-without-verification": "skopeo-gpg",
+}
+
+# skopeo.api calls implemented by first-party plugins (register_api_calls).
+FIRST_PARTY_API_CALLS = {
+    "generate_sigstore_key": "skopeo-sigstore",
+    "get_login": "skopeo-docker",
+    "login": "skopeo-docker",
+    "logout": "skopeo-docker",
+    "standalone_sign": "skopeo-gpg",
+    "standalone_verify": "skopeo-gpg",
+    "untrusted_signature_dump": "skopeo-gpg",
+}
+
 _signature_handlers: dict[str, SignatureHandler] | None = None
+_auth_providers: list[AuthProvider] | None = None
+_api_calls: dict[str, Callable[..., Any]] | None = None
 
 
 class EntryPoint(NamedTuple):
@@ -185,6 +216,7 @@ def _load_into(pm: pluggy.PluginManager, ep: EntryPoint) -> Any:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as e:
+        pm.unregister(plugin)
         raise PluginError(f"plugin {e.plugin!r} implements an unknown hook: {e}") from None
     return plugin
 
@@ -203,15 +235,55 @@ def new_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
     return pm
 
 
+def _call_for(pm: pluggy.PluginManager, hook: str, plugin: Any, **kwargs: Any) -> list[Any]:
+    """Call *hook* for one *plugin* through pluggy (``subset_hook_caller``): its
+    implementation as it was marked, inside every loaded wrapper of the hook."""
+    caller = getattr(pm.hook, hook)
+    wrappers = {id(impl.plugin) for impl in caller.get_hookimpls() if impl.hookwrapper or impl.wrapper}
+    others = [p for p in pm.get_plugins() if p is not plugin and id(p) not in wrappers]
+    result: list[Any] = pm.subset_hook_caller(hook, others)(**kwargs)
+    return result
+
+
+def _implementations(pm: pluggy.PluginManager, hook: str) -> list[Any]:
+    """The plugins implementing *hook* (not merely wrapping it), in the order
+    pluggy calls them: tryfirst ones first, trylast ones last, else the most
+    recently registered first."""
+    caller = getattr(pm.hook, hook)
+    return [impl.plugin for impl in reversed(caller.get_hookimpls()) if not (impl.wrapper or impl.hookwrapper)]
+
+
+def _in_call_order(pm: pluggy.PluginManager, hook: str, named: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Those of the (name, plugin) pairs that implement *hook*, in pluggy's order."""
+    order = {id(plugin): i for i, plugin in enumerate(_implementations(pm, hook))}
+    return sorted((pair for pair in named if id(pair[1]) in order), key=lambda pair: order[id(pair[1])])
+
+
+class PluginCommand(NamedTuple):
+    """A command a plugin registered: its name, the plugin's name, the
+    ``typer.Typer`` holding it and typer's ``CommandInfo`` for it."""
+
+    name: str
+    plugin: str
+    app: Any
+    info: Any
+
+
+def typer_command_name(info: Any) -> str:
+    """The name typer gives a registered command (its own, else the function's)."""
+    return str(info.name or info.callback.__name__.lower().replace("_", "-"))
+
+
 class _Lazy:
     """The process-wide manager, loading entry points on demand.
 
     Importing every plugin costs start-up time a command that uses one
     transport should not pay.  After one full load the cache records, per
-    plugin, the hooks it implements and the transports it registers; later
-    processes then load only the plugins a lookup or hook call needs.  A new
-    or changed installation invalidates the cache, so the first run after it
-    loads everything and an unknown hook still fails at start-up."""
+    plugin, the hooks it implements (and wraps), the transports it registers
+    and, once they were asked for, its commands; later processes then load only
+    the plugins a lookup or hook call needs.  A new or changed installation
+    invalidates the cache, so the first run after it loads everything and an
+    unknown hook still fails at start-up."""
 
     def __init__(self, pm: pluggy.PluginManager, pending: list[EntryPoint], index: dict[str, Any]) -> None:
         self.pm = pm
@@ -219,8 +291,13 @@ class _Lazy:
         self.index = index
         self.all_loaded = not self.pending
         self._transports: dict[str, Transport] | None = None
+        self._commands: dict[str, PluginCommand] = {}
+        self._commands_collected: set[int] = set()  # ids of plugins whose register_commands ran
         # Threads of one copy or sync may look transports up concurrently.
         self.lock = threading.RLock()
+        # The error of a plugin that failed to load: every later use raises it
+        # (a broken installation stays loud; help catches it to still print).
+        self.failed: PluginError | None = None
 
     @property
     def transports(self) -> dict[str, Transport]:
@@ -228,10 +305,11 @@ class _Lazy:
         # or a test's manager), collected on first use.
         if self._transports is None:
             self._transports = {}
-            self._register_transports_of([p for _, p in self.pm.list_name_plugin()])
+            for _, plugin in _in_call_order(self.pm, "register_transports", self.pm.list_name_plugin()):
+                self._register_transports_of(plugin)
         return self._transports
 
-    def _register_transports_of(self, plugins_: list[Any]) -> list[str]:
+    def _register_transports_of(self, plugin: Any) -> list[str]:
         names: list[str] = []
 
         def register(transport: Transport) -> None:
@@ -240,10 +318,7 @@ class _Lazy:
             self.transports[transport.name] = transport
             names.append(transport.name)
 
-        for plugin in plugins_:
-            impl = getattr(plugin, "register_transports", None)
-            if impl is not None and callable(impl):
-                impl(register=register)
+        _call_for(self.pm, "register_transports", plugin, register=register)
         return names
 
     def load(self, names: list[str]) -> None:
@@ -252,32 +327,70 @@ class _Lazy:
 
     def _load(self, names: list[str]) -> None:
         _ = self.transports  # collect the already-registered plugins' transports first
-        changed = False
+        loaded = []
+        failed: PluginError | None = None
         for name in names:
-            ep = self.pending.pop(name, None)
+            ep = self.pending.get(name)
             if ep is None:
                 continue
-            plugin = _load_into(self.pm, ep)
-            transports_ = self._register_transports_of([plugin])
-            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-            entry = {"hooks": hooks, "transports": transports_}
+            try:
+                loaded.append((name, _load_into(self.pm, ep)))
+            except PluginError as e:  # raised below, once the others are registered
+                failed = failed or e
+                continue
+            del self.pending[name]
+        transports_ = {name: self._register_transports_of(plugin)
+                       for name, plugin in _in_call_order(self.pm, "register_transports", loaded)}
+        changed = False
+        for name, plugin in loaded:
+            callers = self.pm.get_hookcallers(plugin) or []
+            entry: dict[str, Any] = {
+                "hooks": sorted(c.name for c in callers),
+                "wrappers": sorted(c.name for c in callers
+                                   if any(i.plugin is plugin and (i.wrapper or i.hookwrapper) for i in c.get_hookimpls())),
+                "transports": transports_.get(name, []),
+            }
+            if "commands" in self.index.get(name, {}):
+                entry["commands"] = self.index[name]["commands"]
             if self.index.get(name) != entry:
                 self.index[name] = entry
                 changed = True
         self.all_loaded = not self.pending
-        if changed and os.environ.get(ENV_PLUGINS) is None:
+        if changed:
+            self._save()
+        if failed is not None:
+            # Raised once the plugins that did load are registered in full.
+            self.failed = failed
+            raise failed
+
+    def _check(self) -> None:
+        if self.failed is not None:
+            raise self.failed
+
+    def _save(self) -> None:
+        if os.environ.get(ENV_PLUGINS) is None:
             _write_cache(installed_entry_points(), self.index)
 
     def load_all(self) -> None:
         with self.lock:
+            self._check()
             if not self.all_loaded:
                 self._load(list(self.pending))
 
-    def _known(self) -> bool:
+    def _known(self, what: str = "hooks") -> bool:
+        """Whether the index says *what* of every pending plugin (commands are
+        known only for the plugins implementing register_commands)."""
+        if what == "commands":
+            return all("commands" in self.index[n] for n in self.pending
+                       if n in self.index and "register_commands" in self.index[n].get("hooks", []))
         return all(name in self.index for name in self.pending)
+
+    def _wrapping(self, hook: str) -> list[str]:
+        return [n for n in self.pending if hook in self.index[n].get("wrappers", [])]
 
     def for_hook(self, hook: str) -> pluggy.PluginManager:
         with self.lock:
+            self._check()
             if not self.all_loaded:
                 if self._known():
                     self._load([n for n in list(self.pending) if hook in self.index[n].get("hooks", [])])
@@ -287,12 +400,75 @@ class _Lazy:
 
     def transport(self, name: str) -> Transport | None:
         with self.lock:
+            self._check()
             if name not in self.transports and not self.all_loaded:
                 if self._known():
-                    self._load([n for n in list(self.pending) if name in self.index[n].get("transports", [])])
+                    self._load([n for n in list(self.pending) if name in self.index[n].get("transports", [])]
+                               + self._wrapping("register_transports"))
                 else:
                     self._load(list(self.pending))
             return self.transports.get(name)
+
+    # --- commands ------------------------------------------------------------------------
+    def command_names(self) -> list[str]:
+        """Names of every plugin command, without importing any plugin when the
+        index knows them."""
+        with self.lock:
+            self._check()
+            names = dict.fromkeys(self._commands)
+            for plugin_name, plugin in _in_call_order(self.pm, "register_commands", self.pm.list_name_plugin()):
+                if id(plugin) in self._commands_collected:
+                    continue
+                if "commands" not in self.index.get(plugin_name, {}):
+                    return list(self.commands(None))
+                names.update(dict.fromkeys(self.index[plugin_name]["commands"]))
+            if not (self._known() and self._known("commands")):
+                return list(self.commands(None))
+            for n in self.pending:
+                names.update(dict.fromkeys(self.index[n].get("commands", [])))
+            return list(names)
+
+    def commands(self, name: str | None) -> dict[str, PluginCommand]:
+        """The plugin commands, with at least the plugin providing *name* (every
+        plugin with commands when None) loaded and its commands collected."""
+        with self.lock:
+            self._check()
+            if not self.all_loaded and (name is None or name not in self._commands):
+                if not self._known():
+                    self._load(list(self.pending))
+                else:
+                    with_commands = [n for n in self.pending if "register_commands" in self.index[n].get("hooks", [])]
+                    if name is not None and self._known("commands"):
+                        with_commands = [n for n in with_commands if name in self.index[n].get("commands", [])]
+                    self._load(with_commands + self._wrapping("register_commands"))
+            self._collect_commands()
+            return self._commands
+
+    def _collect_commands(self) -> None:
+        changed = False
+        for plugin_name, plugin in _in_call_order(self.pm, "register_commands", self.pm.list_name_plugin()):
+            if id(plugin) in self._commands_collected:
+                continue
+            self._commands_collected.add(id(plugin))
+            names: list[str] = []
+
+            def register(app: Any, plugin_name: str = plugin_name, names: list[str] = names) -> None:
+                infos = getattr(app, "registered_commands", None)
+                if infos is None:
+                    raise PluginError(f"plugin {plugin_name!r}: register_commands expects a typer.Typer, not {app!r}")
+                for info in infos:
+                    command = PluginCommand(typer_command_name(info), plugin_name, app, info)
+                    if command.name in self._commands:
+                        raise PluginError(f"command {command.name!r} is registered twice")
+                    self._commands[command.name] = command
+                    names.append(command.name)
+
+            _call_for(self.pm, "register_commands", plugin, register=register)
+            if plugin_name in self.index and self.index[plugin_name].get("commands") != names:
+                self.index[plugin_name]["commands"] = names
+                changed = True
+        if changed:
+            self._save()
 
 
 _lazy: _Lazy | None = None
@@ -326,9 +502,11 @@ def hook_manager(hook: str) -> pluggy.PluginManager:
 
 def set_manager(pm: pluggy.PluginManager | None) -> None:
     """Replace the process-wide manager (tests); None reloads on next use."""
-    global _lazy, _signature_handlers
+    global _lazy, _signature_handlers, _auth_providers, _api_calls
     _lazy = None if pm is None else _Lazy(pm, [], {})
     _signature_handlers = None
+    _auth_providers = None
+    _api_calls = None
 
 
 def transports() -> dict[str, Transport]:
@@ -353,6 +531,83 @@ def signature_handlers() -> dict[str, SignatureHandler]:
     return _signature_handlers
 
 
+def auth_providers() -> list[AuthProvider]:
+    """The credential providers in the order they are asked (pluggy's order of
+    ``register_auth_providers``: tryfirst, then the newest plugin first, trylast)."""
+    global _auth_providers
+    if _auth_providers is None:
+        found: list[AuthProvider] = []
+        hook_manager("register_auth_providers").hook.register_auth_providers(register=found.append)
+        _auth_providers = found
+    return _auth_providers
+
+
+def deferred(module: str, function: str) -> Callable[..., Any]:
+    """*function* of *module*, imported when first called: what a plugin
+    registers for an API call, so that registering loads nothing heavy
+    (``register("login", deferred(__name__ + ".login", "login"))``)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), function)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = function
+    call.__doc__ = f"{module}.{function}, imported when first called."
+    return call
+
+
+def api_call(name: str) -> Callable[..., Any]:
+    """The plugin function behind ``skopeo.api.<name>`` (loads the plugins
+    implementing ``register_api_calls``); PluginError naming the package to
+    install when none provides it."""
+    global _api_calls
+    if _api_calls is None:
+        found: dict[str, Callable[..., Any]] = {}
+
+        def register(call: str, function: Callable[..., Any]) -> None:
+            if call in found:
+                raise PluginError(f"the API call {call!r} is registered twice")
+            found[call] = function
+
+        hook_manager("register_api_calls").hook.register_api_calls(register=register)
+        _api_calls = found
+    function = _api_calls.get(name)
+    if function is None:
+        package = FIRST_PARTY_API_CALLS.get(name)
+        raise PluginError(f"{name} needs a plugin that provides it" + (f" ({_not_loaded(package)})" if package else ""))
+    return function
+
+
+def command_names() -> list[str]:
+    """The names of every plugin command (from the plugin index when it knows
+    them: no plugin is imported)."""
+    return _state().command_names()
+
+
+def plugin_command(name: str) -> PluginCommand | None:
+    """The plugin command *name* (loads only the plugin providing it when the
+    index knows it), or None."""
+    return _state().commands(name).get(name)
+
+
+def plugin_commands() -> dict[str, PluginCommand]:
+    """Every plugin command (loads every plugin that has commands)."""
+    return _state().commands(None)
+
+
+def _not_loaded(package: str) -> str:
+    """Why a first-party plugin's feature is missing, and what to do."""
+    if _distribution_installed(package):
+        why = f": ${ENV_PLUGINS} excludes it" if os.environ.get(ENV_PLUGINS) is not None else ""
+        return f"the {package} plugin is installed but not loaded{why}"
+    return f"the {package} plugin is not installed: pip install {package}"
+
+
+def missing_command(name: str) -> str:
+    """The error for a command no loaded plugin provides."""
+    package = FIRST_PARTY_COMMANDS.get(name)
+    return f'unknown command "{name}" ({_not_loaded(package)})' if package else f'unknown command "{name}"'
+
+
 def find_transport(name: str) -> Transport | None:
     """The transport called *name*, or None (loads only the plugin providing it
     when the plugin index is known)."""
@@ -365,12 +620,7 @@ def get_transport(name: str) -> Transport:
         return found
     package = FIRST_PARTY_TRANSPORTS.get(name)
     if package:
-        if _distribution_installed(package):
-            why = f": ${ENV_PLUGINS} excludes it" if os.environ.get(ENV_PLUGINS) is not None else ""
-            raise InvalidReferenceError(f'unknown transport "{name}" (the {package} plugin is installed but not loaded{why})')
-        raise InvalidReferenceError(
-            f'unknown transport "{name}" (the {package} plugin is not installed: pip install {package})'
-        )
+        raise InvalidReferenceError(f'unknown transport "{name}" ({_not_loaded(package)})')
     raise InvalidReferenceError(f'unknown transport "{name}"')
 
 

@@ -13,7 +13,7 @@ The copy and sync results live beside their engines
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class _ByFieldName:
@@ -128,3 +128,46 @@ class TagList(_ByFieldName):
         from .golang import gojson
 
         return gojson.marshal_indent(self.to_dict()).encode("utf-8", "surrogateescape")
+
+
+# --- login, logout and the signing commands ------------------------------------------------
+# NamedTuples: this module is imported by every inspect, and a NamedTuple is
+# several times cheaper to define than a dataclass.
+class LoginResult(NamedTuple):
+    """A successful :func:`skopeo.api.login`: the credentials *key* (``host[:port]``
+    or ``host[:port]/ns/repo``), its *registry*, the *username*, and where the
+    credentials went (*stored_in*: an auth file's path, ``credential helper:
+    NAME``, a vendor backend's description; what ``login --verbose`` prints).
+    *reused* is True when no credentials were given and the stored ones were
+    valid: nothing was stored."""
+
+    key: str
+    registry: str
+    username: str
+    stored_in: str = ""
+    reused: bool = False
+
+
+class LogoutResult(NamedTuple):
+    """A successful :func:`skopeo.api.logout`.  *key* is None for all
+    registries.  *removed* is False only when nothing was stored by this tool
+    but credentials from elsewhere (``docker login``) are valid for *key*: the
+    command then tells the user to use ``docker logout``."""
+
+    key: str | None
+    removed: bool = True
+
+
+class VerifiedSignature(NamedTuple):
+    """A signature :func:`skopeo.api.standalone_verify` accepted: the key's
+    *fingerprint* and the *digest* of the manifest it signs."""
+
+    fingerprint: str
+    digest: str
+
+
+class SigstoreKeyPair(NamedTuple):
+    """The files :func:`skopeo.api.generate_sigstore_key` wrote."""
+
+    private_key: str
+    public_key: str

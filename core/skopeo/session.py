@@ -22,7 +22,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from . import api, events
 from .context import SystemContext
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .copy import CopyOptions, CopyResult
     from .events import Consumer
     from .policy import Policy, PolicyContext
-    from .results import ImageInfo, TagList
+    from .results import ImageInfo, LoginResult, LogoutResult, TagList
     from .sync import SyncOptions, SyncResult
     from .transport import ImageReference
 
@@ -195,6 +195,38 @@ class Session:
         """See :func:`skopeo.api.delete`."""
         ctx = self._ctx(context)
         self._retried(lambda: api.delete(name, ctx), retry_times, retry_delay)
+
+    def login(self, registry: str, username: str | None = None, password: str | None = None, *,
+              context: SystemContext | None = None, compat_auth_file: str | None = None,
+              prompt: Callable[[str, str, str], tuple[str, str]] | None = None,
+              report: TextIO | None = None) -> LoginResult:
+        """See :func:`skopeo.api.login`; later calls of the session use the new credentials."""
+        ctx = self._ctx(context)
+        try:
+            return api.login(registry, username, password, ctx=ctx, compat_auth_file=compat_auth_file,
+                             prompt=prompt, report=report)
+        finally:
+            self._forget_credentials()
+
+    def get_login(self, registry: str, *, context: SystemContext | None = None,
+                  compat_auth_file: str | None = None) -> str:
+        """See :func:`skopeo.api.get_login`."""
+        return api.get_login(registry, ctx=self._ctx(context), compat_auth_file=compat_auth_file)
+
+    def logout(self, registry: str | None = None, *, all_registries: bool = False,
+               context: SystemContext | None = None, compat_auth_file: str | None = None) -> LogoutResult:
+        """See :func:`skopeo.api.logout`; later calls of the session no longer use the credentials."""
+        ctx = self._ctx(context)
+        try:
+            return api.logout(registry, all_registries=all_registries, ctx=ctx, compat_auth_file=compat_auth_file)
+        finally:
+            self._forget_credentials()
+
+    def _forget_credentials(self) -> None:
+        """Drop what the credential providers answered (see :func:`skopeo.auth.resolve`)."""
+        from .auth import SESSION_KEY
+
+        self.resources.drop(lambda key: isinstance(key, tuple) and bool(key) and key[0] == SESSION_KEY)
 
     @staticmethod
     def manifest_digest(data: bytes) -> str:

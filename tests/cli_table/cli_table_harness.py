@@ -153,11 +153,15 @@ def our_command() -> list[str]:
     return [sys.executable, "-m", "skopeo"]
 
 
+# The docs' example plugins: a zip: transport; a credential backend and its commands.
+EXAMPLE_PLUGINS = {"zip", "vault"}
+
+
 def our_env() -> dict[str, str]:
-    """Our first-party plugins only (the docs' example plugin adds a zip: transport)."""
+    """Our first-party plugins only (the examples add a transport and commands)."""
     from skopeo import plugins
 
-    names = sorted({ep.name for ep in plugins.installed_entry_points()} - {"zip"})
+    names = sorted({ep.name for ep in plugins.installed_entry_points()} - EXAMPLE_PLUGINS)
     return {"SKOPEO_PLUGINS": ",".join(names)}
 
 

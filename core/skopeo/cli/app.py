@@ -80,22 +80,24 @@ ROOT_FLAGS = [
     Flag("tls-verify", OPTBOOL, "Require HTTPS and verify certificates when accessing the registry", hidden=True),
 ]
 
-# In upstream's order of AddCommand: suggestions for a mistyped command follow it.
+# Upstream's order of AddCommand (suggestions for a mistyped command follow it):
+# the core's commands and those of first-party plugins (plugins.FIRST_PARTY_COMMANDS).
+# Commands of other plugins follow, in the order their plugins register them.
+COMMAND_ORDER = (
+    "copy", "delete", "generate-sigstore-key", "inspect", "layers", "login", "logout", "manifest-digest",
+    "experimental-image-proxy", "sync", "standalone-sign", "standalone-verify", "list-tags",
+    "untrusted-signature-dump-without-verification",
+)
+# The core's commands and their modules; every other command comes from a plugin.
 COMMAND_MODULES = {
     "copy": "skopeo.cli.copy",
     "delete": "skopeo.cli.delete",
-    "generate-sigstore-key": "skopeo.cli.generate_sigstore_key",
     "inspect": "skopeo.cli.inspect",
     "layers": "skopeo.cli.layers",  # hidden, deprecated
-    "login": "skopeo.cli.login",
-    "logout": "skopeo.cli.logout",
     "manifest-digest": "skopeo.cli.manifest_digest",
     "experimental-image-proxy": "skopeo.cli.experimental_image_proxy",  # hidden
     "sync": "skopeo.cli.sync",
-    "standalone-sign": "skopeo.cli.standalone_sign",
-    "standalone-verify": "skopeo.cli.standalone_verify",
     "list-tags": "skopeo.cli.list_tags",
-    "untrusted-signature-dump-without-verification": "skopeo.cli.untrusted_signature_dump",
 }
 
 ROOT_LONG = "Various operations with container images and container image registries"
@@ -104,11 +106,6 @@ ROOT_LONG = "Various operations with container images and container image regist
 # accept the flag and ignore it; the image proxy serves without a deadline):
 # one deadline for the whole command (skopeo.deadline).
 TIMED_COMMANDS = frozenset({"copy", "delete", "inspect", "layers", "list-tags", "login", "sync"})
-
-
-def register_command_module(name: str, module: str) -> None:
-    """Commands implemented elsewhere add themselves here (one line each)."""
-    COMMAND_MODULES[name] = module
 
 
 def load_command(name: str) -> Command:
@@ -156,6 +153,16 @@ def _before(cmd: CobraCommand, args: list[str]) -> None:
         raise UsageError("--insecure-policy and --require-signed are mutually exclusive")
 
 
+def start_deadline(name: str, globals_: Options) -> None:
+    """--command-timeout, for the commands upstream runs under it."""
+    timeout = globals_.command_timeout
+    if timeout and timeout > 0 and name in TIMED_COMMANDS:
+        from .. import deadline
+        from . import last_resort
+
+        deadline.start(timeout, last_resort)
+
+
 def global_options(cmd: CobraCommand) -> Options:
     root = cmd.root()
     return Options({**root.persistent_values, **root.values})
@@ -173,12 +180,7 @@ def _sub_command(decl: Command) -> CobraCommand:
             if decl.help_on_arg_error:  # upstream's errorShouldDisplayUsage
                 sys.stderr.write(c.help_text())
             raise UsageError(decl.arg_error)
-        timeout = opts.globals.command_timeout
-        if timeout and timeout > 0 and decl.name in TIMED_COMMANDS:
-            from .. import deadline
-            from . import last_resort
-
-            deadline.start(timeout, last_resort)
+        start_deadline(decl.name, opts.globals)
         return int(decl.run(opts) or 0)
 
     def long() -> str:
@@ -204,13 +206,53 @@ def build_root() -> CobraCommand:
 
     root = CobraCommand("skopeo", long=ROOT_LONG, run=_require_subcommand, flags=ROOT_FLAGS,
                         persistent_flags=GLOBAL_FLAGS, persistent_pre_run=_before, version=__version__)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_ORDER:
         root.add_lazy(name, functools.partial(_load_sub_command, name))
+    root.add_lazy_group(_other_plugin_commands)
     return root
 
 
 def _load_sub_command(name: str) -> CobraCommand:
-    return _sub_command(load_command(name))
+    if name in COMMAND_MODULES:
+        return _sub_command(load_command(name))
+    from .. import plugins
+
+    found = plugins.plugin_command(name)
+    if found is None:
+        return _missing_command(name)
+    from .typer_bridge import cobra_command
+
+    return cobra_command(found)
+
+
+def _other_plugin_commands() -> list[tuple[str, Callable[[], CobraCommand]]]:
+    """The commands of plugins other than those upstream's tree has (names from
+    the plugin index: nothing is imported until one is needed)."""
+    from .. import plugins
+    from ..errors import PluginError
+
+    names = [name for name in plugins.command_names() if name not in COMMAND_ORDER]
+    for name in names:
+        if name in ("help", "completion", "__complete", "__completeNoDesc"):
+            raise PluginError(f"a plugin registers the command {name!r}, which cobra reserves")
+    taken = [name for name in plugins.command_names() if name in COMMAND_MODULES]
+    if taken:
+        raise PluginError(f"a plugin registers the command {taken[0]!r}, which skopeo already has")
+    return [(name, functools.partial(_load_sub_command, name)) for name in names]
+
+
+def _missing_command(name: str) -> CobraCommand:
+    """A first-party plugin's command when the plugin is not loaded: hidden from
+    help, and running it says which package provides it."""
+    from .. import plugins
+    from .cobra import Command as CobraCommand
+
+    message = plugins.missing_command(name)
+
+    def run(c: CobraCommand, args: list[str]) -> int:
+        raise UsageError(message)
+
+    return CobraCommand(name, long=message, run=run, hidden=True, skopeo_usage=True, disable_flag_parsing=True)
 
 
 def write_stdout(data: bytes) -> None:

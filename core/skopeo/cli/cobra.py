@@ -71,8 +71,9 @@ class Command:
         self.help_flag_ready = False
         self.parent: Command | None = None
         # Children in the order they were added; a (name, factory) pair is a
-        # child not built yet (its module is imported when it is needed).
-        self._children: list[Command | tuple[str, Callable[[], Command]]] = []
+        # child not built yet (its module is imported when it is needed), a
+        # LazyGroup stands for children whose names are not known yet.
+        self._children: list[Command | tuple[str, Callable[[], Command]] | LazyGroup] = []
         self.help_command: Command | None = None
         self.called_as = ""
 
@@ -95,12 +96,29 @@ class Command:
     def add_lazy(self, name: str, factory: Callable[[], Command]) -> None:
         self._children.append((name, factory))
 
+    def add_lazy_group(self, names: Callable[[], list[tuple[str, Callable[[], Command]]]]) -> None:
+        """Children found by calling *names* (plugin commands, from the plugin
+        index), only when a name is not among the other children or every
+        child is needed (help, suggestions, completion)."""
+        self._children.append(LazyGroup(names))
+
+    def _expand(self) -> bool:
+        """Replace the lazy groups by their children; False if there were none."""
+        if not any(isinstance(c, LazyGroup) for c in self._children):
+            return False
+        expanded: list[Command | tuple[str, Callable[[], Command]] | LazyGroup] = []
+        for entry in self._children:
+            expanded.extend(entry.names() if isinstance(entry, LazyGroup) else [entry])
+        self._children = expanded
+        return True
+
     def remove(self, cmd: Command) -> None:
         self._children = [c for c in self._children if c is not cmd]
         cmd.parent = None
 
     def _build(self, index: int) -> Command:
         entry = self._children[index]
+        assert not isinstance(entry, LazyGroup)
         if isinstance(entry, tuple):
             entry = entry[1]()
             entry.parent = self
@@ -109,10 +127,12 @@ class Command:
 
     @property
     def children(self) -> list[Command]:
+        self._expand()
         return [self._build(i) for i in range(len(self._children))]
 
     def child_names(self) -> list[str]:
-        return [c[0] if isinstance(c, tuple) else c.name for c in self._children]
+        self._expand()
+        return [c[0] if isinstance(c, tuple) else c.name for c in self._children if not isinstance(c, LazyGroup)]
 
     def commands(self) -> list[Command]:
         """Children sorted by name (cobra's Commands())."""
@@ -142,12 +162,14 @@ class Command:
 
     def find_next(self, name: str) -> Command | None:
         for i, entry in enumerate(self._children):
-            if isinstance(entry, tuple) and entry[0] != name:
+            if isinstance(entry, LazyGroup) or (isinstance(entry, tuple) and entry[0] != name):
                 continue
             cmd = self._build(i)
             if cmd.name == name or name in cmd.aliases:
                 cmd.called_as = name
                 return cmd
+        if self._expand():
+            return self.find_next(name)
         return None
 
     def name_padding(self) -> int:
@@ -313,6 +335,13 @@ class Command:
         from .cobra_help import usage_text
 
         return usage_text(self)
+
+
+class LazyGroup:
+    """Children not known until *names* is called (see Command.add_lazy_group)."""
+
+    def __init__(self, names: Callable[[], list[tuple[str, Callable[[], Command]]]]) -> None:
+        self.names = names
 
 
 SUGGESTIONS_MINIMUM_DISTANCE = 2

@@ -187,13 +187,18 @@ class FlagSet:
         try:
             parsed = convert(flag, value)
         except ValueError as e:
-            name = f"-{flag.short}, --{flag.name}" if flag.short else f"--{flag.name}"
-            raise UsageError(f"invalid argument {go_quote(value)} for {go_quote(name)} flag: {e}") from None
+            raise invalid_argument(flag, value, str(e)) from None
         if flag.kind in _SLICES and flag.name in values.changed:
             values[flag.dest] = values[flag.dest] + parsed
         else:
             values[flag.dest] = parsed
         values.changed.add(flag.name)
+
+
+def invalid_argument(flag: Flag, value: str, reason: str) -> UsageError:
+    """pflag's error for a value its flag's type refuses."""
+    name = f"-{flag.short}, --{flag.name}" if flag.short else f"--{flag.name}"
+    return UsageError(f"invalid argument {go_quote(value)} for {go_quote(name)} flag: {reason}")
 
 
 def parse(flags: Sequence[Flag], argv: Sequence[str]) -> tuple[FlagValues, list[str]]:

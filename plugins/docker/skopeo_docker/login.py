@@ -1,26 +1,25 @@
-"""``login`` and ``logout``: credential keys, the registry check, and storing or
-removing credentials (auth file or registries.conf ``credential-helpers``).
-
-Output goes to the *out* stream given by the caller (stdout in the CLI)."""
+"""``login`` and ``logout`` as :mod:`skopeo.api` calls (registered through
+``register_api_calls``): credential keys, the registry check, and storing or
+removing credentials through the credential providers (:mod:`skopeo.auth`: a
+vendor's, registries.conf ``credential-helpers``, the auth files).  The
+commands (:mod:`.commands`) are a layer over these calls; nothing here prints
+except the lines login writes to the *report* stream it is given."""
 
 from __future__ import annotations
 
-import getpass
 import os
-import sys
 import urllib.parse
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
-from skopeo import authfile, log
+from skopeo import auth, authfile, log
 from skopeo.auth import Credentials
 from skopeo.context import SystemContext
-from skopeo.errors import SkopeoError, UsageError
+from skopeo.errors import InvalidCredentialsError, NotLoggedInError, SkopeoError, UsageError
 from skopeo.golang.oserror import path_error_text
 from skopeo.reference import parse_normalized
-
-from . import registries_conf
-from .credentials import erase_with_helper, store_with_helper
+from skopeo.results import LoginResult, LogoutResult
 
 DOCKER_IO_COMPAT_KEY = "https://index.docker.io/v1/"
 
@@ -47,12 +46,10 @@ def parse_credentials_key(arg: str) -> tuple[str, str]:
 
 def lookup(ctx: SystemContext, key: str) -> Credentials:
     """Stored credentials for *key* (``host`` or ``host/ns/repo``) from every source."""
-    from skopeo.auth import resolve
-
     registry = key.split("/", 1)[0]
     lookup_ctx = replace(ctx, username=None, password=None, identity_token=None, no_creds=False)
     try:
-        return resolve(lookup_ctx, registry, key if "/" in key else None)
+        return auth.resolve(lookup_ctx, registry, key if "/" in key else None)
     except SkopeoError as e:
         raise e.wrap("get credentials") from None
 
@@ -65,159 +62,113 @@ def check_auth(ctx: SystemContext, registry: str, username: str, password: str) 
     client.check_auth()
 
 
-@dataclass
-class LoginOptions:
-    username: str = ""
-    password: str = ""
-    password_stdin: bool = False
-    get_login: bool = False
-    verbose: bool = False
-    compat_auth_file: str = ""
-
-
 def _compat_key(key: str) -> str:
     return DOCKER_IO_COMPAT_KEY if key == "docker.io" else key
 
 
 def store(ctx: SystemContext, key: str, username: str, password: str, compat_auth_file: str = "") -> str:
-    """Store credentials where upstream would; returns a description of where."""
+    """Store credentials where the credential providers say (the first that
+    serves the registry; by default the primary auth file); returns where."""
     if compat_auth_file:
         authfile.store_in_file(compat_auth_file, _compat_key(key), username, password)
         return compat_auth_file
-    registry = key.split("/", 1)[0]
-    helpers = [registries_conf.AUTH_FILE_HELPER] if ctx.auth_file else registries_conf.load(ctx).credential_helpers
-    errors = []
-    for helper in helpers:
-        try:
-            if helper == registries_conf.AUTH_FILE_HELPER:
-                path = authfile.primary_auth_file(ctx)
-                file_helper = authfile.credential_helper_in_file(path, registry)
-                if file_helper is not None:
-                    if key != registry:
-                        raise SkopeoError(f"namespaced key {key!r} is not supported by credential helper {file_helper}")
-                    store_with_helper(file_helper, registry, username, password)
-                    return f"credential helper: {file_helper}"
-                authfile.store_in_file(path, key, username, password)
-                return path
-            if key != registry:
-                raise SkopeoError(f"namespaced key {key!r} is not supported by credential helper {helper}")
-            store_with_helper(helper, registry, username, password)
-            return f"credential helper: {helper}"
-        except SkopeoError as e:
-            log.debug(f"Error storing credentials for {key} in credential helper {helper}: {e}")
-            errors.append(f"{helper}: {e}")
-    raise SkopeoError("; ".join(errors) or "no credential helper configured")
+    return auth.store(ctx, key, Credentials(username, password))
 
 
-def _read_password_stdin(stdin: TextIO) -> str:
-    # Every line is concatenated without its newline (Go's bufio.Scanner loop).
-    return "".join(line.rstrip("\r\n") for line in stdin)
+def check_auth_file_options(ctx: SystemContext, compat_auth_file: str) -> None:
+    """The first check of both commands: --authfile and --compat-auth-file exclude each other."""
+    if compat_auth_file and ctx.auth_file:
+        raise UsageError("options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously")
 
 
-def _prompt(opts: LoginOptions, password: str, stored_user: str, stdin: TextIO, out: TextIO) -> tuple[str, str]:
-    username = opts.username
-    if not username:
-        out.write(f"Username ({stored_user}): " if stored_user else "Username: ")
-        out.flush()
-        line = stdin.readline()
-        if not line:
-            raise SkopeoError("getting username and password: reading username: EOF")
-        username = line.strip() or stored_user
-    if not password:
-        out.write("Password: ")
-        out.flush()
-        if not stdin.isatty():
-            # Upstream reads it with terminal echo off, which a pipe cannot do
-            # (--password-stdin is the way to pass one).
-            raise SkopeoError("getting username and password: reading password: inappropriate ioctl for device")
-        password = getpass.getpass(prompt="", stream=sys.stderr)
-        out.write("\n")
-    return username.strip(), password
+def check_logout_files(ctx: SystemContext, compat_auth_file: str) -> None:
+    """As upstream's logout: a credential file named explicitly must exist."""
+    check_auth_file_options(ctx, compat_auth_file)
+    for path in (ctx.auth_file, compat_auth_file):
+        if path:
+            _check_auth_file(path)
 
 
-def login(
-    ctx: SystemContext, args: list[str], opts: LoginOptions, stdin: TextIO, out: TextIO
-) -> None:
+def _stored(ctx: SystemContext, key: str, compat_auth_file: str) -> Credentials:
+    return lookup(replace(ctx, auth_file=compat_auth_file) if compat_auth_file else ctx, key)
+
+
+def get_login(registry_arg: str, ctx: SystemContext, compat_auth_file: str) -> str:
+    """``skopeo.api.get_login``."""
+    check_auth_file_options(ctx, compat_auth_file)
+    key, _ = parse_credentials_key(registry_arg)
+    stored = _stored(ctx, key, compat_auth_file)
+    if not stored.username:
+        raise NotLoggedInError(f"not logged into {key}")
+    return stored.username
+
+
+Prompt = Callable[[str, str, str], tuple[str, str]]
+
+
+def login(registry_arg: str, username: str, password: str, ctx: SystemContext, compat_auth_file: str,
+          prompt: Prompt | None, report: TextIO | None) -> LoginResult:
+    """``skopeo.api.login``, in upstream's order of checks and messages."""
     from .registry_errors import UnauthorizedForCredentialsError
 
-    if opts.compat_auth_file and ctx.auth_file:
-        raise UsageError("options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously")
-    if not args:
-        raise UsageError("please provide a registry to log in to")
-    if len(args) > 1:
-        raise UsageError("login accepts only one registry to log in to")
-    key, registry = parse_credentials_key(args[0])
-    lookup_ctx = replace(ctx, auth_file=opts.compat_auth_file) if opts.compat_auth_file else ctx
-    stored = lookup(lookup_ctx, key)
-    if opts.get_login:
-        if not stored.username:
-            raise SkopeoError(f"not logged into {key}")
-        out.write(stored.username + "\n")
-        return
+    check_auth_file_options(ctx, compat_auth_file)
+    key, registry = parse_credentials_key(registry_arg)
+    stored = _stored(ctx, key, compat_auth_file)
     if stored.identity_token:
         raise SkopeoError("currently logged in, auth file contains an Identity token")
-    password = opts.password
-    if opts.password_stdin:
-        if opts.password:
-            raise UsageError("can't specify both --password-stdin and --password")
-        if not opts.username:
-            raise UsageError("must provide --username with --password-stdin")
-        password = _read_password_stdin(stdin)
-    if not opts.username and not password and stored.username and stored.password:
-        out.write(f"Authenticating with existing credentials for {key}\n")
+    if not username and not password and stored.username and stored.password:
+        _say(report, f"Authenticating with existing credentials for {key}\n")
         try:
             check_auth(ctx, registry, stored.username, stored.password)
         except SkopeoError:
-            out.write("Existing credentials are invalid, please enter valid username and password\n")
+            _say(report, "Existing credentials are invalid, please enter valid username and password\n")
         else:
-            out.write(f"Existing credentials are valid. Already logged in to {registry}\n")
-            return
-    username, password = _prompt(opts, password, stored.username, stdin, out)
+            _say(report, f"Existing credentials are valid. Already logged in to {registry}\n")
+            return LoginResult(key, registry, stored.username, stored.source, reused=True)
+    if not username or not password:
+        if prompt is None:
+            raise SkopeoError(f'logging into "{key}": no username and password given, and no valid stored credentials')
+        username, password = prompt(username, password, stored.username)
+    username = username.strip()
     try:
         check_auth(ctx, registry, username, password)
     except UnauthorizedForCredentialsError as e:
         log.debug(f'error logging into "{key}": {e}')
-        raise SkopeoError(f'logging into "{key}": invalid username/password') from None
+        raise InvalidCredentialsError(f'logging into "{key}": invalid username/password') from None
     except SkopeoError as e:
         raise e.wrap(f'authenticating creds for "{key}"') from None
-    where = store(ctx, key, username, password, opts.compat_auth_file)
-    if opts.verbose:
-        out.write(f"Used:  {where}\n")
-    out.write("Login Succeeded!\n")
+    return LoginResult(key, registry, username, store(ctx, key, username, password, compat_auth_file))
 
 
-def logout(
-    ctx: SystemContext, args: list[str], all_registries: bool, out: TextIO, compat_auth_file: str = ""
-) -> None:
-    if compat_auth_file and ctx.auth_file:
-        raise UsageError("options for paths to the credential file and to the Docker-compatible credential file can not be set simultaneously")
-    for path in (ctx.auth_file, compat_auth_file):
-        if path:
-            _check_auth_file(path)
+def _say(report: TextIO | None, line: str) -> None:
+    if report is not None:
+        report.write(line)
+        report.flush()
+
+
+def logout(registry_arg: str | None, all_registries: bool, ctx: SystemContext, compat_auth_file: str) -> LogoutResult:
+    """``skopeo.api.logout``, in upstream's order of checks."""
+    check_logout_files(ctx, compat_auth_file)
     if all_registries:
-        if args:
+        if registry_arg is not None:
             raise UsageError("--all takes no arguments")
         if compat_auth_file:
             authfile.remove_all_from_file(compat_auth_file)
         else:
-            _remove_all(ctx)
-        out.write("Removed login credentials for all registries\n")
-        return
-    if not args:
+            auth.erase_all(ctx)
+        return LogoutResult(None)
+    if registry_arg is None:
         raise UsageError("please provide a registry to log out from")
-    if len(args) > 1:
-        raise UsageError("logout accepts only one registry to log out from")
-    key, registry = parse_credentials_key(args[0])
+    key, registry = parse_credentials_key(registry_arg)
     if compat_auth_file:
         removed = authfile.remove_from_file(compat_auth_file, _compat_key(key))
     else:
         try:
-            removed = _remove(ctx, key)
+            removed = auth.erase(ctx, key)
         except SkopeoError as e:
             raise e.wrap(f'logging out of "{key}"') from None
     if removed:
-        out.write(f"Removed login credentials for {key}\n")
-        return
+        return LogoutResult(key)
     stored = lookup(ctx, key)
     if stored.username and stored.password:
         try:
@@ -225,12 +176,8 @@ def logout(
         except SkopeoError:
             pass
         else:
-            out.write(
-                f"Not logged into {key} with current tool. Existing credentials were established via docker login. "
-                "Please use docker logout instead.\n"
-            )
-            return
-    raise SkopeoError(f"not logged into {key}")
+            return LogoutResult(key, removed=False)  # established by docker login
+    raise NotLoggedInError(f"not logged into {key}")
 
 
 def _check_auth_file(path: str) -> None:
@@ -239,31 +186,3 @@ def _check_auth_file(path: str) -> None:
         os.stat(path)
     except OSError as e:
         raise SkopeoError(f"credential file is not accessible: {path_error_text('faccessat', path, e)}") from None
-
-
-def _helpers(ctx: SystemContext) -> list[str]:
-    if ctx.auth_file:
-        return [registries_conf.AUTH_FILE_HELPER]
-    return registries_conf.load(ctx).credential_helpers
-
-
-def _remove(ctx: SystemContext, key: str) -> bool:
-    registry = key.split("/", 1)[0]
-    removed = False
-    for helper in _helpers(ctx):
-        if helper == registries_conf.AUTH_FILE_HELPER:
-            path = authfile.primary_auth_file(ctx)
-            file_helper = authfile.credential_helper_in_file(path, registry)
-            if file_helper is not None and key == registry:
-                removed = erase_with_helper(file_helper, registry) or removed
-            if os.path.exists(path):
-                removed = authfile.remove_from_file(path, key) or removed
-        elif key == registry:
-            removed = erase_with_helper(helper, registry) or removed
-    return removed
-
-
-def _remove_all(ctx: SystemContext) -> None:
-    for helper in _helpers(ctx):
-        if helper == registries_conf.AUTH_FILE_HELPER:
-            authfile.remove_all_from_file(authfile.primary_auth_file(ctx))

@@ -1,6 +1,7 @@
 """The work behind ``standalone-sign``, ``standalone-verify`` and
-``untrusted-signature-dump-without-verification`` (the core's command modules
-call these; the messages are upstream's)."""
+``untrusted-signature-dump-without-verification``: the :mod:`skopeo.api` calls
+of the same names (registered through ``register_api_calls``; the commands of
+:mod:`.commands` are a layer over them).  The messages are upstream's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from skopeo import manifest as mf
 from skopeo.errors import SkopeoError
 from skopeo.golang.gotime import local_unix_time_json
 from skopeo.reference import parse_normalized
+from skopeo.results import VerifiedSignature
 from skopeo.signature import SIMPLE_SIGNING_TYPE, InvalidSignatureError, parse_payload
 
 from .handler import sign_manifest
@@ -22,6 +24,19 @@ def standalone_sign(manifest: bytes, docker_reference: str, fingerprint: str, pa
         return sign_manifest(manifest, docker_reference, fingerprint, passphrase)
     except SkopeoError as e:
         raise SkopeoError(f"Error creating signature: {e.message}") from None
+
+
+def check_fingerprints(fingerprints: list[str], public_keys_given: bool) -> None:
+    """``any`` stands for the keys of a public key file, which must be given."""
+    if not public_keys_given and fingerprints == ["any"]:
+        raise SkopeoError("Cannot use any fingerprint without a public key file")
+
+
+def verify_call(manifest: bytes, docker_reference: str, fingerprints: list[str], signature: bytes,
+                public_keys: bytes | None) -> VerifiedSignature:
+    """``skopeo.api.standalone_verify``."""
+    check_fingerprints(fingerprints, public_keys is not None)
+    return VerifiedSignature(*standalone_verify(manifest, docker_reference, fingerprints, signature, public_keys))
 
 
 def standalone_verify(manifest: bytes, docker_reference: str, fingerprints: list[str], signature: bytes,

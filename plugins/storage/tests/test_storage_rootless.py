@@ -64,7 +64,7 @@ def user_home() -> Iterator[Path]:
 def _as_user(home: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
     subprocess.run(["chown", "-R", f"{UID}:{UID}", str(home)], check=True)
     paths = [str(REPO_ROOT / "core"), *map(str, sorted((REPO_ROOT / "plugins").glob("*"))),
-             str(REPO_ROOT / "docs" / "examples" / "skopeo-zip"), sysconfig.get_paths()["purelib"]]
+             *map(str, sorted((REPO_ROOT / "docs" / "examples").glob("skopeo-*"))), sysconfig.get_paths()["purelib"]]
     env = ["env", "-i", f"HOME={home}", f"XDG_RUNTIME_DIR={home}/run", "PATH=/usr/bin:/bin",
            f"PYTHONPATH={':'.join(paths)}"]
     return subprocess.run(["setpriv", f"--reuid={UID}", f"--regid={UID}", "--clear-groups", *env, *argv],

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from skopeo.auth import Credentials
-from skopeo.context import SystemContext
+from skopeo.auth import AuthProvider
 from skopeo.hookspecs import hookimpl
 from skopeo.transport import Transport
 
-from .credentials import credentials_from_environment
+from .credentials import EnvironmentCredentials
 from .transport import ZipTransport
 
 
@@ -29,7 +28,8 @@ def register_transports(register: Callable[[Transport], None]) -> None:
 
 
 @hookimpl
-def get_credentials(registry: str, repository: str | None, ctx: SystemContext) -> Credentials | None:
-    # None lets the next provider answer; the built-in auth-file provider is
-    # registered with trylast=True, so this one is always asked before it.
-    return credentials_from_environment(registry)
+def register_auth_providers(register: Callable[[AuthProvider], None]) -> None:
+    # Lookups only (it cannot store what ``login`` produces).  The built-in
+    # auth-file provider is registered with trylast=True, so this one is always
+    # asked before it; answering None lets the next provider answer.
+    register(EnvironmentCredentials())

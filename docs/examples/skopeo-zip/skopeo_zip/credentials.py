@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import re
 
-from skopeo.auth import Credentials
+from skopeo.auth import AuthProvider, Credentials
+from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 
 ENV_PREFIX = "SKOPEO_ZIP_EXAMPLE_CREDS_"
@@ -29,3 +30,13 @@ def credentials_from_environment(registry: str) -> Credentials | None:
     if not sep or not user:
         raise SkopeoError(f"${name} must have the form user:password")
     return Credentials(user, password, source=f"${name}")
+
+
+class EnvironmentCredentials(AuthProvider):
+    """A lookup-only credential provider (``can_store`` stays False: ``login``
+    and ``logout`` go to the next provider that can store)."""
+
+    name = "environment"
+
+    def get(self, registry: str, repository: str | None, ctx: SystemContext) -> Credentials | None:
+        return credentials_from_environment(registry)
