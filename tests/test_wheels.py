@@ -6,7 +6,8 @@ installed into fresh, non-editable virtual environments without network:
 * ``skopeo`` alone is a CLI with no transports, which names the package to
   install;
 * the built plugin passes the conformance suite there, with the test kit as
-  it ships in the skopeo wheel (no path into this repository);
+  it ships in the skopeo wheel (no path into this repository), and its auth
+  backend and typer command work through the installed CLI;
 * every distribution carries the metadata a package index expects.
 
 The installs never reach a package index (``--no-index``, and
@@ -29,6 +30,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +190,42 @@ def test_a_plugin_built_here_passes_the_conformance_suite(built: Built, tmp_path
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     summary = proc.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, proc.stdout
+
+
+def test_a_plugin_built_here_adds_an_auth_backend_and_a_command(built: Built, tmp_path: Path,
+                                                                basic_auth_registry: Any) -> None:
+    """The built plugin's auth backend and typer command, through the CLI
+    installed from wheels, against an HTTPS registry with htpasswd auth:
+    ``login`` stores into the plugin's file (not auth.json), ``copy`` and
+    ``inspect`` find the credentials there, the command lists them, and
+    ``logout`` erases them (the registry then refuses)."""
+    reg = basic_auth_registry
+    skopeo = str(built.full / "bin" / "skopeo")
+    creds = tmp_path / "kitdemo.json"
+    creds.write_text(json.dumps({"serves": [reg.host]}))
+    auth_json = tmp_path / "auth.json"
+    env = _clean_env(HOME=str(tmp_path), KITDEMO_CREDENTIALS=str(creds), REGISTRY_AUTH_FILE=str(auth_json))
+    layout = tmp_path / "layout"
+    written = write_sample_layout(str(layout))
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
+    image = f"docker://{reg.host}/kit/demo:v1"
+
+    def skopeo_run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([skopeo, "--policy", str(policy), *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert (proc.returncode == 0) == ok, f"{args}: {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    out = skopeo_run("login", "--tls-verify=false", "-u", "testuser", "-p", "testpassword", reg.host).stdout
+    assert out == "Login Succeeded!\n"
+    assert json.loads(creds.read_text())["logins"] == {reg.host: {"username": "testuser", "password": "testpassword"}}
+    assert not auth_json.exists()
+    assert json.loads(skopeo_run("kitdemo-logins", "--json").stdout) == {reg.host: "testuser"}
+    assert skopeo_run("kitdemo-logins").stdout == f"{reg.host}\ttestuser\n"
+    skopeo_run("copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:hello", image)
+    assert json.loads(skopeo_run("inspect", "--tls-verify=false", image).stdout)["Digest"] == written.digest
+    skopeo_run("logout", reg.host)
+    assert json.loads(creds.read_text())["logins"] == {}
+    refused = skopeo_run("inspect", "--tls-verify=false", image, ok=False)
+    assert "authentication required" in fatal_message(refused.stderr), refused.stderr
