@@ -34,8 +34,11 @@ import httpx
 
 from skopeo import deadline
 
-# Large reads: blob bodies stream measurably faster than with 64 KiB reads.
-READ_SIZE = 256 * 1024
+# Large reads: fewer trips through Python per byte.  Copying the bench's
+# 625 MB layer between two local registries took 1.10 s of CPU with 256 KiB
+# reads and 0.84 s with 1 MiB (wall 2.58 → 2.53 s; the registries' ingest
+# bounds it), against 1.06 s for upstream main.
+READ_SIZE = 1024 * 1024
 MAX_IDLE_PER_HOST = 32
 # Unread response bodies up to this size are drained to keep the connection.
 DRAIN_MAX = 64 * 1024
