@@ -372,7 +372,8 @@ def read_config_blob(src: ImageSource, desc: Descriptor) -> bytes:
     except DigestMismatchError as e:
         if not e.actual:
             raise
+        # Upstream main's text (1.9.3 said "Download config.json digest … does not match expected …").
         raise DigestMismatchError(
-            f"Download config.json digest {e.actual} does not match expected {desc.digest}",
+            f"config validation failed: blob digest {e.actual} does not match expected {desc.digest}",
             expected=desc.digest, actual=e.actual,
         ) from None

@@ -4,6 +4,7 @@ accepts, then new signatures."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import replace
 
 from .. import events as ev
@@ -77,7 +78,7 @@ class ImageCopier:
                                                     manifest_types=tuple(candidates))
             for r, orig in zip(layer_results, original_layers, strict=True):
                 r.changed = r.changed or r.digest != orig.digest
-            config_raw = config.result()
+            config_raw = self._config_after_layers(parsed, config)
         changed_layers = any(r.changed or r.drop_urls for r in layer_results)
         if changed_layers and not may_modify:
             raise SkopeoError(
@@ -137,6 +138,16 @@ class ImageCopier:
         if new_sigs:
             s.emit(ev.StoringSignatures(len(new_sigs)))
             s.put_signatures(new_sigs, None if toplevel else mf.manifest_digest(manifest))
+
+    def _config_after_layers(self, parsed: mf.ImageManifest, config: Future[bytes | None]) -> bytes | None:
+        """The config read in the background; when it could not be read, the
+        copy fails as upstream's does there: after announcing the config."""
+        try:
+            return config.result()
+        except SkopeoError:
+            if parsed.config is not None:
+                self.session.emit(ev.CopyingConfig(parsed.config.digest, parsed.config.size))
+            raise
 
     def _check_os(self, config_raw: bytes | None) -> None:
         if config_raw is None:

@@ -57,6 +57,28 @@ def test_corrupted_blob_is_detected(registry: Registry, oci_image: str, faulty_p
     assert "Copying config" not in proc.stdout
 
 
+def test_corrupted_config_is_detected_after_the_layers(registry: Registry, oci_image: str, faulty_proxy,
+                                                       tmp_path: Path, skopeo: Runner) -> None:
+    """Only the config is damaged in transit: as upstream main, the layers are
+    copied, the config announced, then refused with main's text; nothing is
+    committed."""
+    from skopeo.testing.registry import Fault
+
+    copy(oci_image, f"docker://{registry.host}/f/cfg:v1")
+    raw = json.loads(api.inspect_raw(f"docker://{registry.host}/f/cfg:v1", SystemContext(tls_verify=False)))
+    config = raw["config"]["digest"]
+    proxy = faulty_proxy(registry.port, "none", [Fault(rf"^GET \S*/blobs/{config}", action="corrupt", times=None)])
+    out = tmp_path / "out"
+    proc = skopeo("copy", "--src-tls-verify=false", f"docker://{proxy.host}/f/cfg:v1", f"oci:{out}:v1")
+    assert proc.returncode == 1
+    msg = fatal_message(proc.stderr)
+    assert msg.startswith(f"reading config blob {config}: config validation failed: blob digest sha256:"), msg
+    assert msg.endswith(f" does not match expected {config}"), msg
+    assert proc.stdout.count("Copying blob ") == len(raw["layers"]), proc.stdout
+    assert proc.stdout.rstrip().endswith(f"Copying config {config}"), proc.stdout
+    assert not (out / "index.json").exists() or "v1" not in (out / "index.json").read_text()
+
+
 def test_dropped_connection_is_resumed(registry: Registry, oci_image: str, faulty_proxy, tmp_path: Path) -> None:
     digest = copy(oci_image, f"docker://{registry.host}/f/d:v1")
     proxy = faulty_proxy(registry.port, "drop_once")
