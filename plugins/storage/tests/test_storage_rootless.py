@@ -57,8 +57,25 @@ def user_home() -> Iterator[Path]:
     try:
         yield home
     finally:
+        _stop_processes_of(home)
         subprocess.run(["chown", "-R", "0:0", str(home)], check=False)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _stop_processes_of(home: Path) -> None:
+    """Rootless podman leaves its pause process (the user namespace's keeper)
+    running: stop every process this test's user session started."""
+    import signal
+
+    marker = f"HOME={home}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 def _as_user(home: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
