@@ -13,6 +13,7 @@ import pytest
 from skopeo import plugins
 from skopeo.errors import InvalidReferenceError, PluginError
 from skopeo.hookspecs import hookimpl
+from skopeo.plugin_index import EntryPoint
 from skopeo.transport import Transport
 
 
@@ -193,7 +194,7 @@ def test_lazy_loads_what_a_wrapper_needs(tmp_path) -> None:  # type: ignore[no-u
     index = {"dir": {"hooks": ["register_transports"], "wrappers": [], "transports": ["dir"]},
              "oci": {"hooks": ["register_transports"], "wrappers": ["register_transports"], "transports": ["oci"]},
              "docker": {"hooks": ["register_transports"], "wrappers": [], "transports": ["docker"]}}
-    eps = [plugins.EntryPoint(n, f"skopeo_{n}") for n in index]
+    eps = [EntryPoint(n, f"skopeo_{n}") for n in index]
     lazy = _Lazy(pm, eps, index)
     assert lazy.transport("dir") is not None
     assert sorted(lazy.pending) == ["docker"]
@@ -295,8 +296,8 @@ def test_a_broken_plugin_fails_every_later_use(tmp_path, monkeypatch) -> None:  
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the index it writes
     pm = plugins.new_manager(load_entry_points=False)
-    eps = [plugins.EntryPoint("dir", "skopeo_dir"), plugins.EntryPoint("broken", "no_such_module_for_skopeo"),
-           plugins.EntryPoint("oci", "skopeo_oci")]
+    eps = [EntryPoint("dir", "skopeo_dir"), EntryPoint("broken", "no_such_module_for_skopeo"),
+           EntryPoint("oci", "skopeo_oci")]
     lazy = _Lazy(pm, eps, {})
     broken = r"^loading plugin 'broken' \(no_such_module_for_skopeo\): "
     with pytest.raises(PluginError, match=broken):

@@ -159,9 +159,9 @@ EXAMPLE_PLUGINS = {"zip", "vault"}
 
 def our_env() -> dict[str, str]:
     """Our first-party plugins only (the examples add a transport and commands)."""
-    from skopeo import plugins
+    from skopeo.plugin_index import installed_entry_points
 
-    names = sorted({ep.name for ep in plugins.installed_entry_points()} - EXAMPLE_PLUGINS)
+    names = sorted({ep.name for ep in installed_entry_points()} - EXAMPLE_PLUGINS)
     return {"SKOPEO_PLUGINS": ",".join(names)}
 
 
