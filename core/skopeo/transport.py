@@ -131,6 +131,11 @@ class DestinationCapabilities(NamedTuple):
     accepts_foreign_layer_urls: bool = False
     # Blobs may be given without a known digest (the destination computes it).
     accepts_unknown_digests: bool = True
+    # A blob the destination already has is not stored again once its digest
+    # is known (a registry): ``--dest-precompute-digests`` spools a changed
+    # layer to learn it first.  Elsewhere the flag does nothing, as upstream's
+    # DockerRegistryPushPrecomputeDigests.
+    skips_known_digests: bool = False
 
 
 class ImageSource(ABC):

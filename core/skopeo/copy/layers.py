@@ -21,6 +21,7 @@ from .. import manifest as mf
 from ..digest import VerifyingReader
 from ..errors import SkopeoError, UploadInterruptedError
 from ..events import BlobCounter, BlobSkipped
+from ..golang.oserror import path_error_text
 from ..progress import CancelledError, CountingReader
 from ..retry import Backoff, retrying
 from ..streams import PrefetchReader, ReadErrorAnnotator
@@ -250,7 +251,8 @@ class LayerPipeline:
             out = ReadErrorAnnotator(out)
             try:
                 if out_info.digest is None and (
-                    s.options.precompute_digests or not s.dest.capabilities.accepts_unknown_digests
+                    (s.options.precompute_digests and s.dest.capabilities.skips_known_digests)
+                    or not s.dest.capabilities.accepts_unknown_digests
                 ):
                     stored = self._put_precomputed(out, out_info)
                 else:
@@ -322,7 +324,13 @@ class LayerPipeline:
         dest = self.session.dest
         hasher = hashlib.sha256()
         size = 0
-        with tempfile.TemporaryFile(dir=self.session.options.dest_ctx.tmp_directory(), prefix="container_images_") as tmp:
+        directory = self.session.options.dest_ctx.tmp_directory()
+        try:
+            spool = tempfile.TemporaryFile(dir=directory, prefix="container_images_stream-blob")
+        except OSError as e:  # upstream's wording where it spools a layer of unknown digest
+            where = e.filename if isinstance(e.filename, str) else directory
+            raise SkopeoError(f"creating temporary on-disk layer: {path_error_text('open', where, e)}") from None
+        with spool as tmp:
             while chunk := stream.read(comp.CHUNK):
                 hasher.update(chunk)
                 tmp.write(chunk)

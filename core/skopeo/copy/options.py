@@ -44,7 +44,8 @@ class CopyOptions:
     force_compression_format: bool = False
     parallel_copies: int = DEFAULT_PARALLEL_COPIES
     # ``--dest-precompute-digests``: spool a transformed layer to learn its
-    # digest before uploading it, so a blob the destination has is not sent.
+    # digest before uploading it, so a blob the destination has is not sent
+    # (destinations with ``capabilities.skips_known_digests``: registries).
     precompute_digests: bool = False
     # Skip the copy when the destination already holds this exact manifest (sync).
     skip_existing: bool = False

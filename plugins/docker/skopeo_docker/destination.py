@@ -44,6 +44,7 @@ class DockerImageDestination(ImageDestination):
         desired_layer_compression=COMPRESS,
         thread_safe_put_blob=True,
         accepts_foreign_layer_urls=True,
+        skips_known_digests=True,
         # Signatures go to the registries.d lookaside or, for sigstore ones,
         # to sigstore attachments (see signatures.py).
     )

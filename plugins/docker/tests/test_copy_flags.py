@@ -5,6 +5,7 @@ the platform overrides, with the reference skopeo reading the results."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,26 @@ def test_dest_precompute_digests_skips_layers_the_registry_has(
 
     theirs = json.loads(reference_skopeo("inspect", "--tls-verify=false", f"{base}:v2", check=True).stdout)
     assert theirs["Layers"] == layers
+
+
+def test_dest_precompute_digests_spools_only_for_a_registry(skopeo: Runner, registry: Registry, oci_image: str,
+                                                          tmp_path: Path) -> None:
+    """The flag spools a changed layer (in --tmpdir) only for a registry, as
+    upstream's DockerRegistryPushPrecomputeDigests: with an unusable --tmpdir
+    the push fails with main's text (one line, no traceback) and nothing is
+    committed, while a copy to dir: ignores the flag and succeeds."""
+    flags = ("--dest-precompute-digests", "--dest-compress-format", "zstd", "--dest-force-compress-format")
+    missing = tmp_path / "missing"
+    proc = skopeo("--tmpdir", str(missing), "copy", "--dest-tls-verify=false", *flags, oci_image,
+                  f"docker://{registry.host}/pre/tmp:v1")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    msg = fatal_message(proc.stderr)
+    assert re.fullmatch(rf"writing blob: creating temporary on-disk layer: open {re.escape(str(missing))}/"
+                        r"container_images_stream-blob\S+: no such file or directory", msg), msg
+    gone = skopeo("inspect", "--tls-verify=false", f"docker://{registry.host}/pre/tmp:v1")
+    assert gone.returncode == 2, gone.stderr
+    skopeo("--tmpdir", str(missing), "copy", *flags, oci_image, f"dir:{tmp_path / 'out'}", check=True)
+    assert validate(f"dir:{tmp_path / 'out'}")
 
 
 def test_dir_only_flags_are_ignored_with_a_warning(skopeo: Runner, registry: Registry, oci_image: str) -> None:
