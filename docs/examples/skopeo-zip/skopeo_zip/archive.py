@@ -30,6 +30,7 @@ from skopeo import digest as digest_mod
 from skopeo.context import SystemContext
 from skopeo.errors import ImageNotFoundError, SkopeoError
 from skopeo.fsutil import CHUNK, remove_quietly
+from skopeo.golang.oserror import os_error_text
 from skopeo.manifest import MAX_MANIFEST_SIZE
 from skopeo.transport import (
     PRESERVE,
@@ -264,7 +265,11 @@ class ZipDestination(ImageDestination):
         # digest, known only at the end, so spool it first.
         hasher = digest_mod.hasher(digest_mod.CANONICAL)
         size = 0
-        with tempfile.TemporaryFile(dir=self._spool_dir) as spool:
+        try:
+            spool = tempfile.TemporaryFile(dir=self._spool_dir)
+        except OSError as e:
+            raise SkopeoError(f"creating a temporary file in {self._spool_dir}: {os_error_text(e)}") from None
+        with spool:
             while True:
                 chunk = stream.read(CHUNK)
                 if not chunk:

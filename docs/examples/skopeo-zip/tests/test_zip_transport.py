@@ -22,7 +22,7 @@ from skopeo import api, plugins
 from skopeo.copy import CopyOptions
 from skopeo.errors import InvalidReferenceError
 from skopeo.policy import Policy, PolicyContext
-from skopeo.testing.fixtures import skopeo_command
+from skopeo.testing.fixtures import fatal_message, skopeo_command
 from skopeo.testing.images import make_image, make_multiarch, validate
 from skopeo.transport import DECOMPRESS, PRESERVE
 from skopeo_zip.archive import VERSION, ZipDestination, ZipSource
@@ -120,6 +120,18 @@ def test_layers_changed_by_the_engine(tmp_path: Path, sample_layout: Path, run_s
         data = zf.read(layer["digest"].removeprefix("sha256:"))
     assert "sha256:" + hashlib.sha256(data).hexdigest() == layer["digest"] and len(data) == layer["size"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".skopeo-zip-")] == []
+
+
+def test_unusable_spool_directory_is_one_error(tmp_path: Path, sample_layout: Path, run_skopeo: RunSkopeo) -> None:
+    """A changed layer is spooled in --tmpdir; when that cannot be written the
+    copy fails with one line (no traceback) and leaves no archive."""
+    archive = tmp_path / "changed.zip"
+    missing = tmp_path / "missing"
+    proc = run_skopeo("--tmpdir", str(missing), "copy", "--dest-compress-format", "zstd", "--dest-force-compress-format",
+                      f"oci:{sample_layout}:hello", f"zip:{archive}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert fatal_message(proc.stderr) == f"writing blob: creating a temporary file in {missing}: no such file or directory"
+    assert not archive.exists()
 
 
 def test_many_layers_read_in_parallel(tmp_path: Path, run_skopeo: RunSkopeo) -> None:
