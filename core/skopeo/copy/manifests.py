@@ -149,8 +149,8 @@ class ManifestBuilder:
                 config_raw = config.result()
                 assert config_raw is not None
                 desc, data, _ = target_config(parsed, target, config_raw)
-            except (ManifestError, SkopeoError):
-                return ""  # reported when the manifest is built
+            except SkopeoError:  # a config that cannot be read or converted: reported when the manifest is built
+                return ""
             self._store_config(desc, data)
             return desc.digest
 

@@ -42,7 +42,7 @@ class BlobFinder:
         original_ok = options is None or options.accepts_original()
         checks: list[_Check] = []
         if original_ok and not self.new_repository:
-            checks.append(_Check(self.ref.path, info.digest, None))
+            checks.append(_Check(self.ref.path, info.digest, None, primary=True))
         lookup = None if options is None else CandidateOptions(
             options.can_substitute, options.possible_manifest_formats, options.required_compression)
         candidates = blobinfocache.cache_for(self.ctx).candidate_locations(TRANSPORT, self.ref.domain, info.digest,
@@ -65,8 +65,7 @@ class BlobFinder:
         # Upstream asks one place after the other; the answers are taken in the
         # same order, but the questions go out together: one round trip per
         # layer instead of one per candidate.
-        for check, size in zip(checks, self._sizes(checks, primary=bool(checks) and checks[0].primary_of(self.ref, info)),
-                               strict=True):
+        for check, size in zip(checks, self._sizes(checks), strict=True):
             if size is None or (check.path != self.ref.path and not self._mount(check.path, check.digest)):
                 continue
             record_location(self.ctx, check.digest, self.ref)
@@ -76,7 +75,7 @@ class BlobFinder:
             return ReusedBlob(found.digest, size, found.compression, found.annotations)
         return None
 
-    def _sizes(self, checks: list[_Check], primary: bool) -> list[int | None]:
+    def _sizes(self, checks: list[_Check]) -> list[int | None]:
         """The size of each check's blob where it looks (None: not there).  An
         error of the primary check (the destination repository itself) is
         raised, as upstream; a candidate's error only disqualifies it."""
@@ -85,11 +84,11 @@ class BlobFinder:
 
         def one(i: int) -> None:
             check = checks[i]
-            scope = None if primary and i == 0 else Scope("repository", check.path, "pull")
+            scope = None if check.primary else Scope("repository", check.path, "pull")
             try:
                 sizes[i] = blob_exists(self.client, self.ref, check.path, check.digest, scope)
             except SkopeoError as e:
-                if primary and i == 0:
+                if check.primary:
                     errors[i] = e
                 else:
                     log.debug(f"... Failed: {e}")
@@ -145,9 +144,8 @@ class _Check(NamedTuple):
     path: str
     digest: str
     candidate: Candidate | None
-
-    def primary_of(self, ref: DockerReference, info: BlobInfo) -> bool:
-        return self.candidate is None and self.path == ref.path and self.digest == info.digest
+    # The destination repository itself, for the blob asked for: its errors count.
+    primary: bool = False
 
 
 def _compressed(compression: str) -> str:
