@@ -20,9 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import posixpath
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -255,6 +253,11 @@ HttpGet = Callable[[str], tuple[int, bytes, str]]
 
 
 def _urllib_get(url: str) -> tuple[int, bytes, str]:
+    # ~4 ms of start-up (urllib.response imports tempfile, shutil, bz2, lzma):
+    # imported only for http(s) lookasides.
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=deadline.timeout(60)) as resp:
             return resp.status, resp.read(MAX_SIGNATURE_SIZE + 1), resp.headers.get("Content-Type", "")
@@ -295,8 +298,6 @@ def _read_one(url: str, http_get: HttpGet | None) -> bytes | None:
 
 def read_signatures(base_url: str, manifest_digest: str, http_get: HttpGet | None = None) -> list[bytes]:
     """Every signature blob of *manifest_digest* at the lookaside *base_url*."""
-    from .signature import InvalidSignatureError, decode
-
     out: list[bytes] = []
     for i in range(MAX_LOOKASIDE_SIGNATURES + 1):
         if i == MAX_LOOKASIDE_SIGNATURES:
@@ -305,6 +306,8 @@ def read_signatures(base_url: str, manifest_digest: str, http_get: HttpGet | Non
         blob = _read_one(url, http_get)
         if blob is None:
             break
+        from .signature import InvalidSignatureError, decode  # only once there is one (start-up)
+
         try:
             decode(blob)
         except InvalidSignatureError as e:

@@ -10,12 +10,12 @@ from the content) → optional decompressor → optional compressor →
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import compression as comp
-from .. import deadline, log
+from .. import deadline, log, workers
 from .. import layertypes as lt
 from .. import manifest as mf
 from ..digest import VerifyingReader
@@ -135,20 +135,19 @@ class LayerPipeline:
             return self._copy_layer(index, desc, batch)
 
         if s.parallel and len(layers) > 1:
-            with ThreadPoolExecutor(max_workers=min(len(layers), s.options.parallel_copies)) as pool:
-                futures = [pool.submit(one, i, d) for i, d in enumerate(layers)]
-                _, pending = wait(futures, return_when=FIRST_EXCEPTION)
-                if pending:
-                    # One blob failed: stop the others instead of finishing them for nothing.
-                    s.cancel.set()
-                    for f in pending:
-                        f.cancel()
-                    wait(pending)
-                errors = [e for f in futures if f.done() and not f.cancelled() and (e := f.exception()) is not None]
-                real = [e for e in errors if not isinstance(e, CancelledError)]
-                if real or errors:
-                    raise (real or errors)[0]
-                return [f.result() for f in futures]
+            futures = workers.map_bounded(lambda i: one(i, layers[i]), len(layers), s.options.parallel_copies, "layer")
+            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            if pending:
+                # One blob failed: stop the others instead of finishing them for nothing.
+                s.cancel.set()
+                for f in pending:
+                    f.cancel()
+                wait(pending)
+            errors = [e for f in futures if f.done() and not f.cancelled() and (e := f.exception()) is not None]
+            real = [e for e in errors if not isinstance(e, CancelledError)]
+            if real or errors:
+                raise (real or errors)[0]
+            return [f.result() for f in futures]
         return [one(i, d) for i, d in enumerate(layers)]
 
     def _operation(self, detected: str | None, may_change: bool, changeable: bool) -> tuple[LayerOperation, str | None]:

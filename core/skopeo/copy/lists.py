@@ -10,10 +10,11 @@ sequential loop reports it."""
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 
 from .. import events as ev
 from .. import manifest as mf
+from .. import workers
 from ..errors import SkopeoError, UnsupportedError
 from .decisions import list_candidates, list_type
 from .options import MULTI_ARCH_ALL, CopyResult
@@ -105,27 +106,27 @@ def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Desc
 
     if not s.parallel or total < 2:
         return [one(i) for i in range(total)]
-    with ThreadPoolExecutor(max_workers=min(total, MAX_PARALLEL_INSTANCES), thread_name_prefix="instance") as pool:
-        futures = [pool.submit(one, i) for i in range(total)]
-        pending: set[Future[mf.Descriptor]] = set(futures)
-        while pending:
-            _, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            failed = _failed(futures)
-            if failed:
-                # Upstream would have stopped at the first failing instance: the
-                # later ones are cancelled (what they printed is dropped), the
-                # earlier ones finish, and the first failure in order wins.
-                first = min(failed)
-                for later in range(first + 1, total):
-                    futures[later].cancel()
-                    views[later].cancel.set()
-                pending = {f for i, f in enumerate(futures) if i < first and not f.done()}
+    futures = workers.map_bounded(one, total, MAX_PARALLEL_INSTANCES, "instance")
+    pending: set[Future[mf.Descriptor]] = set(futures)
+    while pending:
+        _, pending = wait(pending, return_when=FIRST_EXCEPTION)
         failed = _failed(futures)
         if failed:
-            error = futures[min(failed)].exception()
-            assert error is not None
-            raise error
-        return [f.result() for f in futures]
+            # Upstream would have stopped at the first failing instance: the
+            # later ones are cancelled (what they printed is dropped), the
+            # earlier ones finish, and the first failure in order wins.
+            first = min(failed)
+            for later in range(first + 1, total):
+                futures[later].cancel()
+                views[later].cancel.set()
+            pending = {f for i, f in enumerate(futures) if i < first and not f.done()}
+    wait(futures)  # the cancelled ones that were running have stopped too
+    failed = _failed(futures)
+    if failed:
+        error = futures[min(failed)].exception()
+        assert error is not None
+        raise error
+    return [f.result() for f in futures]
 
 
 def _failed(futures: list[Future[mf.Descriptor]]) -> list[int]:

@@ -6,9 +6,11 @@ layers are copied in parallel."""
 from __future__ import annotations
 
 import io
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, wait
+from typing import Any, TypeVar
 
-from .. import deadline, imageconfig
+from .. import deadline, imageconfig, workers
 from .. import layertypes as lt
 from .. import manifest as mf
 from ..errors import ManifestError, SkopeoError
@@ -18,6 +20,8 @@ from ..transport import BlobInfo, read_config_blob
 from .layers import LayerResult
 from .schema1 import schema1_manifest
 from .session import CopySession
+
+T = TypeVar("T")
 
 
 def target_config(parsed: mf.ImageManifest, target: str, config_raw: bytes) -> tuple[mf.Descriptor, bytes, mf.Descriptor]:
@@ -75,7 +79,7 @@ class ManifestBuilder:
         self.session = session
         # Config blobs being stored ahead of their manifest; each future's
         # result is the digest it stored.
-        self._background: ThreadPoolExecutor | None = None
+        self._background: list[Future[Any]] = []
         self._config_uploads: list[Future[str]] = []
 
     def build(
@@ -103,11 +107,11 @@ class ManifestBuilder:
         self.put_config(stored, data)
         return parsed.serialize(target, new_config, new_layers), target
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _submit(self, fn: Callable[[], T]) -> Future[T]:
+        future = workers.submit(fn, "config")
         with self.session.lock:
-            if self._background is None:
-                self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="config")
-            return self._background
+            self._background.append(future)
+        return future
 
     def fetch_config(self, parsed: mf.ImageManifest) -> Future[bytes | None]:
         """The source's config blob, verified.  When layers are copied in
@@ -126,7 +130,7 @@ class ManifestBuilder:
                 raise e.wrap(f"reading config blob {config.digest}") from None
 
         if config is not None and self.session.parallel:
-            return self._executor().submit(read)
+            return self._submit(read)
         future: Future[bytes | None] = Future()
         try:
             future.set_result(read())
@@ -154,7 +158,7 @@ class ManifestBuilder:
             self._store_config(desc, data)
             return desc.digest
 
-        future = self._executor().submit(upload)
+        future = self._submit(upload)
         with self.session.lock:
             self._config_uploads.append(future)
 
@@ -180,5 +184,8 @@ class ManifestBuilder:
 
     def close(self) -> None:
         """Nothing outlives the copy (an early config upload of a failed one)."""
-        if self._background is not None:
-            self._background.shutdown(wait=True, cancel_futures=True)
+        with self.session.lock:
+            background, self._background = self._background, []
+        for future in background:
+            future.cancel()  # not started yet: never will be
+        wait(background)

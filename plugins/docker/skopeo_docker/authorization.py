@@ -18,12 +18,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-import httpx
-
 from skopeo import log
 from skopeo.auth import Credentials
 from skopeo.errors import SkopeoError
 
+from . import http_messages as http
 from . import wwwauth
 from .network import TransportError, error_from, read_limited
 from .registry_errors import UnauthorizedForCredentialsError, status_text
@@ -32,7 +31,7 @@ MAX_AUTH_TOKEN_BODY_SIZE = 1 << 20
 MINIMUM_TOKEN_LIFETIME = 60
 
 # Sends one request, retrying as the client does: (method, url, headers, body, Authorization).
-Send = Callable[[str, httpx.URL, list[tuple[str, str]], bytes | None, str | None], httpx.Response]
+Send = Callable[[str, http.URL, list[tuple[str, str]], bytes | None, str | None], http.Response]
 
 
 class Scope(NamedTuple):
@@ -146,7 +145,7 @@ class Authenticator:
                 ("client_id", "containers/image"),
             ]
             body = urllib.parse.urlencode(sorted(form, key=lambda kv: kv[0])).encode()
-            url = httpx.URL(realm)
+            url = http.URL(realm)
             headers = [("Content-Type", "application/x-www-form-urlencoded")]
             resp = self._send("POST", url, headers, body, None)
             context = "Trying to obtain access token"
@@ -160,7 +159,7 @@ class Authenticator:
             query.extend(("scope", s) for s in scope_values)
             # Go's url.Values.Encode(): keys sorted, values in insertion order.
             encoded = urllib.parse.urlencode(sorted(query, key=lambda kv: kv[0]))
-            url = httpx.URL(urllib.parse.urlunsplit(parsed._replace(query=encoded)))
+            url = http.URL(urllib.parse.urlunsplit(parsed._replace(query=encoded)))
             authorization = None
             if self.creds.username and self.creds.password:
                 raw = f"{self.creds.username}:{self.creds.password}".encode()

@@ -12,12 +12,11 @@ import random
 import time
 from collections.abc import Iterator
 
-import httpx
-
 from skopeo import deadline, log
 from skopeo.errors import SkopeoError
 from skopeo.golang import gojson
 
+from . import http_messages as http
 from .client import RegistryClient
 from .network import TransportError, describe_network_error, error_from
 
@@ -34,10 +33,10 @@ class BlobReader:
     mid-body is re-opened with ``Range: bytes=<offset>-`` while the download keeps
     making progress, as upstream's bodyReader does."""
 
-    def __init__(self, client: RegistryClient, path: str, resp: httpx.Response, what: str) -> None:
+    def __init__(self, client: RegistryClient, path: str, resp: http.Response, what: str) -> None:
         self._client = client
         self._path = path
-        self._resp: httpx.Response | None = resp
+        self._resp: http.Response | None = resp
         self._what = what
         self._iter: Iterator[bytes] | None = self._open_iter(resp)
         self._buf = b""
@@ -49,7 +48,7 @@ class BlobReader:
         self._last_success: float | None = None
 
     @staticmethod
-    def _open_iter(resp: httpx.Response) -> Iterator[bytes]:
+    def _open_iter(resp: http.Response) -> Iterator[bytes]:
         # Raw bytes as they arrive: the digest covers the stored bytes, so no
         # content decoding, and no re-chunking copies (~30% faster than iter_bytes).
         return resp.iter_raw()
@@ -62,13 +61,13 @@ class BlobReader:
             except StopIteration:
                 self._last_success = time.monotonic()
                 return b""
-            except httpx.TransportError as e:
+            except http.TransportError as e:
                 self._reconnect(e)
                 continue
             self._last_success = time.monotonic()
             return chunk
 
-    def _reconnect(self, exc: httpx.TransportError) -> None:
+    def _reconnect(self, exc: http.TransportError) -> None:
         """After a failed read: reopen the body at the current offset, or raise."""
         assert self._resp is not None
         url = self._resp.request.url
@@ -109,7 +108,7 @@ class BlobReader:
         self._last_retry_offset = self.offset
         self._last_retry_time = time.monotonic()
 
-    def _decide(self, reason: str, url: httpx.URL) -> None:
+    def _decide(self, reason: str, url: http.URL) -> None:
         """Upstream's errorIfNotReconnecting: log why we reconnect, or raise."""
         now = time.monotonic()
         since_first = _ms_since(now, self._first_connection)
@@ -214,6 +213,6 @@ def parse_content_range(values: list[str]) -> tuple[int, int, int]:
     return first, last, total
 
 
-def blob_size(resp: httpx.Response) -> int:
+def blob_size(resp: http.Response) -> int:
     cl = resp.headers.get("Content-Length")
     return int(cl) if cl is not None and cl.isdigit() else -1

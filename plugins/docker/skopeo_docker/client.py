@@ -16,7 +16,7 @@ starts a cool-down shared by every thread talking to that registry, so a
 ``sync`` with many images in flight slows down as a whole instead of each
 thread hammering the registry until its attempts run out.
 
-One ``httpx.Client`` (a keep-alive connection pool) is shared per registry and
+One :class:`.http11.ConnectionPool` (keep-alive connections) is shared per registry and
 TLS configuration for the whole process (or a :class:`skopeo.session.Session`),
 and so is the ping result: inspecting
 an image and then listing its tags does not reconnect or re-ping.  A
@@ -27,15 +27,11 @@ blobs from several threads at once.
 
 from __future__ import annotations
 
-import email.utils
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
-from typing import Any
-
-import httpx
 
 import skopeo
 from skopeo import deadline, log
@@ -48,6 +44,9 @@ from skopeo.retry import Attempts, Backoff
 
 from . import registries_conf, tlsconfig, wwwauth
 from .authorization import Authenticator, Scope, TokenStore
+from .http11 import ConnectionPool, Timeouts
+from .http_messages import URL, RemoteProtocolError, Response
+from .http_messages import TransportError as HTTPTransportError
 from .network import TransportError, collect, error_from, url_error
 from .pools import CONNECT_TIMEOUT, READ_TIMEOUT, Ping, cooldown, pool
 from .registry_errors import UnauthorizedForCredentialsError, status_text
@@ -103,8 +102,13 @@ class RegistryClient:
 
     # --- connection setup -----------------------------------------------------------
     @property
-    def http(self) -> httpx.Client:
+    def http(self) -> ConnectionPool:
         return self._pool.client
+
+    @property
+    def pinged(self) -> bool:
+        """Whether the registry was pinged already (through the shared pool)."""
+        return self._pool.ping is not None
 
     def ping(self) -> Ping:
         pool = self._pool
@@ -116,7 +120,7 @@ class RegistryClient:
         return pool.ping
 
     def _ping_once(self, scheme: str) -> Ping:
-        url = httpx.URL(f"{scheme}://{self.host}/v2/")
+        url = URL(f"{scheme}://{self.host}/v2/")
         resp = self._send_retrying("GET", url, [], None, None)
         log.debug(f"Ping {url} status {resp.status_code}")
         if resp.status_code not in (200, 401):
@@ -144,35 +148,34 @@ class RegistryClient:
     def supports_signatures(self) -> bool:
         return self.ping().supports_signatures
 
-    def url(self, path: str) -> httpx.URL:
-        return httpx.URL(f"{self.ping().scheme}://{self.host}{path}")
+    def url(self, path: str) -> URL:
+        return URL(f"{self.ping().scheme}://{self.host}{path}")
 
     # --- sending ----------------------------------------------------------------------
     def _send(
         self,
         method: str,
-        url: httpx.URL,
+        url: URL,
         headers: list[tuple[str, str]],
-        content: Any,
+        content: bytes | Iterator[bytes] | None,
         authorization: str | None,
-    ) -> httpx.Response:
+    ) -> Response:
         """Send one request; the body is left unread (streamed) so callers can cap
         or stream it."""
         hdrs: list[tuple[str, str]] = [("Docker-Distribution-API-Version", "registry/2.0"), *headers]
         hdrs.append(("User-Agent", self.user_agent))
         if authorization:
             hdrs.append(("Authorization", authorization))
-        timeout: httpx.Timeout | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT
+        timeouts = None
         if deadline.remaining() is not None:  # --command-timeout: no wait past it
             if deadline.expired():
                 raise url_error(method, url, deadline.DeadlineExceeded())
-            timeout = httpx.Timeout(connect=deadline.timeout(CONNECT_TIMEOUT), read=deadline.timeout(READ_TIMEOUT),
-                                    write=deadline.timeout(READ_TIMEOUT), pool=None)
-        request = self.http.build_request(method, url, headers=hdrs, content=content, timeout=timeout)
+            timeouts = Timeouts(deadline.timeout(CONNECT_TIMEOUT), deadline.timeout(READ_TIMEOUT),
+                                deadline.timeout(READ_TIMEOUT))
         log.debug(f"{method} {url}")
         try:
-            resp = self.http.send(request, stream=True)
-        except httpx.TransportError as e:
+            resp = self.http.send(method, url, hdrs, content, timeouts)
+        except HTTPTransportError as e:
             raise url_error(method, url, e) from None
         except SkopeoError as e:
             # Reading the body to send failed; at --command-timeout's deadline
@@ -183,7 +186,7 @@ class RegistryClient:
         self._log_warnings(resp)
         return resp
 
-    def _log_warnings(self, resp: httpx.Response) -> None:
+    def _log_warnings(self, resp: Response) -> None:
         for header in resp.headers.get_list("Warning"):
             text = _parse_warning(header)
             if not text:
@@ -198,13 +201,13 @@ class RegistryClient:
     def request(
         self,
         method: str,
-        path_or_url: str | httpx.URL,
+        path_or_url: str | URL,
         headers: list[tuple[str, str]] | None = None,
         content: bytes | Iterator[bytes] | None = None,
         auth: bool = True,
         extra_scope: Scope | None = None,
         preload: int | None = None,
-    ) -> httpx.Response:
+    ) -> Response:
         """Send a request (body streamed unread: use :func:`read_limited` or
         ``iter_bytes``).  A path is resolved against the registry.
 
@@ -213,7 +216,7 @@ class RegistryClient:
         (at most *preload* bytes) before returning, so a body cut short is
         retried too; the response then holds it in memory."""
         ping = self.ping()
-        url = path_or_url if isinstance(path_or_url, httpx.URL) else self.url(path_or_url)
+        url = path_or_url if isinstance(path_or_url, URL) else self.url(path_or_url)
         headers = headers or []
         replayable = content is None or isinstance(content, bytes)
         sent = 0
@@ -251,7 +254,7 @@ class RegistryClient:
             if not self._wait_after_status(resp, method, url, attempts):
                 return resp
 
-    def _wait_after_status(self, resp: httpx.Response, method: str, url: httpx.URL, attempts: Attempts) -> bool:
+    def _wait_after_status(self, resp: Response, method: str, url: URL, attempts: Attempts) -> bool:
         """After a retryable status: close *resp* and sleep (honouring
         Retry-After) before the next retry; False when attempts or time are
         exhausted (the caller then returns *resp* as it is)."""
@@ -275,9 +278,9 @@ class RegistryClient:
         return True
 
     def _send_retrying(
-        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], content: bytes | None,
+        self, method: str, url: URL, headers: list[tuple[str, str]], content: bytes | None,
         authorization: str | None,
-    ) -> httpx.Response:
+    ) -> Response:
         """:meth:`_send` with the same retries as :meth:`request` (token requests;
         the last failed response is returned)."""
         attempts = Attempts(_retry_policy())
@@ -330,7 +333,7 @@ def _wait_after_error(e: TransportError, attempts: Attempts) -> bool:
     return deadline.sleep(delay)
 
 
-def _insufficient_scope(resp: httpx.Response) -> Scope | None:
+def _insufficient_scope(resp: Response) -> Scope | None:
     for scheme, params in wwwauth.parse(resp.headers.get_list("WWW-Authenticate")):
         if scheme == "bearer" and params.get("error") == "insufficient_scope" and params.get("scope"):
             parsed = Scope.parse(params["scope"])
@@ -340,7 +343,7 @@ def _insufficient_scope(resp: httpx.Response) -> Scope | None:
     return None
 
 
-def _preloaded(resp: httpx.Response, limit: int) -> httpx.Response:
+def _preloaded(resp: Response, limit: int) -> Response:
     """*resp* with its (still encoded) body read into memory, at most *limit*
     bytes; a broken connection raises :class:`TransportError` (transient)."""
     cl = resp.headers.get("Content-Length")
@@ -348,17 +351,19 @@ def _preloaded(resp: httpx.Response, limit: int) -> httpx.Response:
         return resp  # read_limited reports the size; nothing to preload
     buf = collect(resp, resp.iter_raw(), limit)
     if cl is not None and cl.isdigit() and len(buf) != int(cl):
-        raise url_error(resp.request.method, resp.request.url, httpx.RemoteProtocolError("unexpected EOF: incomplete"))
-    return httpx.Response(resp.status_code, headers=resp.headers, content=bytes(buf), request=resp.request,
-                          extensions=resp.extensions)
+        raise url_error(resp.request.method, resp.request.url, RemoteProtocolError("unexpected EOF: incomplete"))
+    return Response(resp.status_code, resp.headers, content=bytes(buf), request=resp.request,
+                    reason_phrase=resp.reason_phrase)
 
 
-def _retry_after(resp: httpx.Response, fallback: float) -> float:
+def _retry_after(resp: Response, fallback: float) -> float:
     after = resp.headers.get("Retry-After", "").strip()
     if not after:
         return fallback
     if after.isdigit():
         return float(after)
+    import email.utils  # ~4 ms of start-up for a header rarely seen
+
     try:
         when = email.utils.parsedate_to_datetime(after)
     except (TypeError, ValueError):

@@ -5,11 +5,10 @@ sigstore attachments."""
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from skopeo import digest as digest_mod
-from skopeo import log
+from skopeo import log, workers
 from skopeo import manifest as mf
 from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
@@ -65,7 +64,8 @@ class DockerImageDestination(ImageDestination):
         self.finder = BlobFinder(self.client, self.ref, ctx, self._new_repository)
         # Connect while the copy is still reading the source: the first upload
         # then finds the registry pinged (a failure is reported by that upload).
-        threading.Thread(target=self._warm_up, name="registry-warm-up", daemon=True).start()
+        if not self.client.pinged:
+            workers.start(self._warm_up, "registry-warm-up")
 
     def _warm_up(self) -> None:
         try:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 
-import httpx
-
 from skopeo import deadline
 from skopeo.errors import SkopeoError
 
+from . import http_messages as http
 from . import tlsconfig, wwwauth
 from .registry_errors import MAX_ERROR_BODY_SIZE, RegistryError, from_response
 
@@ -32,8 +31,8 @@ class TransportError(SkopeoError):
 
 # Reasons (as described by describe_network_error) that repeating will not fix.
 _PERMANENT_NETWORK_REASONS = ("tls: ", "no such host", "server gave HTTP response to HTTPS client", "proxyconnect")
-# httpx errors raised after the connection was up: the peer dropped or reset it.
-_TRANSIENT_HTTPX_ERRORS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+# Errors raised after the connection was up: the peer dropped or reset it.
+_TRANSIENT_ERRORS = (http.ReadError, http.WriteError, http.RemoteProtocolError)
 
 
 def mark_retryable(err: RegistryError) -> RegistryError:
@@ -55,11 +54,13 @@ def _walk(exc: BaseException) -> Iterator[BaseException]:
         cur = cur.__cause__ or cur.__context__
 
 
-def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
+def describe_network_error(exc: BaseException, url: http.URL) -> str:
     """The text after ``Get "url": `` in Go's error for this failure."""
     host = url.host
     port = url.port or (443 if url.scheme == "https" else 80)
     hostport = f"{host}:{port}"
+    if isinstance(exc, http.ProxyError):
+        return str(exc)  # worded as Go's already
     texts = " | ".join(str(e) for e in _walk(exc))
     lowered = texts.lower()
     for e in _walk(exc):
@@ -73,9 +74,9 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
             if "expired" in reason or "not yet valid" in reason:
                 return "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
             return "tls: failed to verify certificate: x509: certificate signed by unknown authority"
-    if isinstance(exc, httpx.ConnectTimeout):
+    if isinstance(exc, http.ConnectTimeout):
         return f"dial tcp {hostport}: i/o timeout"
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, http.TimeoutException):
         return "net/http: timeout awaiting response headers"
     if "wrong_version_number" in lowered or "wrong version number" in lowered or "record layer failure" in lowered:
         return "http: server gave HTTP response to HTTPS client"
@@ -97,14 +98,12 @@ def describe_network_error(exc: BaseException, url: httpx.URL) -> str:
         return f"read tcp {hostport}: read: connection reset by peer"
     if "incomplete" in lowered or "peer closed" in lowered or "complete message body" in lowered:
         return "unexpected EOF"
-    if isinstance(exc, httpx.RemoteProtocolError) and "without sending" in lowered:
+    if isinstance(exc, http.RemoteProtocolError) and "without sending" in lowered:
         return "EOF"
-    if isinstance(exc, httpx.ProxyError):
-        return f"proxyconnect tcp: {exc}"
     return str(exc) or type(exc).__name__
 
 
-def url_error(method: str, url: httpx.URL, exc: BaseException) -> TransportError:
+def url_error(method: str, url: http.URL, exc: BaseException) -> TransportError:
     """Go's ``*url.Error`` text: ``Get "https://h/v2/": <reason>``; once
     ``--command-timeout`` has passed, whatever broke the request (its socket
     was shut down at the deadline), the reason is the context's."""
@@ -116,12 +115,12 @@ def url_error(method: str, url: httpx.URL, exc: BaseException) -> TransportError
     reason = describe_network_error(exc, url)
     err = TransportError(f'{op} "{url}": {reason}')
     err.retryable = not any(p in reason for p in _PERMANENT_NETWORK_REASONS)
-    err.transient = err.retryable and isinstance(exc, _TRANSIENT_HTTPX_ERRORS)
+    err.transient = err.retryable and isinstance(exc, _TRANSIENT_ERRORS)
     return err
 
 
 # --- reading bodies ----------------------------------------------------------------
-def read_limited(resp: httpx.Response, limit: int) -> bytes:
+def read_limited(resp: http.Response, limit: int) -> bytes:
     """The response body, refusing more than *limit* bytes (never buffers more)."""
     cl = resp.headers.get("Content-Length")
     if cl is not None and cl.isdigit() and int(cl) > limit:
@@ -130,7 +129,7 @@ def read_limited(resp: httpx.Response, limit: int) -> bytes:
     return collect(resp, resp.iter_bytes(), limit)
 
 
-def collect(resp: httpx.Response, chunks: Iterator[bytes], limit: int) -> bytes:
+def collect(resp: http.Response, chunks: Iterator[bytes], limit: int) -> bytes:
     """Join *chunks* of *resp*'s body, failing past *limit* bytes; closes *resp*."""
     buf = bytearray()
     try:
@@ -138,18 +137,18 @@ def collect(resp: httpx.Response, chunks: Iterator[bytes], limit: int) -> bytes:
             buf += chunk
             if len(buf) > limit:
                 raise SkopeoError(f"exceeded maximum allowed size of {limit} bytes")
-    except httpx.TransportError as e:
+    except http.TransportError as e:
         raise url_error(resp.request.method, resp.request.url, e) from None
     finally:
         resp.close()
     return bytes(buf)
 
 
-def error_from(resp: httpx.Response) -> RegistryError:
+def error_from(resp: http.Response) -> RegistryError:
     """The registry error for a failed response (closes it)."""
     try:
         body = read_limited(resp, MAX_ERROR_BODY_SIZE)
-    except (SkopeoError, httpx.StreamError):
+    except SkopeoError:
         body = b""
     challenges = wwwauth.parse(resp.headers.get_list("WWW-Authenticate"))
     return mark_retryable(from_response(resp.status_code, resp.reason_phrase, body, challenges))

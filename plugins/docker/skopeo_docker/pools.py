@@ -1,4 +1,4 @@
-"""State per registry: one ``httpx.Client`` (a keep-alive connection pool)
+"""State per registry: one :class:`.http11.ConnectionPool` (keep-alive connections)
 per registry and TLS configuration, with its ping result, for the process or
 for each :class:`skopeo.session.Session` (closed with it: see
 :mod:`skopeo.resources`), and the cool-down a registry asked for (429,
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-import httpx
+from typing import TYPE_CHECKING, NamedTuple
 
 from skopeo import deadline, resources
 from skopeo.tlsdetails import TLSDetails
@@ -37,7 +35,7 @@ class Pool:
 
     __slots__ = ("client", "lock", "ping")
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: http11.ConnectionPool) -> None:
         self.client = client
         self.lock = threading.Lock()
         self.ping: Ping | None = None
@@ -81,26 +79,6 @@ def cooldown(host: str) -> Cooldown:
         return c
 
 
-_LOOPBACK_PATTERNS = ("all://localhost", "all://127.0.0.1", "all://[::1]")
-
-
-def _environment_proxies() -> bool:
-    import urllib.request
-
-    return any(k in ("http", "https", "all") for k in urllib.request.getproxies())
-
-
-def _tune_httpcore() -> None:
-    """httpcore reads HTTP/1.1 bodies 64 KiB at a time; blobs stream measurably
-    faster (~15%) with 256 KiB reads.  A private knob, so only set if present."""
-    try:
-        from httpcore._sync.http11 import HTTP11Connection
-    except ImportError:  # pragma: no cover - another httpcore layout
-        return
-    if getattr(HTTP11Connection, "READ_NUM_BYTES", 0) < http11.READ_SIZE:
-        HTTP11Connection.READ_NUM_BYTES = http11.READ_SIZE
-
-
 class PoolSet:
     """The pools of one session (or of the process), by registry and TLS setup."""
 
@@ -113,7 +91,7 @@ class PoolSet:
         with self._lock:
             found = self._pools.get(key)
             if found is None:
-                found = self._pools[key] = Pool(_new_client(host, cert_dir, skip_verify, tls_details))
+                found = self._pools[key] = Pool(_new_client(cert_dir, skip_verify, tls_details))
         return found
 
     def close(self) -> None:
@@ -125,38 +103,13 @@ class PoolSet:
             p.client.close()
 
 
-def _new_client(host: str, cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None) -> httpx.Client:
+def _new_client(cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None) -> http11.ConnectionPool:
+    """Connections as containers/image's http.Client makes them: the TLS setup
+    of certs.d and registries.conf, proxies from the environment, no cookie
+    jar (a Set-Cookie is never sent back), redirects left to the caller."""
     ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify, tls_details)
-    options: dict[str, Any] = {}
-    if _environment_proxies():
-        # HTTP(S)_PROXY / NO_PROXY as Go's ProxyFromEnvironment: httpx's own
-        # transport, which tunnels through proxies.
-        # Like Go, never for loopback hosts.
-        _tune_httpcore()
-        options.update(verify=ssl_context, trust_env=True, mounts=dict.fromkeys(_LOOPBACK_PATTERNS),
-                       limits=httpx.Limits(max_connections=None, max_keepalive_connections=32))
-    else:
-        options.update(transport=http11.ConnectionPool(ssl_context), trust_env=False)
-    client = httpx.Client(
-        follow_redirects=False,
-        timeout=httpx.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=READ_TIMEOUT, pool=None),
-        **options,
-    )
-    # Go sends no Accept header unless asked; the manifest GETs send their own.
-    del client.headers["Accept"]
-    # containers/image's http.Client has no cookie jar: a Set-Cookie is never
-    # sent back.  (httpx's Client(cookies=...) copies into a plain Cookies, so
-    # the jar is replaced after construction.)
-    client._cookies = NoCookies()
-    return client
-
-
-class NoCookies(httpx.Cookies):
-    """A cookie jar that keeps nothing (and skips httpx's parsing of every
-    response for cookies, ~30 µs a request)."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
+    return http11.ConnectionPool(ssl_context, http11.Timeouts(CONNECT_TIMEOUT, READ_TIMEOUT, READ_TIMEOUT),
+                                 http11.Proxies.from_environment())
 
 
 _KEY = "skopeo_docker.pools"

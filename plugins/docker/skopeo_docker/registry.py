@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import urllib.parse
 
-import httpx
-
 from skopeo import digest as digest_mod
 from skopeo import log, registries_d
 from skopeo import manifest as mf
@@ -15,6 +13,7 @@ from skopeo.context import SystemContext
 from skopeo.errors import ManifestTypeRejectedError, SkopeoError
 from skopeo.reference import TAG_RE, DockerReference
 
+from . import http_messages as http
 from .authorization import Scope
 from .blob_cache import record_manifest_blobs
 from .body_reader import blob_size
@@ -85,7 +84,7 @@ def put_manifest(client: RegistryClient, ref: DockerReference, data: bytes, mime
 
 
 # --- blobs -------------------------------------------------------------------------------------
-def get_blob_response(client: RegistryClient, path: str) -> httpx.Response:
+def get_blob_response(client: RegistryClient, path: str) -> http.Response:
     """GET a blob, following redirects (object stores, CDNs) without sending the
     registry's Authorization header to any other host."""
     headers = [("Accept-Encoding", "identity")]

@@ -8,10 +8,11 @@ when none works)."""
 
 from __future__ import annotations
 
-import threading
+import functools
+from concurrent.futures import wait
 from typing import NamedTuple
 
-from skopeo import blobinfocache, log
+from skopeo import blobinfocache, log, workers
 from skopeo import digest as digest_mod
 from skopeo.blobinfocache import Candidate, CandidateOptions
 from skopeo.context import SystemContext
@@ -95,14 +96,10 @@ class BlobFinder:
             except BaseException as e:  # e.g. --command-timeout's end: raised below
                 errors[i] = e
 
-        threads = [threading.Thread(target=one, args=(i,), name="blob-exists", daemon=True)
-                   for i in range(1, len(checks))]
-        for t in threads:
-            t.start()
+        others = [workers.submit(functools.partial(one, i), "blob-exists") for i in range(1, len(checks))]
         if checks:
             one(0)
-        for t in threads:
-            t.join()
+        wait(others)
         for e in errors:
             if e is not None:
                 raise e

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from skopeo import digest as digest_mod
 from skopeo import imageconfig, log, registries_d
@@ -27,12 +28,17 @@ from skopeo.context import SystemContext
 from skopeo.errors import SkopeoError
 from skopeo.golang import gojson
 from skopeo.reference import DockerReference
-from skopeo.signature import SIGSTORE_KIND, InvalidSignatureError, Signature, SigstoreEnvelope, decode, encode
 from skopeo.transport import BlobInfo
 
 from .client import RegistryClient
 from .registry import blob_bytes, fetch_manifest, put_manifest
 from .registry_errors import is_manifest_unknown
+
+if TYPE_CHECKING:
+    from skopeo.signature import Signature, SigstoreEnvelope
+
+# skopeo.signature (~3 ms: four dataclasses) is imported where signatures are
+# actually decoded or built: a copy of an image without any never needs it.
 
 # A destination's put_blob: (stream, info, is_config) → what was stored.
 PutBlob = Callable[..., BlobInfo]
@@ -56,6 +62,8 @@ def store_image_signatures(ctx: SystemContext, client: RegistryClient, ref: Dock
                            manifest_digest: str, blobs: list[bytes]) -> None:
     """Store *blobs* for *manifest_digest*: sigstore signatures as attachments,
     the others in the lookaside (upstream's PutSignaturesWithFormat)."""
+    from skopeo.signature import SIGSTORE_KIND, InvalidSignatureError, decode
+
     sigstore: list[Signature] = []
     others: list[bytes] = []
     for blob in blobs:
@@ -112,6 +120,8 @@ def sigstore_attachment_signatures(client: RegistryClient, ref: DockerReference,
     """One ``sigstore`` signature blob per layer of the attachment manifest.
     Every layer is returned whatever its MIME type (attestations too, as
     upstream does); verifiers decide by the MIME type."""
+    from skopeo.signature import SIGSTORE_KIND, Signature, SigstoreEnvelope, encode
+
     manifest = attachment_manifest(client, ref, manifest_digest)
     if manifest is None:
         return []
@@ -148,6 +158,8 @@ def put_sigstore_attachments(client: RegistryClient, ref: DockerReference, put_b
     each new payload as a layer, then a config whose ``rootfs.diff_ids`` lists
     the layers, then the manifest under the attachment tag (upstream's
     putSignaturesToSigstoreAttachments, which writes what cosign writes)."""
+    from skopeo.signature import InvalidSignatureError, SigstoreEnvelope
+
     existing = attachment_manifest(client, ref, manifest_digest)
     layers: list[mf.Descriptor]
     if existing is None:

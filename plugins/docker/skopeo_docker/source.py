@@ -7,8 +7,6 @@ from __future__ import annotations
 import urllib.parse
 from typing import TYPE_CHECKING
 
-import httpx
-
 from skopeo import digest as digest_mod
 from skopeo import log
 from skopeo import manifest as mf
@@ -17,6 +15,7 @@ from skopeo.errors import SkopeoError
 from skopeo.reference import parse_canonical
 from skopeo.transport import BlobInfo, BlobStream, ImageSource, SourceCapabilities
 
+from . import http_messages as http
 from . import registries_conf
 from .blob_cache import record_location, record_manifest_blobs
 from .body_reader import BlobReader, blob_size
@@ -106,7 +105,7 @@ class DockerImageSource(ImageSource):
         reader = BlobReader(self.client, path, resp, f"blob {info.digest}")
         return reader, blob_size(resp)
 
-    def _get_following_redirects(self, path: str) -> httpx.Response:
+    def _get_following_redirects(self, path: str) -> http.Response:
         return get_blob_response(self.client, path)
 
     def _get_external_blob(self, urls: tuple[str, ...]) -> tuple[BlobStream, int] | None:
@@ -117,7 +116,7 @@ class DockerImageSource(ImageSource):
                 continue
             # Never authenticate to foreign-layer URLs: they could steal credentials (CVE-2020-15157).
             try:
-                resp = self.client.request("GET", httpx.URL(u), auth=False)
+                resp = self.client.request("GET", http.URL(u), auth=False)
             except SkopeoError as e:
                 errors.append(str(e))
                 continue

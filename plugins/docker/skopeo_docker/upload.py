@@ -10,15 +10,14 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-import httpx
-
 from skopeo import digest as digest_mod
-from skopeo import log
+from skopeo import log, workers
 from skopeo.errors import SkopeoError, UploadInterruptedError
 from skopeo.reference import DockerReference
 from skopeo.retry import Backoff, retrying
 from skopeo.transport import BlobInfo, BlobStream, RewindableBlobStream
 
+from . import http_messages as http
 from .client import CHUNK, RETRY_STATUSES, RegistryClient
 from .network import TransportError, error_from
 from .registry import blob_exists
@@ -49,7 +48,7 @@ class BlobUploader:
         self.client = client
         self.ref = ref
         # Upload sessions opened ahead of upload(), by digest (see open_early).
-        self._early_sessions: dict[str, Future[httpx.URL]] = {}
+        self._early_sessions: dict[str, Future[http.URL]] = {}
         self._early_lock = threading.Lock()
 
     def upload(self, stream: BlobStream, info: BlobInfo) -> BlobInfo:
@@ -79,7 +78,7 @@ class BlobUploader:
         return retrying(lambda: self._upload_once(stream, info), Backoff(UPLOAD_ATTEMPTS, UPLOAD_RETRY_DELAY),
                         UploadInterruptedError, announce, may_retry=lambda e: start is not None, before_retry=rewind)
 
-    def _open_session(self) -> httpx.URL:
+    def _open_session(self) -> http.URL:
         """POST a new upload session; its URL."""
         upload_path = f"/v2/{self.ref.path}/blobs/uploads/"
         log.debug(f"Uploading {upload_path}")
@@ -146,7 +145,7 @@ class BlobUploader:
 
     def _finish_upload(
         self,
-        location: httpx.URL,
+        location: http.URL,
         digest: str,
         info: BlobInfo,
         headers: list[tuple[str, str]],
@@ -184,7 +183,7 @@ class BlobUploader:
         log.debug(f"Upload of layer {digest} complete")
         return BlobInfo(digest, size(), info.media_type, info.urls, info.annotations)
 
-    def cancel(self, location: httpx.URL) -> None:
+    def cancel(self, location: http.URL) -> None:
         """Best effort: tell the registry an abandoned upload session can go."""
         try:
             self.client.request("DELETE", location).close()
@@ -192,7 +191,7 @@ class BlobUploader:
             log.debug(f"Error cancelling upload {location}: {e}")
 
     @staticmethod
-    def _location(resp: httpx.Response) -> httpx.URL:
+    def _location(resp: http.Response) -> http.URL:
         location = resp.headers.get("Location")
         if not location:
             resp.close()
@@ -208,7 +207,7 @@ class BlobUploader:
         one that is never used is cancelled by cancel_unused()."""
         from concurrent.futures import Future  # ~3 ms that inspect and list-tags skip
 
-        future: Future[httpx.URL] = Future()
+        future: Future[http.URL] = Future()
         with self._early_lock:
             if digest in self._early_sessions:
                 return
@@ -222,9 +221,9 @@ class BlobUploader:
             except BaseException as e:  # reported by put_blob's own POST, if it matters
                 future.set_exception(e)
 
-        threading.Thread(target=run, name="upload-session", daemon=True).start()
+        workers.start(run, "upload-session")
 
-    def take_early(self, digest: str | None) -> httpx.URL | None:
+    def take_early(self, digest: str | None) -> http.URL | None:
         if digest is None:
             return None
         with self._early_lock:

@@ -323,21 +323,24 @@ def test_proxy_from_environment(registry: Registry, oci_image: str, faulty_proxy
     assert len(proxy.requests) == seen
 
 
-def test_registry_commands_import_neither_typer_nor_httpcore() -> None:
-    """Start-up: flags are parsed without typer, and without a proxy the registry
-    client does not load httpcore (see skopeo_docker.http11)."""
+def test_registry_commands_import_neither_typer_nor_httpx() -> None:
+    """Start-up: flags are parsed without typer, and the registry client speaks
+    through http.client (see skopeo_docker.http_messages): no httpx, httpcore or h11."""
     loaded = _imports_after("from skopeo.cli import main\nmain(['inspect', '--tls-verify=false', 'docker://127.0.0.1:9/x'])")
-    assert "httpx" in loaded
-    assert not loaded & {"typer", "httpcore", "h11"}
+    assert "skopeo_docker.client" in loaded
+    assert not loaded & {"typer", "httpx", "httpcore", "h11", "click"}
 
 
-def test_console_script_does_not_load_httpx_cli() -> None:
+def test_console_script_does_not_load_httpx_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     """httpx imports its click-based CLI when click is installed (typer brings
-    it); the console script blocks that import, saving ~10 ms per run."""
+    it); the console script blocks that import, saving ~10 ms per run of a
+    command that uses httpx (the docker-daemon transport)."""
+    monkeypatch.setenv("SKOPEO_PLUGINS", "daemon")
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
     code = (
         "import atexit, sys\n"
         "atexit.register(lambda: print(' '.join(sys.modules)))\n"
-        "sys.argv = ['skopeo', 'inspect', '--tls-verify=false', 'docker://127.0.0.1:9/x']\n"
+        "sys.argv = ['skopeo', 'inspect', 'docker-daemon:busybox:latest']\n"
         "from skopeo.cli import entry\n"
         "entry()\n"
     )
@@ -378,5 +381,8 @@ def test_upload_session_opened_early_is_used_or_cancelled(registry: Registry, fa
     dest = api.parse(f"docker://{proxy.host}/early/unused:v1").new_image_destination(ctx)
     assert dest.try_reusing_blob(unused) is None
     dest.close()  # the copy failed before this blob was uploaded
-    assert [m for m, _, _ in proxy.requests].count("DELETE") == 1
+    # Its session was either never opened (cancelled before a worker took it)
+    # or opened and then deleted: none is left behind.
+    methods = [m for m, _, _ in proxy.requests]
+    assert methods.count("POST") - 1 == methods.count("DELETE") <= 1, methods
     assert _upload_sessions(registry, "early/unused") == []

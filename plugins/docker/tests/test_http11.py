@@ -1,7 +1,7 @@
-"""The http.client transport under the registry client: keep-alive reuse against
-the real registry, and the awkward server behaviours (dropped idle connections,
+"""The registry client's HTTP/1.1 connections: keep-alive reuse against the real
+registry, and the awkward server behaviours (dropped idle connections,
 truncated bodies, answers before the request body was read, chunked encoding,
-timeouts) against a scripted loopback server."""
+gzip, timeouts, proxies) against a scripted loopback server."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 
-import httpx
 import pytest
 
 from skopeo.testing.registry import Registry
-from skopeo_docker.http11 import ConnectionPool
+from skopeo_docker import http_messages as http
+from skopeo_docker.http11 import Body, ConnectionPool, Proxies, Timeouts
 
 Handler = Callable[[socket.socket, bytes], bool]  # returns False to close the connection
 
@@ -79,20 +79,36 @@ class ScriptedServer:
         self.sock.close()
 
 
+class Client:
+    """A pool with the request helpers the tests need."""
+
+    def __init__(self, proxies: Proxies | None = None) -> None:
+        import ssl
+
+        self.pool = ConnectionPool(ssl.create_default_context(), Timeouts(5.0, 5.0, 5.0), proxies)
+
+    def send(self, method: str, url: str, content: Body = None, headers: list[tuple[str, str]] | None = None,
+             timeouts: Timeouts | None = None) -> http.Response:
+        return self.pool.send(method, http.URL(url), headers or [], content, timeouts)
+
+    def get(self, url: str, **kwargs: object) -> http.Response:
+        resp = self.send("GET", url, **kwargs)  # type: ignore[arg-type]
+        resp.read()
+        return resp
+
+
 @pytest.fixture
-def client_for() -> Iterator[Callable[[], httpx.Client]]:
-    import ssl
+def client_for() -> Iterator[Callable[..., Client]]:
+    clients: list[Client] = []
 
-    clients: list[httpx.Client] = []
-
-    def make() -> httpx.Client:
-        c = httpx.Client(transport=ConnectionPool(ssl.create_default_context()), timeout=httpx.Timeout(5.0))
+    def make(proxies: Proxies | None = None) -> Client:
+        c = Client(proxies)
         clients.append(c)
         return c
 
     yield make
     for c in clients:
-        c.close()
+        c.pool.close()
 
 
 def ok(body: bytes = b"hello", close: bool = False) -> Handler:
@@ -105,15 +121,17 @@ def ok(body: bytes = b"hello", close: bool = False) -> Handler:
 
 def test_keep_alive_with_the_registry(registry: Registry, client_for) -> None:  # type: ignore[no-untyped-def]
     client = client_for()
-    pool: ConnectionPool = client._transport  # type: ignore[assignment]
     base = f"http://{registry.host}"
     for _ in range(3):
         assert client.get(f"{base}/v2/").status_code == 200
         # An unread error body and a HEAD are drained, so the connection stays.
-        with client.stream("GET", f"{base}/v2/none/manifests/latest") as resp:
-            assert resp.status_code == 404
-        assert client.head(f"{base}/v2/none/blobs/sha256:{'0' * 64}").status_code == 404
-    assert sum(len(v) for v in pool._idle.values()) == 1
+        resp = client.send("GET", f"{base}/v2/none/manifests/latest")
+        assert resp.status_code == 404
+        resp.close()
+        resp = client.send("HEAD", f"{base}/v2/none/blobs/sha256:{'0' * 64}")
+        assert resp.status_code == 404
+        resp.close()
+    assert sum(len(v) for v in client.pool._idle.values()) == 1
 
 
 def test_dropped_idle_connection_is_replaced(client_for) -> None:  # type: ignore[no-untyped-def]
@@ -135,7 +153,7 @@ def test_truncated_body_is_an_error(client_for) -> None:  # type: ignore[no-unty
         return False
 
     server = ScriptedServer(short)
-    with pytest.raises(httpx.RemoteProtocolError, match="incomplete"):
+    with pytest.raises(http.RemoteProtocolError, match="incomplete"):
         client_for().get(server.url)
     server.close()
 
@@ -154,7 +172,7 @@ def test_early_answer_to_a_streamed_upload(client_for) -> None:  # type: ignore[
         for _ in range(64):
             yield b"z" * 1024 * 1024
 
-    resp = client_for().put(server.url, content=body())
+    resp = client_for().send("PUT", server.url, content=body())
     assert resp.status_code == 413
     server.close()
 
@@ -167,23 +185,23 @@ def test_chunked_both_ways(client_for) -> None:  # type: ignore[no-untyped-def]
 
     server = ScriptedServer(chunked)
     client = client_for()
-    resp = client.post(server.url, content=iter([b"abc", b"", b"defg"]))
-    assert resp.content == b"hello world"
+    resp = client.send("POST", server.url, content=iter([b"abc", b"", b"defg"]))
+    assert resp.read() == b"hello world"
     assert server.requests[0].endswith(b"\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n")
     server.close()
 
 
-def test_connection_errors_are_httpx_errors(client_for) -> None:  # type: ignore[no-untyped-def]
+def test_connection_errors_are_transport_errors(client_for) -> None:  # type: ignore[no-untyped-def]
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
     client = client_for()
-    with pytest.raises(httpx.ConnectError, match="refused"):
+    with pytest.raises(http.ConnectError, match="refused"):
         client.get(f"http://127.0.0.1:{port}/")
     silent = ScriptedServer(lambda conn, head: True)  # reads the request, never answers
-    with pytest.raises(httpx.ReadTimeout):
-        client.get(silent.url, timeout=httpx.Timeout(5.0, read=0.3))
+    with pytest.raises(http.ReadTimeout):
+        client.get(silent.url, timeouts=Timeouts(5.0, 0.3, 5.0))
     silent.close()
 
 
@@ -201,11 +219,187 @@ def test_registry_clients_keep_no_cookies() -> None:
     try:
         client = pools.pool(f"127.0.0.1:{server.port}", "", True).client
         for _ in range(2):
-            resp = client.get(f"{server.url}/v2/")
+            resp = client.send("GET", http.URL(f"{server.url}/v2/"), [])
             assert resp.status_code == 200 and resp.headers["set-cookie"].startswith("session=")
+            resp.read()
         assert len(server.requests) == 2
         assert b"cookie:" not in server.requests[1].lower(), server.requests[1]
-        assert not client.cookies
     finally:
         pools.close()
         server.close()
+
+
+def test_request_framing_as_go(client_for) -> None:  # type: ignore[no-untyped-def]
+    """What goes on the wire is what Go's client sends: Host first, a bodiless
+    PUT says Content-Length: 0, a GET no length, gzip accepted unless the
+    caller says otherwise; no Connection header, no cookies."""
+    server = ScriptedServer(ok(b""))
+    c = client_for()
+    c.send("PUT", f"{server.url}/a?x=1").close()
+    c.send("GET", f"{server.url}/b").close()
+    c.send("PUT", f"{server.url}/c", content=b"abc", headers=[("Content-Type", "application/octet-stream")]).close()
+    c.send("GET", f"{server.url}/d", headers=[("Accept-Encoding", "identity")]).close()
+    put_empty, get, put, identity = server.requests
+    assert put_empty.startswith(b"PUT /a?x=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % server.port), put_empty
+    assert b"\r\nContent-Length: 0\r\n" in put_empty
+    assert b"content-length" not in get.lower()
+    assert b"\r\nAccept-Encoding: gzip\r\n" in get
+    assert b"connection:" not in get.lower() and b"cookie" not in get.lower()
+    assert put.endswith(b"\r\nContent-Type: application/octet-stream\r\nContent-Length: 3\r\n"
+                        b"Accept-Encoding: gzip\r\n\r\nabc"), put
+    assert identity.lower().count(b"accept-encoding") == 1 and b"Accept-Encoding: identity" in identity
+    assert server.connections == 1
+    server.close()
+
+
+def test_gzip_bodies_are_decoded_unless_read_raw(client_for) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    data = b'{"tags": ["v1"]}' * 100
+    packed = gzip.compress(data)
+
+    def answer(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(packed), packed))
+        return True
+
+    server = ScriptedServer(answer)
+    c = client_for()
+    assert c.get(server.url).read() == data
+    assert b"".join(c.send("GET", server.url).iter_raw()) == packed  # blobs: the bytes as stored
+    server.close()
+
+
+@pytest.mark.parametrize(("no_proxy", "host", "port", "proxied"), [
+    ("", "registry.example", 443, True),
+    ("", "localhost", 5000, False),
+    ("", "127.0.0.1", 5000, False),
+    ("", "127.3.4.5", 5000, False),
+    ("", "::1", 5000, False),
+    ("*", "registry.example", 443, False),
+    ("registry.example", "registry.example", 443, False),
+    ("registry.example", "a.registry.example", 443, False),
+    ("example", "registry.example", 443, False),
+    (".registry.example", "registry.example", 443, True),
+    (".registry.example", "a.registry.example", 443, False),
+    ("*.registry.example", "a.registry.example", 443, False),
+    ("other.example", "registry.example", 443, True),
+    ("gistry.example", "registry.example", 443, True),
+    ("registry.example:5000", "registry.example", 443, True),
+    ("registry.example:5000", "registry.example", 5000, False),
+    ("10.0.0.0/8", "10.1.2.3", 443, False),
+    ("10.0.0.0/8", "11.1.2.3", 443, True),
+    ("10.1.2.3", "10.1.2.3", 443, False),
+    ("10.1.2.3", "10.1.2.4", 443, True),
+    (" Other.example , REGISTRY.example ", "registry.example", 443, False),
+])
+def test_proxy_choice_as_go(no_proxy: str, host: str, port: int, proxied: bool) -> None:
+    """Go's httpproxy rules: loopback never proxied; NO_PROXY entries."""
+    proxies = Proxies("http://proxy.example:3128", "http://proxy.example:3128", no_proxy)
+    url = http.URL(f"https://[{host}]:{port}/v2/" if ":" in host else f"https://{host}:{port}/v2/")
+    assert (proxies.for_url(url) is not None) == proxied
+
+
+def test_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+    assert Proxies.from_environment() is None
+    monkeypatch.setenv("https_proxy", "lower:1")
+    monkeypatch.setenv("HTTPS_PROXY", "upper:2")  # upper case first, a bare host:port is HTTP
+    proxies = Proxies.from_environment()
+    assert proxies is not None
+    assert str(proxies.for_url(http.URL("https://r.example/v2/"))) == "http://upper:2"
+    assert proxies.for_url(http.URL("http://r.example/v2/")) is None
+    monkeypatch.setenv("HTTP_PROXY", "http://p:3")
+    monkeypatch.setenv("REQUEST_METHOD", "GET")  # CGI: HTTP_PROXY is not trusted (httpoxy)
+    proxies = Proxies.from_environment()
+    assert proxies is not None and proxies.for_url(http.URL("http://r.example/v2/")) is None
+
+
+class ConnectProxy:
+    """An HTTP proxy that only tunnels (CONNECT), always to 127.0.0.1 (so a
+    name only it "resolves" reaches a local registry); records each CONNECT."""
+
+    def __init__(self) -> None:
+        self.heads: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            data = conn.recv(65536)
+            if not data:
+                conn.close()
+                return
+            buf += data
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        self.heads.append(head)
+        port = int(head.split(b" ")[1].rpartition(b":")[2])
+        upstream = socket.create_connection(("127.0.0.1", port))
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        upstream.sendall(rest)
+
+        def pipe(a: socket.socket, b: socket.socket) -> None:
+            try:
+                while data := a.recv(65536):
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
+        pipe(conn, upstream)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_https_through_a_connect_proxy(tls_registry: Registry, oci_image: str, skopeo,  # type: ignore[no-untyped-def]
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY: a CONNECT tunnel (with the proxy's credentials), TLS inside it
+    to the registry; a proxy that cannot be reached fails with Go's text."""
+    import base64
+    import json
+
+    from skopeo.testing.fixtures import fatal_message
+
+    assert skopeo("copy", "--dest-tls-verify=false", oci_image, f"docker://{tls_registry.host}/p/x:v1").returncode == 0
+    digest = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{tls_registry.host}/p/x:v1").stdout)["Digest"]
+    proxy = ConnectProxy()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://user:pa%3Ass@127.0.0.1:{proxy.port}")
+    host = f"registry.tunnel.test:{tls_registry.port}"
+    proc = skopeo("inspect", "--tls-verify=false", f"docker://{host}/p/x:v1")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["Digest"] == digest
+    # (http.client says HTTP/1.0 where Go says HTTP/1.1; both name the host.)
+    assert proxy.heads and all(h.startswith(f"CONNECT {host} HTTP/1.".encode()) for h in proxy.heads)
+    assert f"\r\nHost: {host}\r\n".encode() in proxy.heads[0]
+    assert b"\r\nProxy-Authorization: Basic " + base64.b64encode(b"user:pa:ss") in proxy.heads[0]
+    proxy.close()
+
+    gone = socket.socket()
+    gone.bind(("127.0.0.1", 0))
+    closed_port = gone.getsockname()[1]
+    gone.close()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port}")
+    proc = skopeo("inspect", f"docker://{host}/p/x:v1")
+    assert proc.returncode == 1
+    assert fatal_message(proc.stderr).endswith(
+        f'pinging container registry {host}: Get "https://{host}/v2/": '
+        f"proxyconnect tcp: dial tcp 127.0.0.1:{closed_port}: connect: connection refused"), proc.stderr

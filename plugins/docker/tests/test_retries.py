@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from skopeo import api, plugins
@@ -27,6 +26,7 @@ from skopeo.testing.images import OCILayoutWriter, random_layer_tar, validate
 from skopeo.testing.registry import Fault, FaultyProxy, Registry
 from skopeo_docker import body_reader as body_reader_mod
 from skopeo_docker import client as client_mod
+from skopeo_docker import http_messages as http
 from skopeo_docker import network as network_mod
 from skopeo_docker import pools as pools_mod
 from skopeo_docker import registry as registry_mod
@@ -109,11 +109,11 @@ def test_429_with_retry_after_is_honoured(registry: Registry, oci_image: str, fa
 def test_retry_after_http_date() -> None:
     from email.utils import formatdate
 
-    resp = httpx.Response(429, headers={"Retry-After": formatdate(time.time() + 3, usegmt=True)})
+    resp = http.Response(429, headers={"Retry-After": formatdate(time.time() + 3, usegmt=True)})
     assert 1.5 < client_mod._retry_after(resp, 7.0) <= 3.5
-    assert client_mod._retry_after(httpx.Response(429, headers={"Retry-After": "4"}), 7.0) == 4.0
-    assert client_mod._retry_after(httpx.Response(429, headers={"Retry-After": "soon"}), 7.0) == 7.0
-    assert client_mod._retry_after(httpx.Response(429), 7.0) == 7.0
+    assert client_mod._retry_after(http.Response(429, headers={"Retry-After": "4"}), 7.0) == 4.0
+    assert client_mod._retry_after(http.Response(429, headers={"Retry-After": "soon"}), 7.0) == 7.0
+    assert client_mod._retry_after(http.Response(429), 7.0) == 7.0
 
 
 def test_5xx_bursts_and_resets_on_pull(registry: Registry, big_image: str, faulty_proxy, tmp_path: Path) -> None:
@@ -300,16 +300,16 @@ def test_registry_errors_are_flagged_retryable(status: int, body: bytes, retryab
 @pytest.mark.parametrize(
     ("exc", "retryable", "transient"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused"), True, False),
-        (httpx.ReadError("[Errno 104] Connection reset by peer"), True, True),
-        (httpx.RemoteProtocolError("Server disconnected without sending a response."), True, True),
-        (httpx.ConnectError("[Errno -2] Name or service not known"), False, False),
-        (httpx.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number"), False, False),
-        (httpx.ReadTimeout("timed out"), True, False),
+        (http.ConnectError("[Errno 111] Connection refused"), True, False),
+        (http.ReadError("[Errno 104] Connection reset by peer"), True, True),
+        (http.RemoteProtocolError("Server disconnected without sending a response."), True, True),
+        (http.ConnectError("[Errno -2] Name or service not known"), False, False),
+        (http.ConnectError("[SSL: WRONG_VERSION_NUMBER] wrong version number"), False, False),
+        (http.ReadTimeout("timed out"), True, False),
     ],
 )
 def test_network_errors_are_flagged(exc: Exception, retryable: bool, transient: bool) -> None:
-    err = network_mod.url_error("GET", httpx.URL("https://h.test/v2/"), exc)
+    err = network_mod.url_error("GET", http.URL("https://h.test/v2/"), exc)
     assert (err.retryable, err.transient) == (retryable, transient)
 
 
