@@ -187,9 +187,10 @@ def _string(node: yaml.Node, errors: list[str]) -> str | None:
 
 
 # yaml.v3's resolution of plain scalars (for the tag its errors name).
-_INT = re.compile(r"[-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
-_TIMESTAMP = re.compile(r"\d{4}-\d{1,2}-\d{1,2}([Tt ]\d{1,2}:\d{2}:\d{2}(\.\d*)?( ?(Z|[-+]\d{1,2}(:\d{2})?))?)?")
+# (Patterns, compiled on first use: only a --tls-details file needs them.)
+_INT = r"[-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)"
+_FLOAT = r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+_TIMESTAMP = r"\d{4}-\d{1,2}-\d{1,2}([Tt ]\d{1,2}:\d{2}:\d{2}(\.\d*)?( ?(Z|[-+]\d{1,2}(:\d{2})?))?)?"
 
 
 def _tag(node: yaml.Node) -> str:
@@ -210,11 +211,11 @@ def _tag(node: yaml.Node) -> str:
         return "!!null"
     if text in ("true", "True", "TRUE", "false", "False", "FALSE"):
         return "!!bool"
-    if _INT.fullmatch(text):
+    if re.fullmatch(_INT, text):
         return "!!int"
-    if _FLOAT.fullmatch(text):
+    if re.fullmatch(_FLOAT, text):
         return "!!float"
-    if _TIMESTAMP.fullmatch(text):
+    if re.fullmatch(_TIMESTAMP, text):
         return "!!timestamp"
     return "!!str"
 
