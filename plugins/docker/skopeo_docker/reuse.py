@@ -48,12 +48,14 @@ class BlobFinder:
             options.can_substitute, options.possible_manifest_formats, options.required_compression)
         candidates = blobinfocache.cache_for(self.ctx).candidate_locations(TRANSPORT, self.ref.domain, info.digest,
                                                                            lookup)
+        seen_here = False  # the cache saw this very blob in the destination repository
         for c in candidates:
             path = self._candidate_path(c)
             if path is None:
                 continue
             if original_ok and path == self.ref.path and c.digest == info.digest:
                 log.debug("... Already tried the primary destination")
+                seen_here = seen_here or c.location is not None
                 continue
             checks.append(_Check(path, c.digest, c))
         if original_ok:
@@ -63,17 +65,21 @@ class BlobFinder:
                 if (path, info.digest) not in tried:
                     log.debug(f"Trying to reuse blob {info.digest} in destination repo {self.ref.domain}/{path}")
                     checks.append(_Check(path, info.digest, None))
-        # Upstream asks one place after the other; the answers are taken in the
-        # same order, but the questions go out together: one round trip per
-        # layer instead of one per candidate.
-        for check, size in zip(checks, self._sizes(checks), strict=True):
-            if size is None or (check.path != self.ref.path and not self._mount(check.path, check.digest)):
-                continue
-            record_location(self.ctx, check.digest, self.ref)
-            found = check.candidate
-            if found is None or found.digest == info.digest:
-                return ReusedBlob(check.digest, size)
-            return ReusedBlob(found.digest, size, found.compression, found.annotations)
+        # Upstream asks one place after the other.  The answers are taken in the
+        # same order, but the questions go out together (one round trip per
+        # layer instead of one per candidate), except where the cache saw the
+        # blob in the destination repository itself: that one is asked alone
+        # first (a copy to where the image already is then sends only it).
+        batches = [checks[:1], checks[1:]] if seen_here and checks and checks[0].primary else [checks]
+        for batch in batches:
+            for check, size in zip(batch, self._sizes(batch), strict=True):
+                if size is None or (check.path != self.ref.path and not self._mount(check.path, check.digest)):
+                    continue
+                record_location(self.ctx, check.digest, self.ref)
+                found = check.candidate
+                if found is None or found.digest == info.digest:
+                    return ReusedBlob(check.digest, size)
+                return ReusedBlob(found.digest, size, found.compression, found.annotations)
         return None
 
     def _sizes(self, checks: list[_Check]) -> list[int | None]:

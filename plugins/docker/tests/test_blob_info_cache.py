@@ -186,6 +186,20 @@ def test_candidates_are_asked_together(run: Runner, source: Registry, dest: Faul
         assert heads[-1][0] - heads[0][0] < 0.3, heads  # asked one after the other: 0.4 s apart at least
 
 
+def test_where_the_cache_saw_the_blob_it_is_asked_alone(run: Runner, source: Registry, dest: FaultyProxy) -> None:
+    """A copy to where the image already is (the cache saw its blobs there)
+    asks the destination repository first and alone, as upstream: one HEAD per
+    blob, not one per candidate the cache also knows (here the same layers in
+    another repository)."""
+    for repo in ("r1", "r2"):
+        run("copy", *NOTLS, f"docker://{source.host}/team/app:v1", f"docker://{dest.host}/{repo}/app:v1")
+    blobs = _blobs(run, f"docker://{dest.host}/r2/app:v1")
+    seen = len(dest.requests)
+    run("copy", *NOTLS, f"docker://{source.host}/team/app:v1", f"docker://{dest.host}/r2/app:v1")
+    heads = sorted(target for m, target, _ in _since(dest, seen) if m == "HEAD")
+    assert heads == sorted(f"/v2/r2/app/blobs/{b}" for b in blobs), heads
+
+
 def test_sync_mounts_from_an_earlier_push(run: Runner, source: Registry, dest: FaultyProxy) -> None:
     run("copy", *NOTLS, f"docker://{source.host}/team/app:v1", f"docker://{dest.host}/first/app:v1")
     blobs = _blobs(run, f"docker://{dest.host}/first/app:v1")
