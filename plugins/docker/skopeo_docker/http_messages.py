@@ -17,7 +17,13 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import Protocol, overload
 
+from skopeo.errors import SkopeoError
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class InvalidURL(SkopeoError):
+    """A URL that cannot be parsed (one error line, like any other failure)."""
 
 
 class URL:
@@ -28,14 +34,14 @@ class URL:
     __slots__ = ("_parts", "host", "port", "scheme")
 
     def __init__(self, url: str) -> None:
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port
+        except ValueError as e:  # a bad port or IPv6 literal (URLs from manifests and headers are untrusted)
+            raise InvalidURL(f'parse "{url}": {e}') from None
         self._parts = parts._replace(fragment="")
         self.scheme = parts.scheme.lower()
         self.host = (parts.hostname or "").lower()
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
         self.port = None if port == _DEFAULT_PORTS.get(self.scheme) else port
 
     @property

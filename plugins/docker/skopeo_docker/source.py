@@ -4,7 +4,6 @@ signatures and the repository's tags."""
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import TYPE_CHECKING
 
 from skopeo import digest as digest_mod
@@ -111,12 +110,15 @@ class DockerImageSource(ImageSource):
     def _get_external_blob(self, urls: tuple[str, ...]) -> tuple[BlobStream, int] | None:
         errors = []
         for u in urls:
-            parsed = urllib.parse.urlsplit(u)
-            if parsed.scheme not in ("http", "https"):
+            try:
+                url = http.URL(u)
+            except http.InvalidURL:
+                continue  # as upstream: a URL that does not parse is skipped
+            if url.scheme not in ("http", "https"):
                 continue
             # Never authenticate to foreign-layer URLs: they could steal credentials (CVE-2020-15157).
             try:
-                resp = self.client.request("GET", http.URL(u), auth=False)
+                resp = self.client.request("GET", url, auth=False)
             except SkopeoError as e:
                 errors.append(str(e))
                 continue

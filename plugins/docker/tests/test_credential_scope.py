@@ -141,6 +141,19 @@ def test_foreign_layer_url_gets_no_credentials(registry_factory, origins: list[O
     assert (tmp_path / "out" / foreign_digest[7:]).read_bytes() == foreign_data
 
 
+def test_foreign_urls_that_do_not_parse_are_skipped() -> None:
+    """As upstream's getExternalBlob: a URL that does not parse, or is not
+    http(s), is skipped; with none left the layer comes from the registry
+    (None here), rather than the copy failing."""
+    import types
+
+    from skopeo_docker.source import DockerImageSource
+
+    nothing_to_fetch = types.SimpleNamespace()  # no request may be sent: it has no client
+    assert DockerImageSource._get_external_blob(  # type: ignore[arg-type]
+        nothing_to_fetch, ("http://h:abc/x", "https://[::1/y", "ftp://h/z", "file:///etc/passwd")) is None
+
+
 def test_command_line_credentials_stay_off_mirrors(registry_factory, oci_image: str, skopeo: Runner, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """``--src-creds`` are for the registry named on the command line; a mirror on

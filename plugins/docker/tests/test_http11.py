@@ -403,3 +403,30 @@ def test_https_through_a_connect_proxy(tls_registry: Registry, oci_image: str, s
     assert fatal_message(proc.stderr).endswith(
         f'pinging container registry {host}: Get "https://{host}/v2/": '
         f"proxyconnect tcp: dial tcp 127.0.0.1:{closed_port}: connect: connection refused"), proc.stderr
+
+
+@pytest.mark.parametrize(("url", "text"), [
+    ("http://h:abc/x", "parse \"http://h:abc/x\": Port could not be cast to integer value as 'abc'"),
+    ("https://h:99999/", 'parse "https://h:99999/": Port out of range 0-65535'),
+    ("http://[::1/x", 'parse "http://[::1/x": Invalid IPv6 URL'),
+])
+def test_unparsable_urls_are_one_error(url: str, text: str) -> None:
+    """URLs come from manifests (foreign layers), headers and challenges: a bad
+    one is a SkopeoError (one error line), never a traceback."""
+    from skopeo.errors import SkopeoError
+
+    with pytest.raises(SkopeoError) as e:
+        http.URL(url)
+    assert str(e.value) == text
+
+
+def test_urls_as_written_with_origins_compared_by_effective_port() -> None:
+    url = http.URL("https://Reg.Example:443/v2/app/blobs/uploads/x?_state=a%3D#frag")
+    assert str(url) == "https://Reg.Example:443/v2/app/blobs/uploads/x?_state=a%3D"  # as Go prints it
+    assert (url.scheme, url.host, url.port, url.netloc) == ("https", "reg.example", None, "Reg.Example:443")
+    assert url.raw_path == b"/v2/app/blobs/uploads/x?_state=a%3D"
+    assert str(url.join("/v2/app/blobs/uploads/y?_state=b")) == "https://Reg.Example:443/v2/app/blobs/uploads/y?_state=b"
+    assert str(url.join("https://cdn.example/blob")) == "https://cdn.example/blob"
+    assert str(url.copy_with(query=b"digest=sha256%3Aab")) == "https://Reg.Example:443/v2/app/blobs/uploads/x?digest=sha256%3Aab"
+    v6 = http.URL("http://[::1]:5000/v2/")
+    assert (v6.host, v6.port, v6.netloc, v6.effective_port()) == ("::1", 5000, "[::1]:5000", 5000)
