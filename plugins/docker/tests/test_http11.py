@@ -18,15 +18,11 @@ from skopeo_docker.http11 import Body, ConnectionPool, Proxies, Timeouts
 Handler = Callable[[socket.socket, bytes], bool]  # returns False to close the connection
 
 
-class ScriptedServer:
-    """Accepts connections; for each request (headers and any Content-Length
-    body read) calls *handler* with the socket and the raw request."""
+class Listener:
+    """A loopback listener serving each connection (``_serve``) in its own thread."""
 
-    def __init__(self, handler: Handler, read_body: bool = True) -> None:
-        self.handler = handler
-        self.read_body = read_body
+    def __init__(self) -> None:
         self.connections = 0
-        self.requests: list[bytes] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -41,6 +37,23 @@ class ScriptedServer:
                 return
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class ScriptedServer(Listener):
+    """Accepts connections; for each request (headers and any Content-Length
+    body read) calls *handler* with the socket and the raw request."""
+
+    def __init__(self, handler: Handler, read_body: bool = True) -> None:
+        self.handler = handler
+        self.read_body = read_body
+        self.requests: list[bytes] = []
+        super().__init__()
 
     def _serve(self, conn: socket.socket) -> None:
         buf = b""
@@ -74,9 +87,6 @@ class ScriptedServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class Client:
@@ -315,25 +325,13 @@ def test_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert proxies is not None and proxies.for_url(http.URL("http://r.example/v2/")) is None
 
 
-class ConnectProxy:
+class ConnectProxy(Listener):
     """An HTTP proxy that only tunnels (CONNECT), always to 127.0.0.1 (so a
     name only it "resolves" reaches a local registry); records each CONNECT."""
 
     def __init__(self) -> None:
         self.heads: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _serve(self, conn: socket.socket) -> None:
         buf = b""
@@ -365,9 +363,6 @@ class ConnectProxy:
 
         threading.Thread(target=pipe, args=(upstream, conn), daemon=True).start()
         pipe(conn, upstream)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def test_https_through_a_connect_proxy(tls_registry: Registry, oci_image: str, skopeo,  # type: ignore[no-untyped-def]
