@@ -103,7 +103,7 @@ class RegistryClient:
     # --- connection setup -----------------------------------------------------------
     @property
     def http(self) -> ConnectionPool:
-        return self._pool.client
+        return self._pool.connections
 
     @property
     def pinged(self) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import os
 import select
 import socket
@@ -412,8 +413,6 @@ class Proxies:
         return proxy
 
     def _use_proxy(self, host: str, port: int) -> bool:
-        import ipaddress
-
         if host == "localhost":
             return False
         try:

@@ -127,9 +127,6 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and any(k.lower() == name.lower() for k, _ in self.raw)
 
-    def items(self) -> list[tuple[str, str]]:
-        return list(self.raw)
-
     def __repr__(self) -> str:
         return f"Headers({self.raw!r})"
 
@@ -211,10 +208,6 @@ class Response:
         if self._content is None:
             self._content = b"".join(self.iter_bytes())
         return self._content
-
-    @property
-    def content(self) -> bytes:
-        return self.read()
 
     def close(self) -> None:
         self._consumed = True

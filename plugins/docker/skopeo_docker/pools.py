@@ -31,12 +31,12 @@ class Ping(NamedTuple):
 
 
 class Pool:
-    """The shared HTTP client of one registry and TLS setup, and its ping result."""
+    """The shared connections of one registry and TLS setup, and its ping result."""
 
-    __slots__ = ("client", "lock", "ping")
+    __slots__ = ("connections", "lock", "ping")
 
-    def __init__(self, client: http11.ConnectionPool) -> None:
-        self.client = client
+    def __init__(self, connections: http11.ConnectionPool) -> None:
+        self.connections = connections
         self.lock = threading.Lock()
         self.ping: Ping | None = None
 
@@ -91,7 +91,7 @@ class PoolSet:
         with self._lock:
             found = self._pools.get(key)
             if found is None:
-                found = self._pools[key] = Pool(_new_client(cert_dir, skip_verify, tls_details))
+                found = self._pools[key] = Pool(_new_connections(cert_dir, skip_verify, tls_details))
         return found
 
     def close(self) -> None:
@@ -100,10 +100,10 @@ class PoolSet:
             pools = list(self._pools.values())
             self._pools.clear()
         for p in pools:
-            p.client.close()
+            p.connections.close()
 
 
-def _new_client(cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None) -> http11.ConnectionPool:
+def _new_connections(cert_dir: str, skip_verify: bool, tls_details: TLSDetails | None) -> http11.ConnectionPool:
     """Connections as containers/image's http.Client makes them: the TLS setup
     of certs.d and registries.conf, proxies from the environment, no cookie
     jar (a Set-Cookie is never sent back), redirects left to the caller."""

@@ -205,23 +205,10 @@ class BlobUploader:
         rather than after it: on a busy registry a POST waits tens of
         milliseconds, on the path of every blob.  put_blob takes the session;
         one that is never used is cancelled by cancel_unused()."""
-        from concurrent.futures import Future  # ~3 ms that inspect and list-tags skip
-
-        future: Future[http.URL] = Future()
         with self._early_lock:
-            if digest in self._early_sessions:
-                return
-            self._early_sessions[digest] = future
-
-        def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(self._open_session())
-            except BaseException as e:  # reported by put_blob's own POST, if it matters
-                future.set_exception(e)
-
-        workers.start(run, "upload-session")
+            if digest not in self._early_sessions:
+                # A failure is reported by put_blob's own POST, if it matters.
+                self._early_sessions[digest] = workers.submit(self._open_session, "upload-session")
 
     def take_early(self, digest: str | None) -> http.URL | None:
         if digest is None:

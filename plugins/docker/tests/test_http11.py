@@ -151,7 +151,7 @@ def test_dropped_idle_connection_is_replaced(client_for) -> None:  # type: ignor
     # Each answer claims keep-alive but the server closes: every request after
     # the first finds a dead idle connection and must silently use a new one.
     for _ in range(4):
-        assert client.get(server.url).content == b"x"
+        assert client.get(server.url).read() == b"x"
     assert server.connections == 4
     server.close()
 
@@ -227,7 +227,7 @@ def test_registry_clients_keep_no_cookies() -> None:
     server = ScriptedServer(answer)
     pools = PoolSet()
     try:
-        client = pools.pool(f"127.0.0.1:{server.port}", "", True).client
+        client = pools.pool(f"127.0.0.1:{server.port}", "", True).connections
         for _ in range(2):
             resp = client.send("GET", http.URL(f"{server.url}/v2/"), [])
             assert resp.status_code == 200 and resp.headers["set-cookie"].startswith("session=")
