@@ -21,44 +21,12 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .workers import Future
+
 if TYPE_CHECKING:
     from .context import SystemContext
 
 T = TypeVar("T")
-
-
-class _Slot:
-    """A value being made by one thread and awaited by others (what a
-    concurrent.futures.Future does here, without importing that module and
-    logging with it: ~3 ms of every command's start-up)."""
-
-    __slots__ = ("_error", "_made", "_value")
-
-    def __init__(self) -> None:
-        self._made = threading.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-    def set_result(self, value: Any) -> None:
-        self._value = value
-        self._made.set()
-
-    def set_exception(self, error: BaseException) -> None:
-        self._error = error
-        self._made.set()
-
-    def done(self) -> bool:
-        return self._made.is_set()
-
-    def exception(self) -> BaseException | None:
-        self._made.wait()
-        return self._error
-
-    def result(self) -> Any:
-        self._made.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 class Resources:
@@ -69,7 +37,7 @@ class Resources:
     def __init__(self, name: str = "session") -> None:
         self.name = name
         self._lock = threading.Lock()
-        self._values: dict[Hashable, _Slot] = {}
+        self._values: dict[Hashable, Future[Any]] = {}
         self.closed = False
 
     def get(self, key: Hashable, factory: Callable[[], T]) -> T:
@@ -80,7 +48,7 @@ class Resources:
             if found is None:
                 if self.closed:
                     raise RuntimeError(f"the {self.name} is closed")
-                found = self._values[key] = _Slot()
+                found = self._values[key] = Future()
                 mine = True
             else:
                 mine = False

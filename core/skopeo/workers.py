@@ -9,23 +9,134 @@ a few seconds for another before it ends.
 
 The pool is never bounded, so a task waiting for another task cannot starve
 it; :func:`map_bounded` bounds a batch's own concurrency instead.  Workers are
-daemon threads: callers wait for what they need (the ``Future`` of
+daemon threads: callers wait for what they need (the :class:`Future` of
 :func:`submit` and :func:`map_bounded`), and the process exit does not wait
 for idle workers.
+
+:class:`Future` and :func:`wait` are ``concurrent.futures``' (the subset the
+copy pipeline uses, with the same meaning): importing that module imports
+``logging`` with it, ~3 ms of every command's start-up.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 # How long an idle worker waits for its next task before it ends.
 IDLE_SECONDS = 5.0
+
+
+class CancelledError(Exception):
+    """The result of a future that was cancelled before it ran."""
+
+
+_PENDING, _RUNNING, _CANCELLED, _FINISHED = range(4)
+
+
+class Future(Generic[T]):
+    """The result of a task run elsewhere: set once, awaited by any thread."""
+
+    __slots__ = ("_done", "_error", "_lock", "_state", "_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._state = _PENDING
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._waiters: list[Callable[[Future[T]], None]] = []
+
+    # --- the task's side ------------------------------------------------------------
+    def set_running_or_notify_cancel(self) -> bool:
+        """Mark the task started; False (do not run it) if it was cancelled."""
+        with self._lock:
+            if self._state == _CANCELLED:
+                return False
+            self._state = _RUNNING
+            return True
+
+    def set_result(self, value: T) -> None:
+        self._value = value
+        self._finish(_FINISHED)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+        self._finish(_FINISHED)
+
+    def _finish(self, state: int, unless_started: bool = False) -> bool:
+        with self._lock:
+            if unless_started and self._state != _PENDING:
+                return self._state == _CANCELLED  # started (or cancelled) meanwhile
+            self._state = state
+            waiters, self._waiters = self._waiters, []
+            self._done.set()
+        for waiter in waiters:
+            waiter(self)
+        return True
+
+    # --- the waiter's side ----------------------------------------------------------
+    def cancel(self) -> bool:
+        """Cancel the task if it has not started; whether it is cancelled."""
+        with self._lock:
+            if self._state == _RUNNING or self._state == _FINISHED:
+                return False
+            if self._state == _CANCELLED:
+                return True
+        return self._finish(_CANCELLED, unless_started=True)
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self, timeout: float | None = None) -> T:
+        error = self.exception(timeout)
+        if error is not None:
+            raise error
+        return self._value  # type: ignore[return-value]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if not self._done.wait(timeout):
+            raise TimeoutError()
+        if self._state == _CANCELLED:
+            raise CancelledError()
+        return self._error
+
+    def _notify(self, waiter: Callable[[Future[T]], None]) -> None:
+        """Call *waiter* when the future is done (now if it is)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._waiters.append(waiter)
+                return
+        waiter(self)
+
+
+def wait(futures: Iterable[Future[T]], first_exception: bool = False) -> tuple[set[Future[T]], set[Future[T]]]:
+    """(done, not done) once all *futures* are done, or (with *first_exception*)
+    as soon as one of them failed."""
+    pending = set(futures)
+    woken = threading.Event()
+    left = [len(pending)]
+    lock = threading.Lock()
+
+    def done(future: Future[T]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0] == 0 or (first_exception and not future.cancelled() and future._error is not None):
+                woken.set()
+
+    for future in list(pending):
+        future._notify(done)
+    if pending:
+        woken.wait()
+    finished = {f for f in pending if f.done()}
+    return finished, pending - finished
 
 
 class _Worker:

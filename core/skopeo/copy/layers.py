@@ -10,7 +10,6 @@ from the content) → optional decompressor → optional compressor →
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -136,13 +135,13 @@ class LayerPipeline:
 
         if s.parallel and len(layers) > 1:
             futures = workers.map_bounded(lambda i: one(i, layers[i]), len(layers), s.options.parallel_copies, "layer")
-            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            _, pending = workers.wait(futures, first_exception=True)
             if pending:
                 # One blob failed: stop the others instead of finishing them for nothing.
                 s.cancel.set()
                 for f in pending:
                     f.cancel()
-                wait(pending)
+                workers.wait(pending)
             errors = [e for f in futures if f.done() and not f.cancelled() and (e := f.exception()) is not None]
             real = [e for e in errors if not isinstance(e, CancelledError)]
             if real or errors:

@@ -10,12 +10,11 @@ sequential loop reports it."""
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
-
 from .. import events as ev
 from .. import manifest as mf
 from .. import workers
 from ..errors import SkopeoError, UnsupportedError
+from ..workers import Future
 from .decisions import list_candidates, list_type
 from .options import MULTI_ARCH_ALL, CopyResult
 from .session import CopySession
@@ -109,7 +108,7 @@ def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Desc
     futures = workers.map_bounded(one, total, MAX_PARALLEL_INSTANCES, "instance")
     pending: set[Future[mf.Descriptor]] = set(futures)
     while pending:
-        _, pending = wait(pending, return_when=FIRST_EXCEPTION)
+        _, pending = workers.wait(pending, first_exception=True)
         failed = _failed(futures)
         if failed:
             # Upstream would have stopped at the first failing instance: the
@@ -120,7 +119,7 @@ def _copy_instances(s: CopySession, images: ImageCopier, instances: list[mf.Desc
                 futures[later].cancel()
                 views[later].cancel.set()
             pending = {f for i, f in enumerate(futures) if i < first and not f.done()}
-    wait(futures)  # the cancelled ones that were running have stopped too
+    workers.wait(futures)  # the cancelled ones that were running have stopped too
     failed = _failed(futures)
     if failed:
         error = futures[min(failed)].exception()

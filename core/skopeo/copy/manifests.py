@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from concurrent.futures import Future, wait
 from typing import Any, TypeVar
 
 from .. import deadline, imageconfig, workers
@@ -17,6 +16,7 @@ from ..errors import ManifestError, SkopeoError
 from ..events import CopyingConfig
 from ..golang import gojson
 from ..transport import BlobInfo, read_config_blob
+from ..workers import Future
 from .layers import LayerResult
 from .schema1 import schema1_manifest
 from .session import CopySession
@@ -188,4 +188,4 @@ class ManifestBuilder:
             background, self._background = self._background, []
         for future in background:
             future.cancel()  # not started yet: never will be
-        wait(background)
+        workers.wait(background)

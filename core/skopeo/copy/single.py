@@ -4,7 +4,6 @@ accepts, then new signatures."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import replace
 
 from .. import events as ev
@@ -14,6 +13,7 @@ from .. import manifest as mf
 from ..errors import ManifestError, ManifestTypeRejectedError, SkopeoError
 from ..layertypes import LayerCompressionIncompatibleError
 from ..transport import BlobInfo
+from ..workers import Future
 from .decisions import layers_to_encrypt, manifest_candidates
 from .layers import ImageFacts, LayerPipeline, LayerResult
 from .manifests import ManifestBuilder

@@ -271,6 +271,10 @@ class ProtocolError(TransportError):
     pass
 
 
+class LocalProtocolError(ProtocolError):
+    """A request that cannot be sent as asked (a header that would split it)."""
+
+
 class RemoteProtocolError(ProtocolError):
     pass
 

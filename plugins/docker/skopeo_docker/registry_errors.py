@@ -10,7 +10,6 @@ the tag-list "disallowed" warning for DENIED)."""
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 
 from skopeo.errors import ImageNotFoundError, SkopeoError
 from skopeo.golang import gojson
@@ -65,6 +64,8 @@ class UnauthorizedForCredentialsError(RegistryError):
 
 
 def status_text(status: int) -> str:
+    from http import HTTPStatus  # only for an error's text: an enum of ~60 members to build
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -9,7 +9,6 @@ when none works)."""
 from __future__ import annotations
 
 import functools
-from concurrent.futures import wait
 from typing import NamedTuple
 
 from skopeo import blobinfocache, log, workers
@@ -105,7 +104,7 @@ class BlobFinder:
         others = [workers.submit(functools.partial(one, i), "blob-exists") for i in range(1, len(checks))]
         if checks:
             one(0)
-        wait(others)
+        workers.wait(others)
         for e in errors:
             if e is not None:
                 raise e

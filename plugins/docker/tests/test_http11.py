@@ -425,3 +425,167 @@ def test_urls_as_written_with_origins_compared_by_effective_port() -> None:
     assert str(url.copy_with(query=b"digest=sha256%3Aab")) == "https://Reg.Example:443/v2/app/blobs/uploads/x?digest=sha256%3Aab"
     v6 = http.URL("http://[::1]:5000/v2/")
     assert (v6.host, v6.port, v6.netloc, v6.effective_port()) == ("::1", 5000, "[::1]:5000", 5000)
+
+
+# --- reading answers: the head and the body's framing, as tables ---------------------------------
+def _head(raw: bytes):  # type: ignore[no-untyped-def]
+    import io
+
+    from skopeo_docker.http11 import read_head
+
+    return read_head(io.BufferedReader(io.BytesIO(raw)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("raw", "status", "reason", "fields"), [
+    (b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n", 200, "OK", [("A", "1")]),
+    (b"HTTP/1.0 404 Not Found\r\n\r\n", 404, "Not Found", []),
+    (b"HTTP/1.1 204\r\n\r\n", 204, "", []),  # no reason phrase
+    (b"HTTP/1.1 200 OK\nA:  spaced  \n\n", 200, "OK", [("A", "spaced")]),  # bare LF, OWS trimmed
+    (b"HTTP/1.1 200 OK\r\nA: one\r\n two\r\n\r\n", 200, "OK", [("A", "one two")]),  # obsolete folding
+    (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nB: 2\r\n\r\n", 201, "Created", [("B", "2")]),
+    (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 101, "Switching Protocols", []),
+])
+def test_answer_heads(raw: bytes, status: int, reason: str, fields: list[tuple[str, str]]) -> None:
+    head = _head(raw)
+    assert (head.status, head.reason, head.fields) == (status, reason, fields)
+
+
+@pytest.mark.parametrize(("raw", "error"), [
+    (b"garbage\r\n\r\n", 'malformed HTTP response "garbage"'),
+    (b"HTTP/1.1 2OO OK\r\n\r\n", 'malformed HTTP response "HTTP/1.1 2OO OK"'),
+    # A TLS alert: what a TLS server answers to plain HTTP (Go's well-known text).
+    (b"\x15\x03\x01\x00\x02\x02\n", 'malformed HTTP response "\\x15\\x03\\x01\\x00\\x02\\x02"'),
+    (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "malformed MIME header line: no colon"),
+    (b"HTTP/1.1 200 OK\r\nA : 1\r\n\r\n", "malformed MIME header line: A : 1"),
+])
+def test_malformed_answers_are_protocol_errors(raw: bytes, error: str) -> None:
+    with pytest.raises(http.RemoteProtocolError) as e:
+        _head(raw)
+    assert str(e.value) == "net/http: HTTP/1.x transport connection broken: " + error
+
+
+def test_a_head_is_bounded_as_go_bounds_it() -> None:
+    from skopeo_docker import http11
+
+    many = b"HTTP/1.1 200 OK\r\n" + b"A: 1\r\n" * 1000 + b"\r\n"  # no limit on the count (Go has none)
+    assert len(_head(many).fields) == 1000
+    huge = b"HTTP/1.1 200 OK\r\nA: " + b"x" * http11.MAX_HEAD_BYTES + b"\r\n\r\n"
+    with pytest.raises(http.RemoteProtocolError) as e:
+        _head(huge)
+    assert str(e.value) == "net/http: server response headers exceeded 10485760 bytes; aborted"
+
+
+def test_answers_cut_short_in_the_head() -> None:
+    from skopeo_docker.http11 import _Incomplete, _NoResponse
+
+    with pytest.raises(_NoResponse):  # nothing at all: the keep-alive race, retried on a new connection
+        _head(b"")
+    with pytest.raises(_Incomplete):
+        _head(b"HTTP/1.1 200 OK\r\nA: 1\r\n")
+
+
+@pytest.mark.parametrize(("method", "raw", "framing"), [
+    ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", (5, False, False)),
+    ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", (0, False, False)),
+    ("GET", b"HTTP/1.1 204 No Content\r\n\r\n", (0, False, False)),
+    ("GET", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", (0, False, False)),
+    ("GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n", (None, True, False)),
+    ("GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", (None, True, False)),
+    ("GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", (None, False, True)),  # until close
+    ("GET", b"HTTP/1.1 200 OK\r\n\r\n", (None, False, True)),  # neither: until close
+    ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", (3, False, False)),
+    ("GET", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n", (3, False, True)),
+    ("GET", b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n", (3, False, True)),
+    ("GET", b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: Keep-Alive\r\n\r\n", (3, False, False)),
+])
+def test_body_framing(method: str, raw: bytes, framing: tuple[int | None, bool, bool]) -> None:
+    from skopeo_docker.http11 import body_framing
+
+    assert body_framing(method, _head(raw)) == framing
+
+
+@pytest.mark.parametrize(("raw", "error"), [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+     "http: message cannot contain multiple Content-Length headers; got ['3', '4']"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 'bad Content-Length "-1"'),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n", 'bad Content-Length "1e3"'),
+])
+def test_bad_lengths_are_refused(raw: bytes, error: str) -> None:
+    from skopeo_docker.http11 import body_framing
+
+    with pytest.raises(http.RemoteProtocolError) as e:
+        body_framing("GET", _head(raw))
+    assert str(e.value) == error
+
+
+# --- bodies against a scripted server ------------------------------------------------------------
+def test_a_cut_body_delivers_what_came_before_failing(client_for) -> None:  # type: ignore[no-untyped-def]
+    """What arrived before the peer closed is handed on (a download resumes
+    after it with a Range request), then the end is reported."""
+    def short(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"a" * 40)
+        conn.shutdown(socket.SHUT_RDWR)
+        return False
+
+    server = ScriptedServer(short)
+    got = b""
+    with pytest.raises(http.RemoteProtocolError, match="incomplete, 60 bytes missing"):
+        for chunk in client_for().send("GET", server.url).iter_raw():
+            got += chunk
+    assert got == b"a" * 40
+    server.close()
+
+
+@pytest.mark.parametrize(("answer", "body", "error"), [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", b"hel", "incomplete chunk, 2 bytes missing"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", b"hello", "incomplete chunked encoding"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b"", "invalid byte in chunk length"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiXX\r\n", b"hi", "malformed chunked encoding"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;" + b"x" * 5000 + b"\r\n", b"", "header line too long"),
+])
+def test_broken_chunked_bodies(client_for, answer: bytes, body: bytes, error: str) -> None:  # type: ignore[no-untyped-def]
+    def send(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(answer)
+        conn.shutdown(socket.SHUT_RDWR)
+        return False
+
+    server = ScriptedServer(send)
+    got = b""
+    with pytest.raises(http.RemoteProtocolError, match=error):
+        for chunk in client_for().send("GET", server.url).iter_raw():
+            got += chunk
+    assert got == body
+    server.close()
+
+
+def test_interim_answers_and_bodies_until_close(client_for) -> None:  # type: ignore[no-untyped-def]
+    """A 100 Continue before the answer is skipped; a body without a length
+    ends when the server closes, and that connection is not kept."""
+    def answer(conn: socket.socket, head: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX: y\r\n\r\n" + b"z" * 200_000)
+        conn.shutdown(socket.SHUT_RDWR)
+        return False
+
+    server = ScriptedServer(answer)
+    client = client_for()
+    resp = client.send("GET", server.url)
+    assert (resp.status_code, resp.headers["x"]) == (200, "y")
+    assert resp.read() == b"z" * 200_000
+    assert not any(client.pool._idle.values())
+    server.close()
+
+
+@pytest.mark.parametrize(("name", "value", "error"), [
+    ("X-Bad", "a\r\nInjected: 1", 'net/http: invalid header field value for "X-Bad"'),
+    ("X-Bad", "a\nb", 'net/http: invalid header field value for "X-Bad"'),
+    ("X Bad", "a", 'net/http: invalid header field name "X Bad"'),
+    ("X:Bad", "a", 'net/http: invalid header field name "X:Bad"'),
+])
+def test_header_fields_that_would_split_the_request_are_refused(client_for, name: str, value: str,  # type: ignore[no-untyped-def]
+                                                               error: str) -> None:
+    server = ScriptedServer(ok())
+    with pytest.raises(http.LocalProtocolError) as e:
+        client_for().send("GET", server.url, headers=[(name, value)])
+    assert str(e.value) == error
+    assert server.requests == []
+    server.close()
