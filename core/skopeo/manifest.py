@@ -320,6 +320,8 @@ class ImageManifest:
 
 @dataclass(eq=False)
 class ManifestList:
+    """A manifest list or OCI index."""
+
     mime: str
     raw: bytes
     instances: list[Descriptor]

@@ -68,6 +68,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 @dataclass
 class Policy:
+    """A signature verification policy (``policy.json``): the default
+    requirements and those by transport and scope."""
+
     default: list[dict[str, Any]]
     transports: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     source: str = "<in-memory>"

@@ -71,6 +71,9 @@ class Section(NamedTuple):
 
 @dataclass
 class Config:
+    """The ``registries.d`` settings: the default docker section and those
+    by scope."""
+
     default_docker: Section | None
     docker: dict[str, Section]
 

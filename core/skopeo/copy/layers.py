@@ -41,6 +41,8 @@ BLOB_RESTART_DELAY = 1.0
 
 @dataclass
 class LayerResult:
+    """A layer as the destination received it."""
+
     digest: str
     size: int
     compression: str | None

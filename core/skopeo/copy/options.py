@@ -23,6 +23,9 @@ DEFAULT_PARALLEL_COPIES = 6
 
 @dataclass
 class CopyOptions:
+    """What a copy does beyond moving the image: its two sides' settings,
+    reporting, conversions, signing and encryption (the flags of ``copy``)."""
+
     source_ctx: SystemContext = field(default_factory=SystemContext)
     dest_ctx: SystemContext = field(default_factory=SystemContext)
     # Where progress lines go (stdout in the CLI); None is quiet.

@@ -8,7 +8,6 @@ Once ``--command-timeout`` has passed, a failed read is the deadline's
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 
@@ -80,6 +79,8 @@ class BlobReader:
         self._decide(reason, url)
         self._resp.close()
         self._resp = None
+        import random  # only when a download broke (its import costs ~1 ms of start-up)
+
         deadline.sleep(RESUME_DELAY + random.uniform(0, RESUME_DELAY / 10))
         try:
             headers = [("Range", f"bytes={self.offset}-"), ("Accept-Encoding", "identity")]

@@ -90,6 +90,8 @@ class Registry(NamedTuple):
 
 @dataclass
 class RegistriesConf:
+    """``registries.conf`` with its drop-ins merged."""
+
     registries: list[Registry] = field(default_factory=list)
     unqualified_search_registries: list[str] | None = None
     credential_helpers: list[str] = field(default_factory=lambda: [AUTH_FILE_HELPER])
@@ -188,6 +190,8 @@ def parse_location(value: str) -> str:
 
 @dataclass
 class _Partial:
+    """What one file sets (None: left to the files before it)."""
+
     registries: list[Registry] | None = None
     unqualified: list[str] | None = None
     helpers: list[str] | None = None
