@@ -193,6 +193,16 @@ def _read_chunk_line(reader: io.BufferedReader) -> bytes:
     return line
 
 
+def _read_expected(reader: io.BufferedReader, size: int, left: int, what: str) -> bytes:
+    """Up to *size* of the *left* bytes the framing still announces.  A read
+    cut short by the peer's close returns what came (a download can resume
+    after it); only a read that gets nothing reports the end."""
+    data = reader.read(min(size, left))
+    if not data:
+        raise _Incomplete(f"{what}, {left} bytes missing")
+    return data
+
+
 _CRLF = b"\r\n"
 
 
@@ -293,9 +303,7 @@ class _Body:
                         pass  # trailer fields: none that matter here
                     self._done = True
                     return b""
-            data = reader.read(min(size, self._chunk_left))
-            if not data:
-                raise _Incomplete(f"incomplete chunk, {self._chunk_left} bytes missing")
+            data = _read_expected(reader, size, self._chunk_left, "incomplete chunk")
             self._chunk_left -= len(data)
             # The CRLF after the chunk's data is checked on the next read, so
             # that the data is handed on first.
@@ -305,11 +313,7 @@ class _Body:
             data = reader.read(size)
             self._done = not data
             return data
-        data = reader.read(min(size, self._remaining))
-        if not data:
-            raise _Incomplete(f"incomplete, {self._remaining} bytes missing")
-        # A short read ended at the peer's close: what came is delivered (a
-        # download can resume after it), the next read reports the end.
+        data = _read_expected(reader, size, self._remaining, "incomplete")
         self._remaining -= len(data)
         self._done = not self._remaining
         return data

@@ -23,7 +23,7 @@ from .network import TransportError, error_from
 from .registry import blob_exists
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from skopeo.workers import Future
 
 # A blob upload whose streamed body failed is restarted this many times in total
 # (when its stream can be rewound), waiting UPLOAD_RETRY_DELAY, then doubling.
