@@ -82,7 +82,9 @@ def ssl_context(directory: str, skip_verify: bool, details: TLSDetails | None = 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         cas = []
     else:
-        ctx = ssl.create_default_context()
+        from skopeo.systemroots import client_context
+
+        ctx = client_context()
     for ca in cas:
         try:
             ctx.load_verify_locations(cafile=ca)
