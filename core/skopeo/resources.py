@@ -80,13 +80,13 @@ class Resources:
         """Close every object that can be closed (newest first); later
         :meth:`get` calls fail."""
         with self._lock:
-            slots = list(self._values.values())
+            futures = list(self._values.values())
             self._values.clear()
             self.closed = True
-        for slot in reversed(slots):
-            if not slot.done() or slot.exception() is not None:
+        for future in reversed(futures):
+            if not future.done() or future.exception() is not None:
                 continue  # still being made by another thread, or failed
-            close = getattr(slot.result(), "close", None)
+            close = getattr(future.result(), "close", None)
             if callable(close):
                 close()
 

@@ -68,10 +68,12 @@ class Future(Generic[T]):
         self._error = error
         self._finish(_FINISHED)
 
-    def _finish(self, state: int, unless_started: bool = False) -> bool:
+    def _finish(self, state: int, only_pending: bool = False) -> bool:
+        """Enter *state* and wake the waiters; with *only_pending*, only if
+        the task has not started (else whether it was cancelled already)."""
         with self._lock:
-            if unless_started and self._state != _PENDING:
-                return self._state == _CANCELLED  # started (or cancelled) meanwhile
+            if only_pending and self._state != _PENDING:
+                return self._state == _CANCELLED
             self._state = state
             waiters, self._waiters = self._waiters, []
             self._done.set()
@@ -82,12 +84,7 @@ class Future(Generic[T]):
     # --- the waiter's side ----------------------------------------------------------
     def cancel(self) -> bool:
         """Cancel the task if it has not started; whether it is cancelled."""
-        with self._lock:
-            if self._state == _RUNNING or self._state == _FINISHED:
-                return False
-            if self._state == _CANCELLED:
-                return True
-        return self._finish(_CANCELLED, unless_started=True)
+        return self._finish(_CANCELLED, only_pending=True)
 
     def cancelled(self) -> bool:
         return self._state == _CANCELLED
@@ -122,13 +119,14 @@ def wait(futures: Iterable[Future[T]], first_exception: bool = False) -> tuple[s
     as soon as one of them failed."""
     pending = set(futures)
     woken = threading.Event()
-    left = [len(pending)]
+    left = len(pending)
     lock = threading.Lock()
 
     def done(future: Future[T]) -> None:
+        nonlocal left
         with lock:
-            left[0] -= 1
-            if left[0] == 0 or (first_exception and not future.cancelled() and future._error is not None):
+            left -= 1
+            if left == 0 or (first_exception and not future.cancelled() and future._error is not None):
                 woken.set()
 
     for future in list(pending):

@@ -1,7 +1,7 @@
 """The ``docker://`` transport plugin: container registries.
 
 This module is imported at start-up with every plugin, so it stays light: the
-registry client (and http.client) load only when an image is opened."""
+registry client (and ssl with it) load only when an image is opened."""
 
 from __future__ import annotations
 

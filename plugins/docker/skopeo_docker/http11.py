@@ -1,22 +1,18 @@
 """The registry client's HTTP/1.1 connections, on sockets: a thread-safe
-keep-alive pool per registry, proxies from the environment as Go's
-``http.ProxyFromEnvironment``, and the messages of :mod:`.http_messages`.
+keep-alive pool per registry (and proxy), requests sent and answers read as
+:mod:`.http_wire` writes and reads them, proxies as :mod:`.http_proxies`
+chooses them (HTTPS tunnelled with CONNECT), and the messages of
+:mod:`.http_messages`.
 
 Why not httpx (and httpcore + h11 under it), or ``http.client``?  Start-up:
 every registry command would import them, ~20 ms for httpx and ~7 ms for
-``http.client`` (its header parser is the ``email`` package) on a command
-that Go finishes in ~30 ms, and ``http.client`` parses every response's
-header through ``email.feedparser``.  What is needed is small: a request
-head written at once, a status line and header fields read with the C
-buffered reader, and the body delimited by RFC 9112's rules
-(:func:`body_framing`).  What Go's client does that matters here is done the
-same way: ``Host`` first, ``Accept-Encoding: gzip`` unless the caller says
-otherwise (and gzip bodies decoded), ``Content-Length: 0`` on a bodiless
-POST/PUT/PATCH, chunked uploads when the length is unknown, 1xx answers
-skipped, Go's texts for malformed answers, no cookie jar, no redirects
-(callers follow them, deciding about credentials), HTTP and HTTPS proxies
-(CONNECT) from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``, loopback hosts
-always direct.
+``http.client`` (its header parser is the ``email`` package, which also
+parses every response's head slowly) on a command that Go finishes in
+~30 ms.  What Go's client does that matters here is done the same way: no
+cookie jar, no redirects (callers follow them, deciding about credentials),
+a stale keep-alive connection replaced once, an early answer to an upload
+(a 401 or 413 before the body was read) reported rather than the broken
+pipe.
 
 ``--command-timeout`` (:mod:`skopeo.deadline`): every open connection is shut
 down when the deadline passes, which wakes up the threads blocked on it, and
@@ -26,10 +22,7 @@ for a complete one.
 
 from __future__ import annotations
 
-import base64
 import io
-import ipaddress
-import os
 import select
 import socket
 import ssl
@@ -39,14 +32,12 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from skopeo import deadline
-from skopeo.golang.gojson import quote
 
 from .http_messages import (
     URL,
     ConnectError,
     ConnectTimeout,
     Headers,
-    LocalProtocolError,
     ProxyError,
     ReadError,
     ReadTimeout,
@@ -58,6 +49,19 @@ from .http_messages import (
     WriteError,
     WriteTimeout,
 )
+from .http_proxies import Proxies, TunnelFailed, proxy_authorization, proxy_failure
+from .http_wire import (
+    Body,
+    Head,
+    Incomplete,
+    NoResponse,
+    body_framing,
+    read_chunk_line,
+    read_expected,
+    read_head,
+    request_fields,
+    request_head,
+)
 
 # Large reads: fewer trips through Python per byte.  Copying the bench's
 # 625 MB layer between two local registries took 1.10 s of CPU with 256 KiB
@@ -68,9 +72,11 @@ MAX_IDLE_PER_HOST = 32
 # Unread response bodies up to this size are drained to keep the connection.
 DRAIN_MAX = 64 * 1024
 
+# Request bodies up to this size go out in the same send as the request's head.
+COALESCE_MAX = 64 * 1024
+
 # scheme, host, port, and the proxy's URL ("" when direct)
 _Key = tuple[str, str, int, str]
-Body = bytes | Iterator[bytes] | None
 
 
 class Timeouts(NamedTuple):
@@ -111,126 +117,6 @@ def _is_dropped(sock: socket.socket) -> bool:
     return bool(readable)
 
 
-# --- reading responses ------------------------------------------------------------------------
-# Go's limits: a response's head (MaxResponseHeaderBytes' default), and a line
-# of chunked framing.
-MAX_HEAD_BYTES = 10 << 20
-MAX_CHUNK_LINE = 4096
-_BROKEN = "net/http: HTTP/1.x transport connection broken: "
-
-
-class _Incomplete(Exception):
-    """The peer closed the connection inside a message."""
-
-
-class _NoResponse(ConnectionResetError):
-    """The peer closed the connection before the first byte of an answer (on a
-    connection that was idle in the pool: the keep-alive race)."""
-
-
-class _Head(NamedTuple):
-    version: str
-    status: int
-    reason: str
-    fields: list[tuple[str, str]]
-
-
-class _HeadReader:
-    """The lines of a response's head, within Go's limit on their total size."""
-
-    def __init__(self, reader: io.BufferedReader) -> None:
-        self._reader = reader
-        self._left = MAX_HEAD_BYTES
-
-    def line(self) -> bytes:
-        line = self._reader.readline(self._left + 1)
-        self._left -= len(line)
-        if self._left < 0:
-            raise RemoteProtocolError(f"net/http: server response headers exceeded {MAX_HEAD_BYTES} bytes; aborted")
-        return line
-
-
-def read_head(reader: io.BufferedReader) -> _Head:
-    """A response's status line and header fields; 1xx interim answers (100
-    Continue) are skipped as Go's client skips them."""
-    lines = _HeadReader(reader)
-    while True:
-        line = lines.line()
-        if not line:
-            raise _NoResponse("Server disconnected without sending a response.")
-        version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
-            raise RemoteProtocolError(f"{_BROKEN}malformed HTTP response {quote(line.rstrip(_CRLF))}")
-        fields = _read_fields(lines)
-        status = int(code)
-        if not 100 <= status < 200 or status == 101:
-            return _Head(version, status, reason.strip(), fields)
-
-
-def _read_fields(lines: _HeadReader) -> list[tuple[str, str]]:
-    fields: list[tuple[str, str]] = []
-    while True:
-        line = lines.line()
-        if line in (b"\r\n", b"\n"):
-            return fields
-        if not line:
-            raise _Incomplete("incomplete header")
-        if line[:1] in (b" ", b"\t") and fields:  # obsolete line folding
-            name, value = fields[-1]
-            fields[-1] = (name, f"{value} {line.decode('latin-1').strip()}")
-            continue
-        name, sep, value = line.decode("latin-1").partition(":")
-        if not sep or not name or name != name.strip():
-            raise RemoteProtocolError(f"{_BROKEN}malformed MIME header line: {line.rstrip(_CRLF).decode('latin-1')}")
-        fields.append((name, value.strip()))
-
-
-def _read_chunk_line(reader: io.BufferedReader) -> bytes:
-    line = reader.readline(MAX_CHUNK_LINE + 1)
-    if len(line) > MAX_CHUNK_LINE:
-        raise RemoteProtocolError("header line too long")  # Go's chunked reader says so
-    return line
-
-
-def _read_expected(reader: io.BufferedReader, size: int, left: int, what: str) -> bytes:
-    """Up to *size* of the *left* bytes the framing still announces.  A read
-    cut short by the peer's close returns what came (a download can resume
-    after it); only a read that gets nothing reports the end."""
-    data = reader.read(min(size, left))
-    if not data:
-        raise _Incomplete(f"{what}, {left} bytes missing")
-    return data
-
-
-_CRLF = b"\r\n"
-
-
-def body_framing(method: str, head: _Head) -> tuple[int | None, bool, bool]:
-    """How the body of a response is delimited (RFC 9112 §6.3): its length
-    (None: chunked, or until the connection closes), whether it is chunked,
-    and whether the connection closes after it."""
-    tokens = {t.strip().lower() for n, v in head.fields if n.lower() == "connection" for t in v.split(",")}
-    will_close = "close" in tokens or (head.version == "HTTP/1.0" and "keep-alive" not in tokens)
-    if method == "HEAD" or head.status in (204, 304) or 100 <= head.status < 200:
-        return 0, False, will_close
-    codings = [t.strip().lower() for n, v in head.fields if n.lower() == "transfer-encoding" for t in v.split(",")]
-    if codings:
-        if codings[-1] == "chunked":
-            return None, True, will_close
-        return None, False, True
-    lengths = {v.strip() for n, v in head.fields if n.lower() == "content-length"}
-    if len(lengths) > 1:
-        raise RemoteProtocolError("http: message cannot contain multiple Content-Length headers; got "
-                                  + repr(sorted(lengths)))
-    if lengths:
-        value = lengths.pop()
-        if not value.isdigit() or not value.isascii():
-            raise RemoteProtocolError(f"bad Content-Length {quote(value.encode('latin-1'))}")
-        return int(value), False, will_close
-    return None, False, True
-
-
 class _Body:
     """A response body; the connection goes back to the pool once it is read to
     the end, and is closed if the reader gives up early."""
@@ -259,7 +145,7 @@ class _Body:
                     break  # what a read returned at the shutdown is not handed on
                 if chunk:
                     yield chunk
-        except _Incomplete as e:
+        except Incomplete as e:
             self._discard()
             if timed and deadline.expired():
                 raise ReadError(deadline.MESSAGE, request=self._request) from None
@@ -286,12 +172,12 @@ class _Body:
         reader = self._reader
         if self._chunked:
             if not self._chunk_left:
-                if self._chunk_ended and _read_chunk_line(reader).strip():
+                if self._chunk_ended and read_chunk_line(reader).strip():
                     raise RemoteProtocolError("malformed chunked encoding")
                 self._chunk_ended = False
-                line = _read_chunk_line(reader)
+                line = read_chunk_line(reader)
                 if not line:
-                    raise _Incomplete("incomplete chunked encoding")
+                    raise Incomplete("incomplete chunked encoding")
                 try:
                     self._chunk_left = int(line.split(b";", 1)[0].strip(), 16)
                 except ValueError:
@@ -299,11 +185,11 @@ class _Body:
                 if self._chunk_left < 0:
                     raise RemoteProtocolError("invalid byte in chunk length")
                 if not self._chunk_left:
-                    while _read_chunk_line(reader).strip():
+                    while read_chunk_line(reader).strip():
                         pass  # trailer fields: none that matter here
                     self._done = True
                     return b""
-            data = _read_expected(reader, size, self._chunk_left, "incomplete chunk")
+            data = read_expected(reader, size, self._chunk_left, "incomplete chunk")
             self._chunk_left -= len(data)
             # The CRLF after the chunk's data is checked on the next read, so
             # that the data is handed on first.
@@ -313,7 +199,7 @@ class _Body:
             data = reader.read(size)
             self._done = not data
             return data
-        data = _read_expected(reader, size, self._remaining, "incomplete")
+        data = read_expected(reader, size, self._remaining, "incomplete")
         self._remaining -= len(data)
         self._done = not self._remaining
         return data
@@ -334,7 +220,7 @@ class _Body:
             try:
                 while not self._done:
                     self._read(DRAIN_MAX)
-            except (OSError, _Incomplete, RemoteProtocolError):
+            except (OSError, Incomplete, RemoteProtocolError):
                 pass
         self._reader.close()
         if self._done and not self._will_close:
@@ -411,7 +297,7 @@ class ConnectionPool:
             if sock is not None:
                 sock.close()
             if proxy is not None and not isinstance(e, ssl.SSLError):
-                raise ProxyError(_proxy_failure(e, peer_host, peer_port), request=request) from e
+                raise ProxyError(proxy_failure(e, peer_host, peer_port), request=request) from e
             raise ConnectError(str(e), request=request) from e
         with _connections_lock:
             _connections.add(sock)
@@ -428,10 +314,10 @@ class ConnectionPool:
             raise UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.", request=request)
         proxy = self._proxies.for_url(url) if self._proxies is not None else None
         key: _Key = (scheme, url.host, url.effective_port(), str(proxy) if proxy is not None else "")
-        fields, chunked = _request_fields(method, url, headers, content, proxy)
+        fields, chunked = request_fields(method, url, headers, content, proxy)
         # Through a plain-HTTP proxy the request names the whole URL.
         target = str(url) if proxy is not None and scheme == "http" else url.raw_path.decode("ascii")
-        head = _request_head(method, target, fields, request)
+        head = request_head(method, target, fields, request)
         # A body that is bytes can be sent again; a streamed one only if unread.
         replayable = not isinstance(content, Iterator)
         while True:
@@ -461,7 +347,7 @@ class ConnectionPool:
                         stream=_Body(self, key, sock, reader, framing, request, timeouts.read))
 
     def _exchange(self, sock: socket.socket, request: Request, head: bytes, content: Body, chunked: bool,
-                  timeouts: Timeouts) -> tuple[io.BufferedReader, _Head]:
+                  timeouts: Timeouts) -> tuple[io.BufferedReader, Head]:
         sent_anything = False
         try:
             sock.settimeout(timeouts.write)
@@ -500,203 +386,47 @@ class ConnectionPool:
             raise
 
     @staticmethod
-    def _response(sock: socket.socket, request: Request,
-                  read_timeout: float | None) -> tuple[io.BufferedReader, _Head]:
+    def _response(sock: socket.socket, request: Request, read_timeout: float | None) -> tuple[io.BufferedReader, Head]:
         # A reader per response, as http.client: whatever a server sent past
         # the end of one answer is not taken for the start of the next.
         reader = sock.makefile("rb")
         try:
-            sock.settimeout(read_timeout)
-            return reader, read_head(reader)
-        except BaseException as e:
-            reader.close()
-            if isinstance(e, TimeoutError):
-                raise ReadTimeout(str(e) or "timed out", request=request) from e
-            if isinstance(e, _NoResponse):
-                raise RemoteProtocolError(str(e), request=request) from e
-            if isinstance(e, _Incomplete):
-                raise RemoteProtocolError(f"peer closed connection without sending complete message: {e}",
-                                          request=request) from None
-            if isinstance(e, RemoteProtocolError):
-                e.request = request
+            try:
+                sock.settimeout(read_timeout)
+                return reader, read_head(reader)
+            except BaseException:
+                reader.close()
                 raise
-            if isinstance(e, OSError):
-                raise ReadError(str(e), request=request) from e
+        except TimeoutError as e:
+            raise ReadTimeout(str(e) or "timed out", request=request) from e
+        except NoResponse as e:  # a ConnectionResetError: before OSError
+            raise RemoteProtocolError(str(e), request=request) from e
+        except Incomplete as e:
+            raise RemoteProtocolError(f"peer closed connection without sending complete message: {e}",
+                                      request=request) from None
+        except RemoteProtocolError as e:
+            e.request = request
             raise
-
-
-# Request bodies up to this size go out in the same send as the request's head.
-COALESCE_MAX = 64 * 1024
-
-
-def _request_fields(method: str, url: URL, headers: list[tuple[str, str]], content: Body,
-                    proxy: URL | None) -> tuple[list[tuple[str, str]], bool]:
-    """The header fields to send (Host first, framing as Go's client), and
-    whether the body goes chunked."""
-    fields = [("Host", url.netloc), *headers]
-    names = {name.lower() for name, _ in headers}
-    chunked = False
-    if isinstance(content, bytes):
-        if "content-length" not in names and (content or method in _BODY_METHODS):
-            fields.append(("Content-Length", str(len(content))))
-    elif content is None:
-        if method in _BODY_METHODS and "content-length" not in names:
-            fields.append(("Content-Length", "0"))
-    elif "content-length" not in names:
-        chunked = True
-        fields.append(("Transfer-Encoding", "chunked"))
-    if "accept-encoding" not in names:
-        fields.append(("Accept-Encoding", "gzip"))
-    if proxy is not None and url.scheme == "http":
-        fields.extend(_proxy_authorization(proxy).items())
-    return fields, chunked
-
-
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-def _request_head(method: str, target: str, fields: list[tuple[str, str]], request: Request) -> bytes:
-    """The request line and header fields, as bytes on the wire.  A name or
-    value that would split the message (a line break, a NUL) is refused, as
-    Go's client refuses it."""
-    lines = [f"{method} {target} HTTP/1.1"]
-    for name, value in fields:
-        if not name or any(c in name for c in ":\r\n\0 \t"):
-            raise LocalProtocolError(f"net/http: invalid header field name {quote(name.encode())}",
-                                     request=request)
-        if any(c in value for c in "\r\n\0"):
-            raise LocalProtocolError(f"net/http: invalid header field value for {quote(name.encode())}",
-                                     request=request)
-        lines.append(f"{name}: {value}")
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode()
+        except OSError as e:
+            raise ReadError(str(e), request=request) from e
 
 
 def _open_tunnel(sock: socket.socket, host: str, port: int, proxy: URL) -> None:
-    """CONNECT through an HTTP proxy, as Go's client asks for it; anything but
-    200 is refused with the proxy's status text (Go's error)."""
+    """CONNECT through an HTTP proxy, as Go's client asks for it.  Anything but
+    200 fails with the proxy's status text, a proxy that closes without an
+    answer with ``unexpected EOF`` (Go's errors)."""
     fields = [("Host", f"{host}:{port}"), ("User-Agent", "Go-http-client/1.1"),
-              *_proxy_authorization(proxy).items()]
-    sock.sendall(_request_head("CONNECT", f"{host}:{port}", fields, Request("CONNECT", proxy)))
+              *proxy_authorization(proxy).items()]
+    sock.sendall(request_head("CONNECT", f"{host}:{port}", fields, Request("CONNECT", proxy)))
     with sock.makefile("rb") as reader:
         try:
             answer = read_head(reader)
-        except (_NoResponse, _Incomplete, RemoteProtocolError) as e:
-            raise _TunnelRefused(str(e)) from None
+        except (NoResponse, Incomplete):
+            raise TunnelFailed("unexpected EOF") from None
+        except RemoteProtocolError as e:
+            raise TunnelFailed(str(e)) from None
     if answer.status != 200:
-        raise _TunnelRefused(answer.reason or "unknown status code")
-
-
-class _TunnelRefused(OSError):
-    """The proxy did not open the tunnel (its status text)."""
-
-
-# --- proxies -----------------------------------------------------------------------------------
-class Proxies:
-    """``HTTP_PROXY``, ``HTTPS_PROXY`` and ``NO_PROXY`` (upper case first, as Go
-    reads them), applied as Go's ``httpproxy`` package: loopback hosts never go
-    through a proxy; a ``NO_PROXY`` entry is ``*``, an IP address, a CIDR block,
-    or a domain matching itself and its subdomains (only its subdomains with a
-    leading dot), each optionally with a port."""
-
-    def __init__(self, http_proxy: str, https_proxy: str, no_proxy: str) -> None:
-        self._by_scheme = {"http": _proxy_url(http_proxy), "https": _proxy_url(https_proxy)}
-        self._no_proxy = [e.strip().lower() for e in no_proxy.split(",") if e.strip()]
-
-    @staticmethod
-    def from_environment() -> Proxies | None:
-        """The proxies the environment names; None without any (the usual case)."""
-        def env(name: str) -> str:
-            return os.environ.get(name.upper()) or os.environ.get(name) or ""
-
-        # Go ignores HTTP_PROXY in a CGI request (httpoxy).
-        http_proxy = env("http_proxy") if not os.environ.get("REQUEST_METHOD") else ""
-        https_proxy = env("https_proxy")
-        if not (http_proxy or https_proxy):
-            return None
-        return Proxies(http_proxy, https_proxy, env("no_proxy"))
-
-    def for_url(self, url: URL) -> URL | None:
-        proxy = self._by_scheme.get(url.scheme)
-        if proxy is None or not self._use_proxy(url.host, url.effective_port()):
-            return None
-        return proxy
-
-    def _use_proxy(self, host: str, port: int) -> bool:
-        if host == "localhost":
-            return False
-        try:
-            ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-        except ValueError:
-            ip = None
-        if ip is not None and ip.is_loopback:
-            return False
-        for entry in self._no_proxy:
-            if entry == "*":
-                return False
-            if "/" in entry:
-                try:
-                    if ip is not None and ip in ipaddress.ip_network(entry, strict=False):
-                        return False
-                except ValueError:
-                    pass
-                continue
-            name, entry_port = _split_host_port(entry)
-            if entry_port is not None and entry_port != port:
-                continue
-            if ip is not None:
-                try:
-                    if ip == ipaddress.ip_address(name):
-                        return False
-                except ValueError:
-                    pass
-                continue
-            if name.startswith("*."):
-                name = name[1:]
-            if name.startswith("."):
-                if host.endswith(name):
-                    return False
-            elif host == name or host.endswith("." + name):
-                return False
-        return True
-
-
-def _split_host_port(entry: str) -> tuple[str, int | None]:
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-    host, sep, port = entry.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
-        return host, int(port)
-    return entry, None
-
-
-def _proxy_url(value: str) -> URL | None:
-    if not value:
-        return None
-    if "://" not in value:
-        value = "http://" + value  # Go's rule: a bare host:port is an HTTP proxy
-    return URL(value)
-
-
-def _proxy_authorization(proxy: URL) -> dict[str, str]:
-    userinfo = proxy.userinfo
-    if userinfo is None:
-        return {}
-    return {"Proxy-Authorization": "Basic " + base64.b64encode(":".join(userinfo).encode()).decode()}
-
-
-def _proxy_failure(e: OSError, host: str, port: int) -> str:
-    """Go's text for a proxy that could not be reached or refused the tunnel
-    (the status text of its answer to CONNECT)."""
-    text = str(e)
-    if isinstance(e, _TunnelRefused):
-        return text
-    if isinstance(e, ConnectionRefusedError):
-        return f"proxyconnect tcp: dial tcp {host}:{port}: connect: connection refused"
-    if isinstance(e, socket.gaierror):
-        return f"proxyconnect tcp: dial tcp: lookup {host}: no such host"
-    return f"proxyconnect tcp: {text}"
+        raise TunnelFailed(answer.reason or "unknown status code")
 
 
 def _create_connection(address: tuple[str, int], *args: Any) -> socket.socket:

@@ -14,6 +14,7 @@ from skopeo import deadline, resources
 from skopeo.tlsdetails import TLSDetails
 
 from . import http11, tlsconfig, wwwauth
+from .http_proxies import Proxies
 
 if TYPE_CHECKING:
     from skopeo.context import SystemContext
@@ -109,7 +110,7 @@ def _new_connections(cert_dir: str, skip_verify: bool, tls_details: TLSDetails |
     jar (a Set-Cookie is never sent back), redirects left to the caller."""
     ssl_context = tlsconfig.ssl_context(cert_dir, skip_verify, tls_details)
     return http11.ConnectionPool(ssl_context, http11.Timeouts(CONNECT_TIMEOUT, READ_TIMEOUT, READ_TIMEOUT),
-                                 http11.Proxies.from_environment())
+                                 Proxies.from_environment())
 
 
 _KEY = "skopeo_docker.pools"

@@ -85,30 +85,25 @@ class BlobFinder:
         """The size of each check's blob where it looks (None: not there).  An
         error of the primary check (the destination repository itself) is
         raised, as upstream; a candidate's error only disqualifies it."""
-        sizes: list[int | None] = [None] * len(checks)
-        errors: list[BaseException | None] = [None] * len(checks)
 
-        def one(i: int) -> None:
-            check = checks[i]
+        def one(check: _Check) -> int | None:
             scope = None if check.primary else Scope("repository", check.path, "pull")
             try:
-                sizes[i] = blob_exists(self.client, self.ref, check.path, check.digest, scope)
+                return blob_exists(self.client, self.ref, check.path, check.digest, scope)
             except SkopeoError as e:
                 if check.primary:
-                    errors[i] = e
-                else:
-                    log.debug(f"... Failed: {e}")
-            except BaseException as e:  # e.g. --command-timeout's end: raised below
-                errors[i] = e
+                    raise
+                log.debug(f"... Failed: {e}")
+                return None
 
-        others = [workers.submit(functools.partial(one, i), "blob-exists") for i in range(1, len(checks))]
-        if checks:
-            one(0)
-        workers.wait(others)
-        for e in errors:
-            if e is not None:
-                raise e
-        return sizes
+        # The first check here, the others on workers; every one has ended
+        # before an error (the first in order) is raised.
+        others = [workers.submit(functools.partial(one, c), "blob-exists") for c in checks[1:]]
+        try:
+            first = [one(checks[0])] if checks else []
+        finally:
+            workers.wait(others)
+        return first + [f.result() for f in others]
 
     def _candidate_path(self, candidate: Candidate) -> str | None:
         """The repository (path on this registry) to look in for *candidate*."""

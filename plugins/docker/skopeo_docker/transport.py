@@ -1,5 +1,5 @@
 """``docker://REFERENCE``: parsing, policy identity and namespaces.  The registry
-client (and http.client with it) is imported only when an image is opened, so commands
+client (and ssl with it) is imported only when an image is opened, so commands
 that never touch a registry do not pay for it."""
 
 from __future__ import annotations

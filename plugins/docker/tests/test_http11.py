@@ -13,7 +13,9 @@ import pytest
 
 from skopeo.testing.registry import Registry
 from skopeo_docker import http_messages as http
-from skopeo_docker.http11 import Body, ConnectionPool, Proxies, Timeouts
+from skopeo_docker.http11 import ConnectionPool, Timeouts
+from skopeo_docker.http_proxies import Proxies
+from skopeo_docker.http_wire import Body
 
 Handler = Callable[[socket.socket, bytes], bool]  # returns False to close the connection
 
@@ -329,8 +331,9 @@ class ConnectProxy(Listener):
     """An HTTP proxy that only tunnels (CONNECT), always to 127.0.0.1 (so a
     name only it "resolves" reaches a local registry); records each CONNECT."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: bytes = b"HTTP/1.1 200 Connection established\r\n\r\n") -> None:
         self.heads: list[bytes] = []
+        self.answer = answer
         super().__init__()
 
     def _serve(self, conn: socket.socket) -> None:
@@ -344,8 +347,11 @@ class ConnectProxy(Listener):
         head, _, rest = buf.partition(b"\r\n\r\n")
         self.heads.append(head)
         port = int(head.split(b" ")[1].rpartition(b":")[2])
+        conn.sendall(self.answer)
+        if not self.answer.startswith(b"HTTP/1.1 200 "):
+            conn.close()  # refused (or no answer at all)
+            return
         upstream = socket.create_connection(("127.0.0.1", port))
-        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         upstream.sendall(rest)
 
         def pipe(a: socket.socket, b: socket.socket) -> None:
@@ -382,10 +388,10 @@ def test_https_through_a_connect_proxy(tls_registry: Registry, oci_image: str, s
     proc = skopeo("inspect", "--tls-verify=false", f"docker://{host}/p/x:v1")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["Digest"] == digest
-    # (http.client says HTTP/1.0 where Go says HTTP/1.1; both name the host.)
-    assert proxy.heads and all(h.startswith(f"CONNECT {host} HTTP/1.".encode()) for h in proxy.heads)
-    assert f"\r\nHost: {host}\r\n".encode() in proxy.heads[0]
-    assert b"\r\nProxy-Authorization: Basic " + base64.b64encode(b"user:pa:ss") in proxy.heads[0]
+    # As Go writes it: HTTP/1.1, Host, Go's User-Agent, the proxy's credentials.
+    assert proxy.heads and all(h == f"CONNECT {host} HTTP/1.1\r\nHost: {host}\r\n"
+                               f"User-Agent: Go-http-client/1.1\r\nProxy-Authorization: Basic ".encode()
+                               + base64.b64encode(b"user:pa:ss") for h in proxy.heads), proxy.heads
     proxy.close()
 
     gone = socket.socket()
@@ -431,7 +437,7 @@ def test_urls_as_written_with_origins_compared_by_effective_port() -> None:
 def _head(raw: bytes):  # type: ignore[no-untyped-def]
     import io
 
-    from skopeo_docker.http11 import read_head
+    from skopeo_docker.http_wire import read_head
 
     return read_head(io.BufferedReader(io.BytesIO(raw)))  # type: ignore[arg-type]
 
@@ -465,22 +471,22 @@ def test_malformed_answers_are_protocol_errors(raw: bytes, error: str) -> None:
 
 
 def test_a_head_is_bounded_as_go_bounds_it() -> None:
-    from skopeo_docker import http11
+    from skopeo_docker import http_wire
 
     many = b"HTTP/1.1 200 OK\r\n" + b"A: 1\r\n" * 1000 + b"\r\n"  # no limit on the count (Go has none)
     assert len(_head(many).fields) == 1000
-    huge = b"HTTP/1.1 200 OK\r\nA: " + b"x" * http11.MAX_HEAD_BYTES + b"\r\n\r\n"
+    huge = b"HTTP/1.1 200 OK\r\nA: " + b"x" * http_wire.MAX_HEAD_BYTES + b"\r\n\r\n"
     with pytest.raises(http.RemoteProtocolError) as e:
         _head(huge)
     assert str(e.value) == "net/http: server response headers exceeded 10485760 bytes; aborted"
 
 
 def test_answers_cut_short_in_the_head() -> None:
-    from skopeo_docker.http11 import _Incomplete, _NoResponse
+    from skopeo_docker.http_wire import Incomplete, NoResponse
 
-    with pytest.raises(_NoResponse):  # nothing at all: the keep-alive race, retried on a new connection
+    with pytest.raises(NoResponse):  # nothing at all: the keep-alive race, retried on a new connection
         _head(b"")
-    with pytest.raises(_Incomplete):
+    with pytest.raises(Incomplete):
         _head(b"HTTP/1.1 200 OK\r\nA: 1\r\n")
 
 
@@ -499,7 +505,7 @@ def test_answers_cut_short_in_the_head() -> None:
     ("GET", b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: Keep-Alive\r\n\r\n", (3, False, False)),
 ])
 def test_body_framing(method: str, raw: bytes, framing: tuple[int | None, bool, bool]) -> None:
-    from skopeo_docker.http11 import body_framing
+    from skopeo_docker.http_wire import body_framing
 
     assert body_framing(method, _head(raw)) == framing
 
@@ -511,7 +517,7 @@ def test_body_framing(method: str, raw: bytes, framing: tuple[int | None, bool, 
     (b"HTTP/1.1 200 OK\r\nContent-Length: 1e3\r\n\r\n", 'bad Content-Length "1e3"'),
 ])
 def test_bad_lengths_are_refused(raw: bytes, error: str) -> None:
-    from skopeo_docker.http11 import body_framing
+    from skopeo_docker.http_wire import body_framing
 
     with pytest.raises(http.RemoteProtocolError) as e:
         body_framing("GET", _head(raw))
@@ -589,3 +595,21 @@ def test_header_fields_that_would_split_the_request_are_refused(client_for, name
     assert str(e.value) == error
     assert server.requests == []
     server.close()
+
+
+@pytest.mark.parametrize(("answer", "error"), [
+    (b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n", "Proxy Authentication Required"),
+    (b"HTTP/1.1 403\r\n\r\n", "unknown status code"),
+    (b"", "unexpected EOF"),  # closed without answering
+    (b"garbage\r\n\r\n", 'net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"'),
+])
+def test_a_proxy_that_does_not_open_the_tunnel(client_for, answer: bytes, error: str) -> None:  # type: ignore[no-untyped-def]
+    """Go's errors: the status text of the proxy's answer to CONNECT (without
+    its code), ``unexpected EOF`` when it closes without one."""
+    proxy = ConnectProxy(answer)
+    client = client_for(Proxies("", f"http://127.0.0.1:{proxy.port}", ""))
+    with pytest.raises(http.ProxyError) as e:
+        client.get("https://registry.tunnel.test:5000/v2/")
+    assert str(e.value) == error
+    assert proxy.heads[0].startswith(b"CONNECT registry.tunnel.test:5000 HTTP/1.1\r\n")
+    proxy.close()
